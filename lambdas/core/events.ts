@@ -1,0 +1,197 @@
+import type { ErrorInfo } from "./errors";
+
+/**
+ * History events. History is append-only; every event has a sequence number (1, 2, ...) that is
+ * unique within an execution (the store writes it with attribute_not_exists, so two writers can
+ * never both append seq N) and the time it was recorded.
+ *
+ * Durable calls made by the workflow code are numbered in call order ("position", `cmd`). An event
+ * about a call names its position, kind and name: replay checks them against the code.
+ */
+export type HistoryEvent = EventBody & { seq: number; atMs: number };
+
+export type EventBody =
+  | ExecutionStarted
+  | StepCompleted
+  | StepAttemptFailed
+  | StepFailed
+  | TimerStarted
+  | TimerFired
+  | SignalWaitStarted
+  | SignalReceived
+  | SignalWaitTimedOut
+  | ChildStarted
+  | ChildCompleted
+  | ChildFailed
+  | CancelRequested
+  | ExecutionCompleted
+  | ExecutionFailed
+  | ExecutionCanceled
+  | ContinuedAsNew;
+
+export type EventType = EventBody["type"];
+
+/** First event of a run. A continue-as-new starts a new run with a new ExecutionStarted. */
+export interface ExecutionStarted {
+  type: "ExecutionStarted";
+  workflow: string;
+  version: number;
+  input: unknown;
+  run: number;
+  parent?: { executionId: string; cmd: number };
+}
+
+export interface StepCompleted {
+  type: "StepCompleted";
+  cmd: number;
+  name: string;
+  attempt: number;
+  result?: unknown;
+}
+
+/** One attempt failed and another is due at `retryAtMs`. */
+export interface StepAttemptFailed {
+  type: "StepAttemptFailed";
+  cmd: number;
+  name: string;
+  attempt: number;
+  error: ErrorInfo;
+  retryAtMs: number;
+}
+
+/** The step failed for good: the workflow sees a StepFailedError. */
+export interface StepFailed {
+  type: "StepFailed";
+  cmd: number;
+  name: string;
+  attempt: number;
+  error: ErrorInfo;
+}
+
+export interface TimerStarted {
+  type: "TimerStarted";
+  cmd: number;
+  name: string;
+  fireAtMs: number;
+}
+
+export interface TimerFired {
+  type: "TimerFired";
+  cmd: number;
+}
+
+export interface SignalWaitStarted {
+  type: "SignalWaitStarted";
+  cmd: number;
+  name: string;
+  deadlineAtMs?: number;
+}
+
+/**
+ * A signal moved from the pending inbox into history. Signals are buffered: each wait for a name
+ * takes the oldest unconsumed signal of that name, in history order.
+ */
+export interface SignalReceived {
+  type: "SignalReceived";
+  name: string;
+  signalId: string;
+  payload: unknown;
+}
+
+export interface SignalWaitTimedOut {
+  type: "SignalWaitTimedOut";
+  cmd: number;
+}
+
+export interface ChildStarted {
+  type: "ChildStarted";
+  cmd: number;
+  name: string;
+  childId: string;
+  workflow: string;
+  version: number;
+}
+
+export interface ChildCompleted {
+  type: "ChildCompleted";
+  cmd: number;
+  childId: string;
+  output?: unknown;
+}
+
+export interface ChildFailed {
+  type: "ChildFailed";
+  cmd: number;
+  childId: string;
+  status: "failed" | "canceled";
+  error: ErrorInfo;
+}
+
+export interface CancelRequested {
+  type: "CancelRequested";
+  reason?: string;
+}
+
+export interface ExecutionCompleted {
+  type: "ExecutionCompleted";
+  output?: unknown;
+}
+
+export interface ExecutionFailed {
+  type: "ExecutionFailed";
+  error: ErrorInfo;
+}
+
+export interface ExecutionCanceled {
+  type: "ExecutionCanceled";
+  reason?: string;
+}
+
+/** The run ended and a new one starts (same execution id) with `input`. */
+export interface ContinuedAsNew {
+  type: "ContinuedAsNew";
+  input: unknown;
+  nextRun: number;
+}
+
+/** Events that resolve or reject a durable call. */
+export function completesCommand(event: EventBody): event is StepCompleted | StepFailed | TimerFired | SignalWaitTimedOut | ChildCompleted | ChildFailed {
+  switch (event.type) {
+    case "StepCompleted":
+    case "StepFailed":
+    case "TimerFired":
+    case "SignalWaitTimedOut":
+    case "ChildCompleted":
+    case "ChildFailed":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Events that end a run. */
+export function isTerminalEvent(event: EventBody): event is ExecutionCompleted | ExecutionFailed | ExecutionCanceled | ContinuedAsNew {
+  return (
+    event.type === "ExecutionCompleted" ||
+    event.type === "ExecutionFailed" ||
+    event.type === "ExecutionCanceled" ||
+    event.type === "ContinuedAsNew"
+  );
+}
+
+/**
+ * Events waiting in the execution's inbox (pending items) until a worker moves them into history.
+ * Written by the API (signals, cancel) and by children when they end.
+ */
+export type PendingEvent =
+  | { type: "Signal"; name: string; signalId: string; payload: unknown }
+  | { type: "Cancel"; reason?: string }
+  | { type: "ChildEnded"; cmd: number; childId: string; status: "completed" | "failed" | "canceled"; output?: unknown; error?: ErrorInfo };
+
+/** A pending event as stored: its key orders the inbox by arrival. */
+export interface PendingItem {
+  /** The store's sort key, e.g. `P#<visibleAtMs>#<id>`; opaque to core. */
+  key: string;
+  arrivedAtMs: number;
+  event: PendingEvent;
+}

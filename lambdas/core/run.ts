@@ -1,0 +1,612 @@
+/**
+ * The replay runtime: runs a workflow function against its history.
+ *
+ * The workflow function runs for real; each durable call (step, sleep, signal wait, child) gets a
+ * position in call order and a promise that only this runtime settles. History events are applied
+ * one at a time, in sequence order, and after each one the workflow's pending microtasks are
+ * drained, so the code sees outcomes in exactly the order they were recorded: a replay makes the
+ * same calls in the same order as the first run did. Calls recorded in history are checked
+ * against the code (kind and name at each position); a mismatch is a NonDeterminismError, never
+ * silently re-run.
+ *
+ * No I/O here: the driver (driver.ts) decides what to run and commits through injected functions.
+ */
+import { type Duration, toMs } from "./duration";
+import {
+  CancelledError,
+  type DurableError,
+  type ErrorInfo,
+  fromErrorInfo,
+  NonDeterminismError,
+  StepFailedError,
+  WorkflowBlockedError,
+} from "./errors";
+import type { EventBody, ExecutionStarted, HistoryEvent } from "./events";
+import { createPrng, hashSeed, uuidFrom } from "./prng";
+import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry";
+import type {
+  AnyWorkflow,
+  ChildOptions,
+  SignalWaitOptions,
+  StepInfo,
+  StepOptions,
+  WorkflowContext,
+  WorkflowDefinition,
+} from "./workflow";
+
+/** Thrown into a child's parent when the child ended failed or canceled. */
+export class ChildFailedError extends Error {
+  readonly code = "CHILD_FAILED";
+  constructor(
+    readonly childId: string,
+    readonly status: "failed" | "canceled",
+    readonly failure: ErrorInfo,
+  ) {
+    super(`child execution "${childId}" ended ${status}: ${failure.message}`);
+    this.name = "ChildFailedError";
+  }
+}
+
+/** Marker thrown by ctx.continueAsNew() so no workflow code runs after it. */
+class ContinueAsNewMarker extends Error {
+  constructor() {
+    super("continue-as-new");
+    this.name = "ContinueAsNew";
+  }
+}
+
+interface Deferred {
+  promise: Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  settled: boolean;
+}
+
+function deferred(): Deferred {
+  let resolve!: (value: unknown) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<unknown>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A workflow may legitimately never await a call it made (e.g. the loser of a race).
+  promise.catch(() => undefined);
+  const d: Deferred = {
+    promise,
+    settled: false,
+    resolve: (v) => {
+      if (d.settled) return;
+      d.settled = true;
+      resolve(v);
+    },
+    reject: (e) => {
+      if (d.settled) return;
+      d.settled = true;
+      reject(e);
+    },
+  };
+  return d;
+}
+
+interface CommandBase {
+  cmd: number;
+  name: string;
+  cancellable: boolean;
+  deferred: Deferred;
+}
+
+export interface StepCommand extends CommandBase {
+  kind: "step";
+  fn: (info: StepInfo) => unknown;
+  retry: ResolvedRetryPolicy;
+  timeoutMs: number | undefined;
+  /** Attempts that failed so far (from StepAttemptFailed events). */
+  failedAttempts: number;
+  retryAtMs: number | undefined;
+}
+
+export interface TimerCommand extends CommandBase {
+  kind: "timer";
+  fireAtMs: number;
+}
+
+export interface SignalCommand extends CommandBase {
+  kind: "signal";
+  deadlineAtMs: number | undefined;
+}
+
+export interface ChildCommand extends CommandBase {
+  kind: "child";
+  childId: string;
+  workflow: string;
+  version: number;
+  input: unknown;
+}
+
+export type Command = StepCommand | TimerCommand | SignalCommand | ChildCommand;
+
+/** A child execution to create in the same commit as its ChildStarted record. */
+export interface ChildStart {
+  childId: string;
+  workflow: string;
+  version: number;
+  input: unknown;
+  parentCmd: number;
+}
+
+const RECORD_KIND: Partial<Record<EventBody["type"], Command["kind"]>> = {
+  StepCompleted: "step",
+  StepAttemptFailed: "step",
+  StepFailed: "step",
+  TimerStarted: "timer",
+  SignalWaitStarted: "signal",
+  ChildStarted: "child",
+};
+
+type Outcome =
+  | { kind: "pending" }
+  | { kind: "returned"; value: unknown }
+  | { kind: "threw"; error: unknown };
+
+export interface WorkflowRunOptions {
+  executionId: string;
+  definition: AnyWorkflow;
+  /** The ExecutionStarted event of the current run. */
+  started: HistoryEvent & ExecutionStarted;
+  /** Wall clock for calls made past the end of history (new timers, deadlines). */
+  clock: () => number;
+  /** Retry policy for steps that name none. */
+  defaultRetry?: ResolvedRetryPolicy;
+}
+
+export class WorkflowRun {
+  readonly executionId: string;
+  readonly definition: AnyWorkflow;
+  readonly runNumber: number;
+
+  private readonly clock: () => number;
+  private readonly defaultRetry: ResolvedRetryPolicy | undefined;
+  private readonly history: HistoryEvent[] = [];
+  private applied = 0;
+  private readonly records = new Map<number, HistoryEvent>();
+  private readonly commands = new Map<number, Command>();
+  private nextPosition = 0;
+  private readonly signalBuffer = new Map<string, unknown[]>();
+  private readonly waiting = new Map<string, SignalCommand[]>();
+  private readonly unrecorded: EventBody[] = [];
+  private readonly pendingChildStarts: ChildStart[] = [];
+  private readonly pendingChildCancels: string[] = [];
+  private cancelReason: string | undefined;
+  private canceled = false;
+  private timeMs: number;
+  private readonly random: () => number;
+  private outcome: Outcome = { kind: "pending" };
+  private fatalError: DurableError | undefined;
+  private continueInput: { input: unknown } | undefined;
+  private started = false;
+
+  constructor(options: WorkflowRunOptions) {
+    this.executionId = options.executionId;
+    this.definition = options.definition;
+    this.runNumber = options.started.run;
+    this.clock = options.clock;
+    this.defaultRetry = options.defaultRetry;
+    this.timeMs = options.started.atMs;
+    this.random = createPrng(hashSeed(`${options.executionId}#${options.started.run}`));
+    this.history.push(options.started);
+    this.applied = 1;
+  }
+
+  /** Sequence number of the last event this run knows. */
+  get lastSeq(): number {
+    return this.history[this.history.length - 1]?.seq ?? 0;
+  }
+
+  /** The parent execution, for a child. */
+  get parent(): { executionId: string; cmd: number } | undefined {
+    return (this.history[0] as HistoryEvent & ExecutionStarted).parent;
+  }
+
+  /** The non-determinism (or similar) error that makes this run unusable, if any. */
+  get fatal(): DurableError | undefined {
+    return this.fatalError;
+  }
+
+  get cancelRequested(): boolean {
+    return this.canceled;
+  }
+
+  get cancellationReason(): string | undefined {
+    return this.cancelReason;
+  }
+
+  /** How the workflow function ended, once it has. */
+  get result(): Outcome {
+    return this.outcome;
+  }
+
+  /** Set when the workflow called ctx.continueAsNew(). */
+  get continueAsNew(): { input: unknown } | undefined {
+    return this.continueInput;
+  }
+
+  /** Starts the workflow function (once) and replays every event given so far. */
+  async replay(events: readonly HistoryEvent[] = []): Promise<void> {
+    for (const event of events) this.addEvent(event);
+    if (!this.started) {
+      this.started = true;
+      const ctx = this.createContext(true);
+      const input = (this.history[0] as HistoryEvent & ExecutionStarted).input;
+      Promise.resolve()
+        .then(() => this.definition.fn(ctx, input as never))
+        .then(
+          (value) => {
+            if (this.outcome.kind === "pending") this.outcome = { kind: "returned", value };
+          },
+          (error: unknown) => {
+            if (this.outcome.kind === "pending") this.outcome = { kind: "threw", error };
+          },
+        );
+      await drain();
+    }
+    while (this.applied < this.history.length && !this.fatalError) {
+      const event = this.history[this.applied] as HistoryEvent;
+      this.applied += 1;
+      this.apply(event);
+      await drain();
+    }
+  }
+
+  /** Adds events just committed by the driver and lets the workflow run on them. */
+  async applyCommitted(events: readonly HistoryEvent[]): Promise<void> {
+    await this.replay(events);
+  }
+
+  /** Records of calls made past the end of history, to commit with the next batch. */
+  takeUnrecorded(): { events: EventBody[]; childStarts: ChildStart[]; childCancels: string[] } {
+    return {
+      events: this.unrecorded.splice(0),
+      childStarts: this.pendingChildStarts.splice(0),
+      childCancels: this.pendingChildCancels.splice(0),
+    };
+  }
+
+  hasUnrecorded(): boolean {
+    return this.unrecorded.length > 0 || this.pendingChildCancels.length > 0;
+  }
+
+  /** Calls made and not yet settled, in position order. */
+  openCommands(): Command[] {
+    return [...this.commands.values()].filter((c) => !c.deferred.settled).sort((a, b) => a.cmd - b.cmd);
+  }
+
+  /** Steps that may run an attempt now. */
+  runnableSteps(nowMs: number): StepCommand[] {
+    return this.openCommands().filter(
+      (c): c is StepCommand => c.kind === "step" && (c.retryAtMs === undefined || c.retryAtMs <= nowMs),
+    );
+  }
+
+  /** Events that are due by `nowMs` without running anything: timers fired, waits timed out. */
+  dueEvents(nowMs: number): EventBody[] {
+    const due: EventBody[] = [];
+    for (const c of this.openCommands()) {
+      if (c.kind === "timer" && c.fireAtMs <= nowMs) due.push({ type: "TimerFired", cmd: c.cmd });
+      if (c.kind === "signal" && c.deadlineAtMs !== undefined && c.deadlineAtMs <= nowMs) {
+        due.push({ type: "SignalWaitTimedOut", cmd: c.cmd });
+      }
+    }
+    return due;
+  }
+
+  /** Earliest time something becomes due (timer, retry, wait deadline); undefined if none. */
+  nextWakeAtMs(): number | undefined {
+    let next: number | undefined;
+    const consider = (t: number | undefined) => {
+      if (t !== undefined && (next === undefined || t < next)) next = t;
+    };
+    for (const c of this.openCommands()) {
+      if (c.kind === "timer") consider(c.fireAtMs);
+      else if (c.kind === "signal") consider(c.deadlineAtMs);
+      else if (c.kind === "step") consider(c.retryAtMs ?? this.timeMs);
+    }
+    return next;
+  }
+
+  /** The idempotency key a step at `cmd` gets: stable across attempts and replays. */
+  idempotencyKey(cmd: number): string {
+    return `${this.executionId}:${this.runNumber}:${cmd}`;
+  }
+
+  /** True when the workflow cannot go on: nothing open, function not settled. */
+  isStuck(): boolean {
+    return this.outcome.kind === "pending" && !this.continueInput && this.openCommands().length === 0 && !this.fatalError;
+  }
+
+  stuckError(): WorkflowBlockedError {
+    return new WorkflowBlockedError();
+  }
+
+  // ---- history ------------------------------------------------------------------------------
+
+  private addEvent(event: HistoryEvent): void {
+    const last = this.lastSeq;
+    if (event.seq <= last) return; // already known (e.g. re-read after a conflict)
+    if (event.seq !== last + 1) {
+      throw new RangeError(`history gap: expected seq ${last + 1}, got ${event.seq}`);
+    }
+    this.history.push(event);
+    const kind = RECORD_KIND[event.type];
+    if (kind && "cmd" in event && !this.records.has(event.cmd)) this.records.set(event.cmd, event);
+  }
+
+  private apply(event: HistoryEvent): void {
+    this.timeMs = event.atMs;
+    switch (event.type) {
+      case "StepCompleted": {
+        const c = this.commandFor(event.cmd, "step", event.name);
+        if (c) c.deferred.resolve(event.result);
+        return;
+      }
+      case "StepAttemptFailed": {
+        const c = this.commandFor(event.cmd, "step", event.name) as StepCommand | undefined;
+        if (c) {
+          c.failedAttempts = event.attempt;
+          c.retryAtMs = event.retryAtMs;
+        }
+        return;
+      }
+      case "StepFailed": {
+        const c = this.commandFor(event.cmd, "step", event.name);
+        if (c) c.deferred.reject(new StepFailedError(event.name, event.attempt, event.error));
+        return;
+      }
+      case "TimerFired": {
+        const c = this.commandFor(event.cmd, "timer");
+        if (c) c.deferred.resolve(undefined);
+        return;
+      }
+      case "SignalReceived": {
+        const queue = this.signalBuffer.get(event.name) ?? [];
+        queue.push(event.payload);
+        this.signalBuffer.set(event.name, queue);
+        this.deliverSignals(event.name);
+        return;
+      }
+      case "SignalWaitTimedOut": {
+        const c = this.commandFor(event.cmd, "signal");
+        if (c) {
+          this.removeWaiter(c as SignalCommand);
+          c.deferred.resolve(undefined);
+        }
+        return;
+      }
+      case "ChildCompleted": {
+        const c = this.commandFor(event.cmd, "child");
+        if (c) c.deferred.resolve(event.output);
+        return;
+      }
+      case "ChildFailed": {
+        const c = this.commandFor(event.cmd, "child");
+        if (c) c.deferred.reject(new ChildFailedError(event.childId, event.status, event.error));
+        return;
+      }
+      case "CancelRequested": {
+        if (this.canceled) return;
+        this.canceled = true;
+        this.cancelReason = event.reason;
+        for (const c of this.openCommands()) {
+          if (!c.cancellable) continue;
+          if (c.kind === "signal") this.removeWaiter(c);
+          if (c.kind === "child") this.pendingChildCancels.push(c.childId);
+          c.deferred.reject(new CancelledError(event.reason));
+        }
+        return;
+      }
+      default:
+        // Records (TimerStarted, SignalWaitStarted, ChildStarted) are checked when the call is
+        // made; run-level events need nothing here.
+        return;
+    }
+  }
+
+  /** The open call at `cmd`, checked against the event; undefined (and fatal set) if it differs. */
+  private commandFor(cmd: number, kind: Command["kind"], name?: string): Command | undefined {
+    const c = this.commands.get(cmd);
+    if (!c) {
+      this.fail(new NonDeterminismError(cmd, describe(kind, name), "nothing (the workflow made no such call at this point)"));
+      return undefined;
+    }
+    if (c.kind !== kind || (name !== undefined && c.name !== name)) {
+      this.fail(new NonDeterminismError(cmd, describe(kind, name), describe(c.kind, c.name)));
+      return undefined;
+    }
+    return c;
+  }
+
+  private fail(error: DurableError): void {
+    if (this.fatalError) return;
+    this.fatalError = error;
+    // Unblock nothing: the driver fails the execution; the workflow must not act on this.
+  }
+
+  private deliverSignals(name: string): void {
+    const queue = this.signalBuffer.get(name);
+    const waiters = this.waiting.get(name);
+    while (queue && queue.length > 0 && waiters && waiters.length > 0) {
+      const waiter = waiters.shift() as SignalCommand;
+      waiter.deferred.resolve(queue.shift());
+    }
+  }
+
+  private removeWaiter(c: SignalCommand): void {
+    const waiters = this.waiting.get(c.name);
+    if (!waiters) return;
+    const index = waiters.indexOf(c);
+    if (index >= 0) waiters.splice(index, 1);
+  }
+
+  // ---- the context the workflow sees -------------------------------------------------------
+
+  /** Registers a call at the next position; checks it against history's record, if any. */
+  private issue<C extends Command>(make: (cmd: number, record: HistoryEvent | undefined) => C): C {
+    const cmd = this.nextPosition;
+    this.nextPosition += 1;
+    const record = this.records.get(cmd);
+    const c = make(cmd, record);
+    if (record) {
+      const kind = RECORD_KIND[record.type];
+      const recordedName = "name" in record ? record.name : undefined;
+      if (kind !== c.kind || (recordedName !== undefined && recordedName !== c.name)) {
+        this.fail(new NonDeterminismError(cmd, describe(kind ?? record.type, recordedName), describe(c.kind, c.name)));
+      }
+    }
+    this.commands.set(cmd, c);
+    return c;
+  }
+
+  private createContext(cancellable: boolean): WorkflowContext {
+    const run = this;
+    const started = this.history[0] as HistoryEvent & ExecutionStarted;
+    const ctx: WorkflowContext = {
+      executionId: run.executionId,
+      workflow: started.workflow,
+      version: started.version,
+      run: started.run,
+
+      step<T>(name: string, fn: (info: StepInfo) => Promise<T> | T, options: StepOptions = {}): Promise<T> {
+        const retry = options.retry === undefined && run.defaultRetry ? run.defaultRetry : resolveRetryPolicy(options.retry);
+        const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout);
+        const c = run.issue<StepCommand>((cmd) => ({
+          kind: "step",
+          cmd,
+          name,
+          cancellable,
+          deferred: deferred(),
+          fn,
+          retry,
+          timeoutMs,
+          failedAttempts: 0,
+          retryAtMs: undefined,
+        }));
+        return run.settleIfCanceled(c) as Promise<T>;
+      },
+
+      sleep(name: string, duration: Duration): Promise<void> {
+        const ms = toMs(duration);
+        return run.timer(name, cancellable, () => run.clock() + ms);
+      },
+
+      sleepUntil(name: string, until: Date | number): Promise<void> {
+        const at = typeof until === "number" ? until : until.getTime();
+        if (!Number.isFinite(at)) throw new RangeError(`sleepUntil("${name}"): not a valid time`);
+        return run.timer(name, cancellable, () => at);
+      },
+
+      waitForSignal<T>(name: string, options: SignalWaitOptions = {}): Promise<T> {
+        const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout);
+        const c = run.issue<SignalCommand>((cmd, record) => ({
+          kind: "signal",
+          cmd,
+          name,
+          cancellable,
+          deferred: deferred(),
+          deadlineAtMs:
+            record?.type === "SignalWaitStarted" ? record.deadlineAtMs : timeoutMs === undefined ? undefined : run.clock() + timeoutMs,
+        }));
+        if (!run.rejectIfCanceled(c)) {
+          if (!run.records.has(c.cmd)) {
+            run.unrecorded.push({
+              type: "SignalWaitStarted",
+              cmd: c.cmd,
+              name,
+              ...(c.deadlineAtMs === undefined ? {} : { deadlineAtMs: c.deadlineAtMs }),
+            });
+          }
+          const waiters = run.waiting.get(name) ?? [];
+          waiters.push(c);
+          run.waiting.set(name, waiters);
+          run.deliverSignals(name);
+        }
+        return c.deferred.promise as Promise<T>;
+      },
+
+      child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options: ChildOptions = {}): Promise<O> {
+        const c = run.issue<ChildCommand>((cmd, record) => ({
+          kind: "child",
+          cmd,
+          name: workflow.name,
+          cancellable,
+          deferred: deferred(),
+          childId: record?.type === "ChildStarted" ? record.childId : (options.id ?? `${run.executionId}-c${run.runNumber}-${cmd}`),
+          workflow: workflow.name,
+          version: workflow.version,
+          input,
+        }));
+        if (!run.records.has(c.cmd) && !(run.canceled && cancellable)) {
+          run.unrecorded.push({ type: "ChildStarted", cmd: c.cmd, name: c.name, childId: c.childId, workflow: c.workflow, version: c.version });
+          run.pendingChildStarts.push({ childId: c.childId, workflow: c.workflow, version: c.version, input, parentCmd: c.cmd });
+        }
+        return run.settleIfCanceled(c) as Promise<O>;
+      },
+
+      nonCancellable<T>(fn: (scoped: WorkflowContext) => Promise<T>): Promise<T> {
+        return fn(run.createContext(false));
+      },
+
+      continueAsNew(input: unknown): Promise<never> {
+        run.continueInput = { input };
+        return Promise.reject(new ContinueAsNewMarker());
+      },
+
+      now: () => run.timeMs,
+      random: () => run.random(),
+      uuid: () => uuidFrom(run.random),
+    };
+    return ctx;
+  }
+
+  private timer(name: string, cancellable: boolean, fireAt: () => number): Promise<void> {
+    const c = this.issue<TimerCommand>((cmd, record) => ({
+      kind: "timer",
+      cmd,
+      name,
+      cancellable,
+      deferred: deferred(),
+      fireAtMs: record?.type === "TimerStarted" ? record.fireAtMs : fireAt(),
+    }));
+    if (!this.records.has(c.cmd) && !(this.canceled && cancellable)) {
+      this.unrecorded.push({ type: "TimerStarted", cmd: c.cmd, name, fireAtMs: c.fireAtMs });
+    }
+    return this.settleIfCanceled(c) as Promise<void>;
+  }
+
+  /** A cancellable call made after cancellation fails at once with CancelledError. */
+  private rejectIfCanceled(c: Command): boolean {
+    if (this.canceled && c.cancellable) {
+      c.deferred.reject(new CancelledError(this.cancelReason));
+      return true;
+    }
+    return false;
+  }
+
+  private settleIfCanceled(c: Command): Promise<unknown> {
+    this.rejectIfCanceled(c);
+    return c.deferred.promise;
+  }
+}
+
+/** Lets every promise continuation the workflow has queued run, until it waits on a durable call. */
+function drain(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function describe(kind: string, name: string | undefined): string {
+  return name === undefined ? kind : `${kind} "${name}"`;
+}
+
+export function isContinueAsNewMarker(error: unknown): boolean {
+  return error instanceof ContinueAsNewMarker;
+}
+
+export { fromErrorInfo };

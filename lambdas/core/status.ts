@@ -1,0 +1,31 @@
+import { InvalidTransitionError } from "./errors";
+
+/**
+ * Execution statuses. `running`: has work to do or a worker is on it; `sleeping`: waiting for a
+ * timer, a signal, a child or a retry; the last three are terminal and final.
+ */
+export type ExecutionStatus = "running" | "sleeping" | "completed" | "failed" | "canceled";
+
+export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ["running", "sleeping", "completed", "failed", "canceled"];
+export const TERMINAL_STATUSES: readonly ExecutionStatus[] = ["completed", "failed", "canceled"];
+
+export function isTerminal(status: ExecutionStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+const ALLOWED: Record<ExecutionStatus, readonly ExecutionStatus[]> = {
+  running: ["running", "sleeping", "completed", "failed", "canceled"],
+  sleeping: ["running", "sleeping", "failed", "canceled"],
+  completed: [],
+  failed: [],
+  canceled: [],
+};
+
+/** Throws InvalidTransitionError unless `from → to` is legal. Nothing leaves a terminal status. */
+export function assertTransition(from: ExecutionStatus, to: ExecutionStatus): void {
+  if (!ALLOWED[from].includes(to)) throw new InvalidTransitionError(from, to);
+}
+
+export function canTransition(from: ExecutionStatus, to: ExecutionStatus): boolean {
+  return ALLOWED[from].includes(to);
+}

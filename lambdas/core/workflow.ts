@@ -1,0 +1,178 @@
+import type { Duration } from "./duration";
+import { WorkflowNotFoundError } from "./errors";
+import type { RetryPolicy } from "./retry";
+
+/** What a step body receives. */
+export interface StepInfo {
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  attempt: number;
+  /**
+   * Stable across retries and replays of this step: execution id + run + step position.
+   * Pass it to the services a step calls so they can drop duplicates.
+   */
+  idempotencyKey: string;
+  /** Fires when the step's timeout passes; pass it to fetch and friends. */
+  signal: AbortSignal;
+}
+
+export interface StepOptions {
+  retry?: RetryPolicy;
+  /** An attempt that runs longer than this fails (and is retried per the policy). */
+  timeout?: Duration;
+}
+
+export interface SignalWaitOptions {
+  /** Resolve with `undefined` if no signal came within this time. */
+  timeout?: Duration;
+}
+
+export interface ChildOptions {
+  /** The child's execution id; default: `<parent id>-<step position>`. */
+  id?: string;
+}
+
+/**
+ * The handle a workflow gets. Every method is a durable call: its outcome is recorded in history
+ * and returned from history when the workflow replays. Workflow code must be deterministic
+ * between durable calls: do I/O in steps, take time and randomness from `now()`/`random()`.
+ */
+export interface WorkflowContext {
+  readonly executionId: string;
+  readonly workflow: string;
+  readonly version: number;
+  /** 1 for the first run; +1 on each continue-as-new. */
+  readonly run: number;
+
+  /**
+   * Runs `fn` once and records its result; on replay the result comes from history and `fn` does
+   * not run again. A throwing attempt is retried per `options.retry`; when it fails for good the
+   * workflow sees a StepFailedError.
+   * @example const user = await ctx.step("create-user", () => createUser(email));
+   */
+  step<T>(name: string, fn: (info: StepInfo) => Promise<T> | T, options?: StepOptions): Promise<T>;
+
+  /**
+   * Sleeps durably: the execution goes `sleeping` and no compute runs until the timer is due.
+   * @example await ctx.sleep("grace", "3 days");
+   */
+  sleep(name: string, duration: Duration): Promise<void>;
+
+  /** Sleeps until a point in time (Date or epoch ms). */
+  sleepUntil(name: string, until: Date | number): Promise<void>;
+
+  /**
+   * Waits for a signal sent with `POST /executions/{id}/signals/{name}` and resolves with its
+   * payload. Signals sent before the wait are kept; each wait takes the oldest one. With a
+   * `timeout`, resolves `undefined` when none came in time (a payload is never `undefined`).
+   * @example const ok = await ctx.waitForSignal<boolean>("approved", { timeout: "7 days" });
+   */
+  waitForSignal<T = unknown>(name: string): Promise<T>;
+  waitForSignal<T = unknown>(name: string, options: SignalWaitOptions): Promise<T | undefined>;
+
+  /**
+   * Starts another workflow as a child execution and waits for its output. A failing child
+   * rejects with a ChildFailedError. Canceling the parent cancels its children.
+   */
+  child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options?: ChildOptions): Promise<O>;
+
+  /** Runs `fn` with a context that ignores cancellation: for cleanup after a CancelledError. */
+  nonCancellable<T>(fn: (ctx: WorkflowContext) => Promise<T>): Promise<T>;
+
+  /** Ends this run and starts a fresh history under the same execution id with `input`. */
+  continueAsNew(input: unknown): Promise<never>;
+
+  /** Time of the latest event the workflow has seen (epoch ms): the same on every replay. */
+  now(): number;
+  /** A number in [0, 1) from a PRNG seeded by the execution: the same on every replay. */
+  random(): number;
+  /** A v4-shaped UUID from the same PRNG. */
+  uuid(): string;
+}
+
+export type WorkflowFunction<I, O> = (ctx: WorkflowContext, input: I) => Promise<O>;
+
+export interface WorkflowDefinition<I = unknown, O = unknown> {
+  readonly name: string;
+  readonly version: number;
+  readonly fn: WorkflowFunction<I, O>;
+}
+
+export interface WorkflowDefinitionOptions {
+  /** Default 1. Executions are pinned to the version they started with. */
+  version?: number;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/**
+ * Defines a workflow.
+ * @example
+ * export const onboarding = defineWorkflow("onboarding", async (ctx, input: { email: string }) => {
+ *   const user = await ctx.step("create-user", () => createUser(input.email));
+ *   await ctx.sleep("grace", "3 days");
+ *   return { id: user.id };
+ * });
+ */
+export function defineWorkflow<I, O>(name: string, fn: WorkflowFunction<I, O>): WorkflowDefinition<I, O>;
+export function defineWorkflow<I, O>(name: string, options: WorkflowDefinitionOptions, fn: WorkflowFunction<I, O>): WorkflowDefinition<I, O>;
+export function defineWorkflow<I, O>(
+  name: string,
+  optionsOrFn: WorkflowDefinitionOptions | WorkflowFunction<I, O>,
+  maybeFn?: WorkflowFunction<I, O>,
+): WorkflowDefinition<I, O> {
+  const options = typeof optionsOrFn === "function" ? {} : optionsOrFn;
+  const fn = typeof optionsOrFn === "function" ? optionsOrFn : maybeFn;
+  if (!NAME.test(name)) throw new RangeError(`workflow name must match ${NAME}, got ${JSON.stringify(name)}`);
+  if (typeof fn !== "function") throw new TypeError(`workflow "${name}" needs a function`);
+  const version = options.version ?? 1;
+  if (!Number.isInteger(version) || version < 1) throw new RangeError(`workflow "${name}": version must be a whole number ≥ 1`);
+  return Object.freeze({ name, version, fn });
+}
+
+/**
+ * A definition of any input and output type. `never` input: any definition is assignable, and the
+ * engine passes the stored input, which the start request validated.
+ */
+export type AnyWorkflow = WorkflowDefinition<never, unknown>;
+
+/** The workflows a deployment knows, by name and version. */
+export class WorkflowRegistry {
+  private readonly byName = new Map<string, Map<number, AnyWorkflow>>();
+
+  constructor(workflows: Iterable<AnyWorkflow> = []) {
+    for (const wf of workflows) this.register(wf);
+  }
+
+  register(wf: AnyWorkflow): this {
+    const versions = this.byName.get(wf.name) ?? new Map<number, AnyWorkflow>();
+    const existing = versions.get(wf.version);
+    if (existing && existing !== wf) throw new RangeError(`workflow "${wf.name}" version ${wf.version} is registered twice`);
+    versions.set(wf.version, wf);
+    this.byName.set(wf.name, versions);
+    return this;
+  }
+
+  /** The given version, or the latest when `version` is undefined. */
+  get(name: string, version?: number): AnyWorkflow {
+    const versions = this.byName.get(name);
+    if (!versions) throw new WorkflowNotFoundError(name);
+    const chosen = version === undefined ? versions.get(Math.max(...versions.keys())) : versions.get(version);
+    if (!chosen) throw new WorkflowNotFoundError(name, version);
+    return chosen;
+  }
+
+  has(name: string, version?: number): boolean {
+    const versions = this.byName.get(name);
+    return versions !== undefined && (version === undefined || versions.has(version));
+  }
+
+  /** Names and versions, for `GET /workflows`. */
+  list(): { name: string; versions: number[]; latest: number }[] {
+    return [...this.byName.entries()]
+      .map(([name, versions]) => {
+        const list = [...versions.keys()].sort((a, b) => a - b);
+        return { name, versions: list, latest: list[list.length - 1] ?? 1 };
+      })
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+}

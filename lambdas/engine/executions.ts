@@ -1,0 +1,170 @@
+/**
+ * What the API does: start, inspect, signal and cancel executions. Input arrives validated (the
+ * handler's schemas); this file holds the rules (idempotent start, what may be signaled) and the
+ * safety guard: every event added is followed by a wake-up, and the sweeper covers a lost send.
+ */
+import { randomUUID } from "node:crypto";
+import type { ErrorInfo } from "../core/errors";
+import { DurableError } from "../core/errors";
+import type { HistoryEvent } from "../core/events";
+import type { WorkflowRegistry } from "../core/workflow";
+import { ExecutionAlreadyExistsError, ExecutionNotFoundError } from "../store/errors";
+import type { ExecutionRecord, ExecutionStore } from "../store/store";
+import type { WakeupScheduler } from "../queue/wakeups";
+import type { EngineLogger } from "./process-wakeup";
+import { silentLogger } from "./process-wakeup";
+
+export interface ApiDeps {
+  store: ExecutionStore;
+  scheduler: WakeupScheduler;
+  registry: WorkflowRegistry;
+  clock: () => number;
+  newId?: () => string;
+  logger?: EngineLogger;
+}
+
+/** An execution as the API returns it. */
+export interface ExecutionView {
+  id: string;
+  workflow: string;
+  version: number;
+  status: string;
+  run: number;
+  input: unknown;
+  output?: unknown;
+  error?: Omit<ErrorInfo, "stack">;
+  createdAt: string;
+  updatedAt: string;
+  nextWakeAt?: string;
+  parentId?: string;
+}
+
+export function toView(record: ExecutionRecord): ExecutionView {
+  const view: ExecutionView = {
+    id: record.id,
+    workflow: record.workflow,
+    version: record.version,
+    status: record.status,
+    run: record.run,
+    input: record.input ?? null,
+    createdAt: new Date(record.createdAtMs).toISOString(),
+    updatedAt: new Date(record.updatedAtMs).toISOString(),
+  };
+  if (record.output !== undefined) view.output = record.output;
+  if (record.error !== undefined) view.error = publicError(record.error);
+  if (record.nextWakeAtMs !== undefined && (record.status === "sleeping" || record.status === "running")) {
+    view.nextWakeAt = new Date(record.nextWakeAtMs).toISOString();
+  }
+  if (record.parent) view.parentId = record.parent.executionId;
+  return view;
+}
+
+/** History events as the API returns them: no stacks. */
+export function toEventView(event: HistoryEvent): Record<string, unknown> {
+  const { atMs, ...rest } = event as HistoryEvent & { error?: ErrorInfo };
+  const view: Record<string, unknown> = { ...rest, at: new Date(atMs).toISOString() };
+  if (rest.error) view.error = publicError(rest.error);
+  return view;
+}
+
+function publicError(error: ErrorInfo): Omit<ErrorInfo, "stack"> {
+  const { stack: _stack, ...rest } = error;
+  return rest;
+}
+
+export class InputMismatchError extends DurableError {
+  constructor(executionId: string) {
+    super(
+      "EXECUTION_EXISTS",
+      `an execution with id "${executionId}" already exists with a different workflow or input; use another id`,
+      { details: { executionId } },
+    );
+  }
+}
+
+export interface StartRequest {
+  workflow: string;
+  version?: number;
+  input?: unknown;
+  id?: string;
+}
+
+/**
+ * Starts an execution. With a client-given id, a repeat of the same request returns the existing
+ * execution (`created: false`); the same id with another workflow or input is an error.
+ */
+export async function startExecution(deps: ApiDeps, request: StartRequest): Promise<{ created: boolean; execution: ExecutionView }> {
+  const definition = deps.registry.get(request.workflow, request.version); // throws WORKFLOW_NOT_FOUND
+  const id = request.id ?? (deps.newId ?? randomUUID)();
+  const nowMs = deps.clock();
+  const input = request.input ?? null;
+  const { created, execution } = await deps.store.createExecution({ id, workflow: definition.name, version: definition.version, input, nowMs });
+  if (!created) {
+    const sameRequest =
+      execution.workflow === definition.name &&
+      (request.version === undefined || execution.version === request.version) &&
+      stableJson(execution.input ?? null) === stableJson(input);
+    if (!sameRequest || execution.parent) throw new InputMismatchError(id);
+    return { created: false, execution: toView(execution) };
+  }
+  // Safety guard: if this send is lost, the execution is due now and the sweeper finds it.
+  await sendOrLog(deps, () => deps.scheduler.wakeNow([id]), id);
+  (deps.logger ?? silentLogger).info("execution started", { executionId: id, workflow: definition.name, version: definition.version });
+  return { created: true, execution: toView(execution) };
+}
+
+export async function getExecution(deps: ApiDeps, executionId: string): Promise<ExecutionView> {
+  const record = await deps.store.getExecution(executionId);
+  if (!record) throw new ExecutionNotFoundError(executionId);
+  return toView(record);
+}
+
+export async function getHistory(
+  deps: ApiDeps,
+  executionId: string,
+  page: { afterSeq?: number; limit: number },
+): Promise<{ events: Record<string, unknown>[]; nextAfterSeq?: number }> {
+  const record = await deps.store.getExecution(executionId);
+  if (!record) throw new ExecutionNotFoundError(executionId);
+  const { events, lastSeq } = await deps.store.readHistory(executionId, { ...page });
+  return { events: events.map(toEventView), ...(lastSeq === undefined ? {} : { nextAfterSeq: lastSeq }) };
+}
+
+/** Puts a signal in the execution's inbox and wakes it. Ended or unknown executions refuse. */
+export async function sendSignal(deps: ApiDeps, executionId: string, name: string, payload: unknown): Promise<{ signalId: string }> {
+  const signalId = (deps.newId ?? randomUUID)();
+  await deps.store.addPending(executionId, { type: "Signal", name, signalId, payload: payload === undefined ? null : payload }, deps.clock());
+  await sendOrLog(deps, () => deps.scheduler.wakeNow([executionId]), executionId);
+  return { signalId };
+}
+
+export async function cancelExecution(deps: ApiDeps, executionId: string, reason?: string): Promise<void> {
+  await deps.store.addPending(executionId, { type: "Cancel", ...(reason === undefined ? {} : { reason }) }, deps.clock());
+  await sendOrLog(deps, () => deps.scheduler.wakeNow([executionId]), executionId);
+}
+
+/**
+ * The event is stored; a failed send only delays it (the sweeper re-sends what is due), so the
+ * caller is not told of an error that changes nothing for them.
+ */
+async function sendOrLog(deps: ApiDeps, send: () => Promise<void>, executionId: string): Promise<void> {
+  try {
+    await send();
+  } catch (err) {
+    (deps.logger ?? silentLogger).warn("wake-up send failed; the sweeper will pick the execution up", {
+      executionId,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+}
+
+/** JSON with sorted keys, to compare inputs regardless of key order. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+export { ExecutionAlreadyExistsError };

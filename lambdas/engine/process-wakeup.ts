@@ -1,0 +1,173 @@
+/**
+ * What the worker does with one wake-up message: take the lease, load what is new, replay, drive
+ * the workflow forward, commit, and schedule the next wake-up. The SQS handler only wires this.
+ */
+import { drive, type DriveOutcome } from "../core/driver";
+import { DurableError, toErrorInfo } from "../core/errors";
+import type { ExecutionStarted, HistoryEvent } from "../core/events";
+import { WorkflowRun } from "../core/run";
+import type { WorkflowRegistry } from "../core/workflow";
+import { HistoryConflictError, LeaseLostError, PendingConflictError } from "../store/errors";
+import type { ExecutionStore, Lease } from "../store/store";
+import { type WakeupMessage, type WakeupScheduler } from "../queue/wakeups";
+
+export interface EngineLogger {
+  debug(message: string, data?: Record<string, unknown>): void;
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+export const silentLogger: EngineLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface EngineDeps {
+  store: ExecutionStore;
+  scheduler: WakeupScheduler;
+  registry: WorkflowRegistry;
+  /** Epoch ms; injected so tests can skip time. */
+  clock: () => number;
+  random: () => number;
+  /** Identifies this worker in leases. */
+  workerId: string;
+  logger?: EngineLogger;
+}
+
+export interface InvocationTime {
+  /** Milliseconds left in this invocation (Lambda's getRemainingTimeInMillis). */
+  remainingMs(): number;
+}
+
+export interface WorkerOptions {
+  /** No new step starts with less time than this left. Default 10 s. */
+  minRemainingMs?: number;
+  /** The lease outlives the invocation by this much. Default 5 s. */
+  leaseMarginMs?: number;
+}
+
+export type WakeupResult =
+  | { kind: "ran"; outcome: DriveOutcome["kind"]; commits: number; stepAttempts: number }
+  | { kind: "rescheduled"; dueAtMs: number }
+  | { kind: "dropped"; reason: "not-found" | "terminal" | "superseded" }
+  | { kind: "busy"; retryAtMs: number };
+
+/** Handles one wake-up. Throws only for failures worth an engine retry (SQS redelivers). */
+export async function processWakeup(
+  message: WakeupMessage,
+  time: InvocationTime,
+  deps: EngineDeps,
+  options: WorkerOptions = {},
+): Promise<WakeupResult> {
+  const log = deps.logger ?? silentLogger;
+  const now = deps.clock();
+  const { executionId } = message;
+
+  // A chained long timer arrives early by design: send it on, without touching DynamoDB.
+  if (message.dueAtMs !== undefined && message.dueAtMs > now + 1000) {
+    await deps.scheduler.schedule(executionId, { dueAtMs: message.dueAtMs, nowMs: now });
+    return { kind: "rescheduled", dueAtMs: message.dueAtMs };
+  }
+
+  const leaseMs = time.remainingMs() + (options.leaseMarginMs ?? 5_000);
+  const taken = await deps.store.acquireLease(executionId, { owner: deps.workerId, nowMs: now, leaseMs });
+  if (!taken.acquired) {
+    if (taken.reason === "held") {
+      // Someone else is on it. Come back when their lease ends (or soon), so an event this
+      // message announced is never stranded.
+      const leaseEnd = taken.execution.leaseExpiresAtMs ?? now;
+      const retryAtMs = Math.min(Math.max(leaseEnd, now + 1000), now + 5_000);
+      await deps.scheduler.schedule(executionId, { dueAtMs: retryAtMs, nowMs: now });
+      log.debug("lease held elsewhere; rescheduled", { executionId, retryAtMs });
+      return { kind: "busy", retryAtMs };
+    }
+    log.debug("wake-up dropped", { executionId, reason: taken.reason });
+    return { kind: "dropped", reason: taken.reason };
+  }
+
+  const { lease, previous } = { lease: taken.lease, previous: taken.previous };
+  try {
+    return await runUnderLease(executionId, lease, previous, time, deps, options);
+  } catch (err) {
+    if (err instanceof LeaseLostError) {
+      log.warn("lease lost; another worker took over", { executionId });
+      return { kind: "dropped", reason: "superseded" };
+    }
+    if (err instanceof HistoryConflictError || err instanceof PendingConflictError) {
+      // A worker whose lease had expired wrote first. Let go and look again at once.
+      log.warn("history conflict; retrying", { executionId, error: (err as DurableError).message });
+      await taken.unlock();
+      await deps.scheduler.wakeNow([executionId]);
+      return { kind: "dropped", reason: "superseded" };
+    }
+    await taken.unlock().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function runUnderLease(
+  executionId: string,
+  lease: Lease,
+  previous: { status: string; nextWakeAtMs?: number },
+  time: InvocationTime,
+  deps: EngineDeps,
+  options: WorkerOptions,
+): Promise<WakeupResult> {
+  const log = deps.logger ?? silentLogger;
+  const snapshot = await deps.store.loadSnapshot(executionId, { nowMs: deps.clock() });
+  if (!snapshot) return { kind: "dropped", reason: "not-found" };
+  const { execution } = snapshot;
+  const started = snapshot.history.find((e) => e.seq === execution.runStartSeq && e.type === "ExecutionStarted") as
+    | (HistoryEvent & ExecutionStarted)
+    | undefined;
+  if (!started) throw new Error(`execution "${executionId}" has no ExecutionStarted at seq ${execution.runStartSeq}`);
+
+  const minRemainingMs = options.minRemainingMs ?? 10_000;
+  let commits = 0;
+  let stepAttempts = 0;
+  let currentStatus = execution.status;
+  let history = snapshot.history.filter((e) => e.seq > started.seq);
+  let pending = snapshot.pending;
+  let runStart: HistoryEvent & ExecutionStarted = started;
+
+  for (;;) {
+    const definition = deps.registry.get(runStart.workflow, runStart.version);
+    const run = new WorkflowRun({ executionId, definition, started: runStart, clock: deps.clock });
+    await run.replay(history);
+    const result = await drive(
+      run,
+      {
+        clock: deps.clock,
+        random: deps.random,
+        hasTime: () => time.remainingMs() > minRemainingMs,
+        commit: (batch) => deps.store.commit(lease, batch, deps.clock()),
+        onStepAttempt: (info) => log.debug("step attempt", { executionId, workflow: runStart.workflow, ...info }),
+      },
+      { currentStatus, pending },
+    );
+    commits += result.commits;
+    stepAttempts += result.stepAttempts;
+    if (result.wake.length > 0) await deps.scheduler.wakeNow(result.wake);
+    const outcome = result.outcome;
+
+    if (outcome.kind === "continued") {
+      runStart = outcome.started;
+      history = [];
+      pending = [];
+      currentStatus = "running";
+      log.info("continued as new", { executionId, run: runStart.run });
+      continue;
+    }
+    if (outcome.kind === "sleeping" && outcome.nextWakeAtMs !== undefined) {
+      // A wake-up for this time is already on its way if nothing changed it: do not add another.
+      const unchanged = previous.status === "sleeping" && previous.nextWakeAtMs === outcome.nextWakeAtMs && result.commits <= 1;
+      if (!unchanged) await deps.scheduler.schedule(executionId, { dueAtMs: outcome.nextWakeAtMs, nowMs: deps.clock() });
+    } else if (outcome.kind === "yielded") {
+      await deps.scheduler.wakeNow([executionId]);
+    } else if (outcome.kind === "failed") {
+      log.warn("execution failed", { executionId, workflow: runStart.workflow, error: outcome.error.message });
+    }
+    log.info("turn ended", { executionId, workflow: runStart.workflow, outcome: outcome.kind, commits, stepAttempts });
+    return { kind: "ran", outcome: outcome.kind, commits, stepAttempts };
+  }
+}
+
+export { toErrorInfo };

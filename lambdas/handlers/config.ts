@@ -1,0 +1,45 @@
+/**
+ * The one place environment variables are read. Each fails fast naming the variable; the CDK
+ * construct that grants access also sets it.
+ */
+export class ConfigError extends Error {
+  readonly code = "CONFIG";
+  constructor(name: string, problem: string) {
+    super(`environment variable ${name} ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+export interface EngineConfig {
+  tableName: string;
+  queueUrl: string;
+  retentionSeconds: number;
+  /** Set only for local runs (DynamoDB Local / the SQS emulator). */
+  dynamoEndpoint?: string;
+  sqsEndpoint?: string;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (value === undefined || value === "") throw new ConfigError(name, "is not set");
+  return value;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = env[name];
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(name, `must be a positive whole number, got "${value}"`);
+  return n;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
+  const config: EngineConfig = {
+    tableName: required(env, "DURABLE_TABLE_NAME"),
+    queueUrl: required(env, "DURABLE_QUEUE_URL"),
+    retentionSeconds: positiveInt(env, "DURABLE_RETENTION_SEC", 30 * 86_400),
+  };
+  if (env.DURABLE_DYNAMODB_ENDPOINT) config.dynamoEndpoint = env.DURABLE_DYNAMODB_ENDPOINT;
+  if (env.DURABLE_SQS_ENDPOINT) config.sqsEndpoint = env.DURABLE_SQS_ENDPOINT;
+  return config;
+}

@@ -1,0 +1,34 @@
+/** Builds the engine's dependencies from the environment, for the deployed handlers. */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { randomUUID } from "node:crypto";
+import type { WorkflowRegistry } from "../core/workflow";
+import type { EngineDeps, EngineLogger } from "../engine/process-wakeup";
+import { SqsWakeupScheduler } from "../queue/wakeups";
+import { DynamoExecutionStore } from "../store/dynamo-store";
+import { readConfig } from "./config";
+
+/** JSON lines on stdout/stderr: CloudWatch Logs ingests them as structured events. */
+export const jsonLogger: EngineLogger = {
+  debug: (message, data) => {
+    if (process.env.DURABLE_LOG_LEVEL === "debug") console.log(JSON.stringify({ level: "DEBUG", message, ...data }));
+  },
+  info: (message, data) => console.log(JSON.stringify({ level: "INFO", message, ...data })),
+  warn: (message, data) => console.warn(JSON.stringify({ level: "WARN", message, ...data })),
+  error: (message, data) => console.error(JSON.stringify({ level: "ERROR", message, ...data })),
+};
+
+export function createEngineDeps(registry: WorkflowRegistry, env: NodeJS.ProcessEnv = process.env): EngineDeps {
+  const config = readConfig(env);
+  const dynamo = new DynamoDBClient(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {});
+  const sqs = new SQSClient(config.sqsEndpoint ? { endpoint: config.sqsEndpoint } : {});
+  return {
+    store: new DynamoExecutionStore({ client: dynamo, tableName: config.tableName, retentionSeconds: config.retentionSeconds }),
+    scheduler: new SqsWakeupScheduler(sqs, config.queueUrl),
+    registry,
+    clock: Date.now,
+    random: Math.random,
+    workerId: `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? "worker"}/${randomUUID()}`,
+    logger: jsonLogger,
+  };
+}

@@ -1,0 +1,552 @@
+/**
+ * The DynamoDB store: one table, items keyed by execution (see DESIGN.md "Data model").
+ *
+ *   EXEC#<id> | META              the execution: status, lease, wake time, output
+ *   EXEC#<id> | H#<seq>           history, immutable, put with attribute_not_exists
+ *   EXEC#<id> | P#<arrivedAt>#<id> inbox: signals, cancel, child results not yet in history
+ *
+ * Event bodies and payloads are stored as JSON strings so a value reads back exactly as written.
+ */
+import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { CommitBatch } from "../core/driver";
+import type { ErrorInfo } from "../core/errors";
+import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events";
+import { isTerminal, type ExecutionStatus } from "../core/status";
+import {
+  ExecutionEndedError,
+  ExecutionNotFoundError,
+  HistoryConflictError,
+  LeaseLostError,
+  PayloadTooLargeError,
+  PendingConflictError,
+  StoreBusyError,
+} from "./errors";
+import { DUE_SHARD, executionIdFromPk, executionPk, HISTORY_PREFIX, historySk, META_SK, PENDING_PREFIX, pendingSk, seqFromHistorySk, TABLE } from "./keys";
+import type { ExecutionRecord, ExecutionSnapshot, ExecutionStore, Lease, LeaseResult, NewExecution } from "./store";
+import { type TransactWrite, TransactionConflict, withinTransaction } from "./transaction";
+
+/** DynamoDB items are at most 400 KB; keep room for keys and attributes. */
+export const MAX_VALUE_BYTES = 350_000;
+
+export interface DynamoStoreOptions {
+  tableName: string;
+  client: DynamoDBClient | DynamoDBDocumentClient;
+  /** How long a terminal execution is kept before DynamoDB's TTL removes its item. Default 30 days. */
+  retentionSeconds?: number;
+}
+
+type MetaItem = {
+  PK: string;
+  SK: string;
+  id: string;
+  workflow: string;
+  version: number;
+  status: ExecutionStatus;
+  input?: string;
+  output?: string;
+  error?: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+  run: number;
+  runStartSeq: number;
+  lastSeq: number;
+  leaseOwner?: string;
+  leaseExpiresAtMs?: number;
+  leaseVersion: number;
+  retryCount: number;
+  nextWakeAtMs?: number;
+  dueShard?: string;
+  parent?: string;
+  expiresAtEpochSec?: number;
+};
+
+export class DynamoExecutionStore implements ExecutionStore {
+  readonly tableName: string;
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly retentionSeconds: number;
+
+  constructor(options: DynamoStoreOptions) {
+    this.tableName = options.tableName;
+    this.doc =
+      options.client instanceof DynamoDBDocumentClient
+        ? options.client
+        : DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+    this.retentionSeconds = options.retentionSeconds ?? 30 * 86_400;
+  }
+
+  async createExecution(request: NewExecution): Promise<{ created: boolean; execution: ExecutionRecord }> {
+    const meta = this.metaItem(request);
+    try {
+      await withinTransaction(this.doc, (tx) => {
+        tx.put(this.tableName, meta, newItemCondition);
+        tx.put(this.tableName, this.historyItem(request.id, startedEvent(request)), newItemCondition);
+      });
+      return { created: true, execution: toRecord(meta) };
+    } catch (err) {
+      if (err instanceof TransactionConflict && err.reasons[0] === "ConditionalCheckFailed") {
+        const existing = await this.getExecution(request.id);
+        if (existing) return { created: false, execution: existing };
+      }
+      throw translate(err, request.id);
+    }
+  }
+
+  async getExecution(executionId: string): Promise<ExecutionRecord | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { PK: executionPk(executionId), SK: META_SK }, ConsistentRead: true }),
+    );
+    return out.Item ? toRecord(out.Item as MetaItem) : undefined;
+  }
+
+  async readHistory(executionId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<{ events: HistoryEvent[]; lastSeq?: number }> {
+    const input: QueryCommandInput = {
+      TableName: this.tableName,
+      KeyConditionExpression: "PK = :pk AND SK BETWEEN :from AND :to",
+      ExpressionAttributeValues: {
+        ":pk": executionPk(executionId),
+        ":from": historySk((options.afterSeq ?? 0) + 1),
+        ":to": `${HISTORY_PREFIX}~`,
+      },
+      ConsistentRead: true,
+      ...(options.limit === undefined ? {} : { Limit: options.limit }),
+    };
+    const events: HistoryEvent[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(new QueryCommand({ ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }));
+      for (const item of out.Items ?? []) events.push(decodeEvent(item));
+      startKey = options.limit === undefined ? out.LastEvaluatedKey : undefined;
+      if (options.limit !== undefined && out.LastEvaluatedKey && events.length === options.limit) {
+        return { events, lastSeq: seqFromHistorySk(String(out.LastEvaluatedKey.SK)) };
+      }
+    } while (startKey);
+    return { events };
+  }
+
+  async loadSnapshot(executionId: string, options: { afterSeq?: number; nowMs: number }): Promise<ExecutionSnapshot | undefined> {
+    // One query from the first unknown history item to the end of the partition: newer history,
+    // then META (M sorts between H and P), then the inbox.
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk AND SK >= :from",
+          ExpressionAttributeValues: { ":pk": executionPk(executionId), ":from": historySk((options.afterSeq ?? 0) + 1) },
+          ConsistentRead: true,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      items.push(...(out.Items ?? []));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    const metaItem = items.find((i) => i.SK === META_SK) as MetaItem | undefined;
+    if (!metaItem) return undefined;
+    const execution = toRecord(metaItem);
+    const history = items
+      .filter((i) => String(i.SK).startsWith(HISTORY_PREFIX))
+      .map(decodeEvent)
+      .filter((e) => e.seq >= execution.runStartSeq);
+    const pending = items
+      .filter((i) => String(i.SK).startsWith(PENDING_PREFIX))
+      .map(decodePending)
+      .filter((p) => p.arrivedAtMs <= options.nowMs);
+    return { execution, history, pending };
+  }
+
+  /*
+   * Lease timeline:
+   *
+   *   acquire ───────── work, commits (each checks owner + version) ───────── leaseExpiresAtMs
+   *                                                                             │
+   *   another worker may acquire only after this point ─────────────────────────┘
+   *
+   * Acquiring bumps leaseVersion (the fencing token), so a worker that paused past its expiry
+   * and wakes up later fails its next commit even if it still believes it holds the lease.
+   */
+  async acquireLease(executionId: string, options: { owner: string; nowMs: number; leaseMs: number }): Promise<LeaseResult> {
+    const expiresAtMs = options.nowMs + options.leaseMs;
+    const executionExists = "attribute_exists(PK)";
+    const notEnded = "#status IN (:running, :sleeping)";
+    const leaseFree = "attribute_not_exists(leaseExpiresAtMs)";
+    const leaseExpired = "leaseExpiresAtMs < :now";
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: executionPk(executionId), SK: META_SK },
+          UpdateExpression:
+            "SET leaseOwner = :owner, leaseExpiresAtMs = :exp, leaseVersion = if_not_exists(leaseVersion, :zero) + :one, " +
+            // While leased, the execution is due when the lease runs out: if this worker dies,
+            // the sweeper finds it then.
+            "nextWakeAtMs = :exp, dueShard = :due",
+          ConditionExpression: `${executionExists} AND ${notEnded} AND (${leaseFree} OR ${leaseExpired})`,
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":owner": options.owner,
+            ":exp": expiresAtMs,
+            ":now": options.nowMs,
+            ":zero": 0,
+            ":one": 1,
+            ":running": "running",
+            ":sleeping": "sleeping",
+            ":due": DUE_SHARD,
+          },
+          ReturnValues: "ALL_OLD",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      const old = toRecord(out.Attributes as MetaItem);
+      const execution: ExecutionRecord = {
+        ...old,
+        leaseOwner: options.owner,
+        leaseExpiresAtMs: expiresAtMs,
+        leaseVersion: old.leaseVersion + 1,
+        nextWakeAtMs: expiresAtMs,
+      };
+      const lease: Lease = { executionId, owner: options.owner, version: execution.leaseVersion, expiresAtMs };
+      const previous = { status: old.status, ...(old.nextWakeAtMs === undefined ? {} : { nextWakeAtMs: old.nextWakeAtMs }) };
+      return { acquired: true, lease, execution, previous, unlock: () => this.releaseLease(lease) };
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        const old = err.Item ? toRecord(unmarshallItem(err.Item)) : undefined;
+        if (!old) return { acquired: false, reason: "not-found" };
+        if (isTerminal(old.status)) return { acquired: false, reason: "terminal", execution: old };
+        return { acquired: false, reason: "held", execution: old };
+      }
+      throw translate(err, executionId);
+    }
+  }
+
+  /** Gives the lease back without other changes (the worker stops early). */
+  async releaseLease(lease: Lease): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: executionPk(lease.executionId), SK: META_SK },
+          UpdateExpression: "REMOVE leaseOwner, leaseExpiresAtMs",
+          ConditionExpression: "leaseOwner = :owner AND leaseVersion = :version",
+          ExpressionAttributeValues: { ":owner": lease.owner, ":version": lease.version },
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return; // already someone else's
+      throw translate(err, lease.executionId);
+    }
+  }
+
+  async commit(lease: Lease, batch: CommitBatch, nowMs: number): Promise<void> {
+    const id = lease.executionId;
+    const onlyOneEvent =
+      batch.events.length === 1 &&
+      !batch.execution &&
+      batch.consumed.length === 0 &&
+      batch.childStarts.length === 0 &&
+      batch.childCancels.length === 0 &&
+      !batch.notifyParent;
+    if (onlyOneEvent) {
+      // The cheap path: a step result is one conditional put on its sequence number. Two writers
+      // can never both append seq N, and replay is deterministic, so a late writer can only ever
+      // write what the lease holder would have written at N (see README, "Cost per step").
+      const event = batch.events[0] as HistoryEvent;
+      try {
+        await this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.historyItem(id, event), ...newItemCondition }));
+        return;
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) throw new HistoryConflictError(id, event.seq);
+        throw translate(err, id);
+      }
+    }
+    try {
+      await withinTransaction(this.doc, (tx) => {
+        this.writeLeaseChecked(tx, lease, batch, nowMs);
+        for (const event of batch.events) tx.put(this.tableName, this.historyItem(id, event), newItemCondition);
+        for (const item of batch.consumed) {
+          tx.delete(this.tableName, { PK: executionPk(id), SK: item.key }, { ConditionExpression: "attribute_exists(PK)" });
+        }
+        for (const child of batch.childStarts) {
+          const request: NewExecution = {
+            id: child.childId,
+            workflow: child.workflow,
+            version: child.version,
+            input: child.input,
+            nowMs,
+            parent: { executionId: id, cmd: child.parentCmd },
+          };
+          tx.put(this.tableName, this.metaItem(request), newItemCondition);
+          tx.put(this.tableName, this.historyItem(child.childId, startedEvent(request)), newItemCondition);
+        }
+        for (const childId of batch.childCancels) {
+          tx.put(this.tableName, this.pendingItem(childId, { type: "Cancel", reason: "parent canceled" }, nowMs, `cancel-${id}`));
+        }
+        if (batch.notifyParent) {
+          tx.put(this.tableName, this.pendingItem(batch.notifyParent.executionId, batch.notifyParent.event, nowMs, `child-${id}`));
+        }
+      });
+    } catch (err) {
+      if (err instanceof TransactionConflict) throw this.explainCancellation(err, lease, batch);
+      throw translate(err, id);
+    }
+  }
+
+  async addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem> {
+    const eventId = event.type === "Signal" ? event.signalId : `${event.type.toLowerCase()}-${nowMs}-${Math.random().toString(36).slice(2, 10)}`;
+    const item = this.pendingItem(executionId, event, nowMs, eventId);
+    try {
+      await withinTransaction(this.doc, (tx) => {
+        // The execution must exist and not have ended: nothing is written otherwise. It becomes
+        // due now, so the sweeper wakes it even if the caller's wake-up message is lost.
+        tx.update(this.tableName, { PK: executionPk(executionId), SK: META_SK }, {
+          UpdateExpression: "SET nextWakeAtMs = :now, dueShard = :due",
+          ConditionExpression: "attribute_exists(PK) AND #status IN (:running, :sleeping)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":running": "running", ":sleeping": "sleeping", ":now": nowMs, ":due": DUE_SHARD },
+        });
+        tx.put(this.tableName, item, newItemCondition);
+      });
+    } catch (err) {
+      if (err instanceof TransactionConflict && err.reasons[0] === "ConditionalCheckFailed") {
+        const existing = await this.getExecution(executionId);
+        if (!existing) throw new ExecutionNotFoundError(executionId);
+        throw new ExecutionEndedError(executionId, existing.status);
+      }
+      throw translate(err, executionId);
+    }
+    return decodePending(item);
+  }
+
+  async findDue(nowMs: number, limit: number): Promise<{ executionId: string; nextWakeAtMs: number }[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: TABLE.indexes.due.name,
+        KeyConditionExpression: "dueShard = :shard AND nextWakeAtMs <= :now",
+        ExpressionAttributeValues: { ":shard": DUE_SHARD, ":now": nowMs },
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((item) => ({ executionId: executionIdFromPk(String(item.PK)), nextWakeAtMs: Number(item.nextWakeAtMs) }));
+  }
+
+  // ---- items --------------------------------------------------------------------------------
+
+  private historyItem(executionId: string, event: HistoryEvent): Record<string, unknown> {
+    const data = JSON.stringify(event);
+    const bytes = Buffer.byteLength(data);
+    if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(`history event ${event.type} at seq ${event.seq}`, bytes, MAX_VALUE_BYTES);
+    return { PK: executionPk(executionId), SK: historySk(event.seq), type: event.type, data };
+  }
+
+  private pendingItem(executionId: string, event: PendingEvent, nowMs: number, eventId: string): Record<string, unknown> {
+    const data = JSON.stringify(event);
+    const bytes = Buffer.byteLength(data);
+    if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(`the ${event.type.toLowerCase()} event`, bytes, MAX_VALUE_BYTES);
+    return { PK: executionPk(executionId), SK: pendingSk(nowMs, eventId), type: event.type, arrivedAtMs: nowMs, data };
+  }
+
+  private metaItem(request: NewExecution): MetaItem {
+    const input = encode(request.input, "the input");
+    return {
+      PK: executionPk(request.id),
+      SK: META_SK,
+      id: request.id,
+      workflow: request.workflow,
+      version: request.version,
+      status: "running",
+      ...(input === undefined ? {} : { input }),
+      createdAtMs: request.nowMs,
+      updatedAtMs: request.nowMs,
+      run: 1,
+      runStartSeq: 1,
+      lastSeq: 1,
+      leaseVersion: 0,
+      retryCount: 0,
+      nextWakeAtMs: request.nowMs,
+      dueShard: DUE_SHARD,
+      ...(request.parent ? { parent: JSON.stringify(request.parent) } : {}),
+    };
+  }
+
+  /** The execution item's part of a commit: an update if the batch changes it, else a check. */
+  private writeLeaseChecked(tx: TransactWrite, lease: Lease, batch: CommitBatch, nowMs: number): void {
+    const key = { PK: executionPk(lease.executionId), SK: META_SK };
+    const leaseHeld = "leaseOwner = :owner AND leaseVersion = :version";
+    const leaseValues = { ":owner": lease.owner, ":version": lease.version };
+    const update = batch.execution;
+    if (!update) {
+      tx.conditionCheck(this.tableName, key, { ConditionExpression: leaseHeld, ExpressionAttributeValues: leaseValues });
+      return;
+    }
+    const set: string[] = ["#status = :status", "updatedAtMs = :now", "retryCount = :zero"];
+    const remove: string[] = [];
+    const values: Record<string, unknown> = { ...leaseValues, ":status": update.status, ":now": nowMs, ":zero": 0 };
+    const lastEvent = batch.events[batch.events.length - 1];
+    if (lastEvent) {
+      set.push("lastSeq = :lastSeq");
+      values[":lastSeq"] = lastEvent.seq;
+    }
+    if (update.nextWakeAtMs === null || isTerminal(update.status)) {
+      remove.push("nextWakeAtMs", "dueShard");
+    } else if (update.nextWakeAtMs !== undefined) {
+      set.push("nextWakeAtMs = :wake", "dueShard = :due");
+      values[":wake"] = update.nextWakeAtMs;
+      values[":due"] = DUE_SHARD;
+    }
+    if (update.releaseLease) remove.push("leaseOwner", "leaseExpiresAtMs");
+    if (update.output !== undefined) {
+      set.push("#output = :output");
+      values[":output"] = encode(update.output, "the output");
+    }
+    if (update.error !== undefined) {
+      set.push("#error = :error");
+      values[":error"] = JSON.stringify(update.error);
+    }
+    if (isTerminal(update.status)) {
+      set.push("expiresAtEpochSec = :ttl");
+      values[":ttl"] = Math.floor(nowMs / 1000) + this.retentionSeconds;
+    }
+    if (update.run) {
+      set.push("#run = :run", "runStartSeq = :runStart", "#input = :input");
+      values[":run"] = update.run.run;
+      values[":runStart"] = update.run.runStartSeq;
+      values[":input"] = encode(update.run.input, "the input") ?? "null";
+      remove.push("#output", "#error");
+    }
+    const names: Record<string, string> = { "#status": "status" };
+    for (const part of [...set, ...remove]) {
+      for (const match of part.matchAll(/#\w+/g)) names[match[0]] = match[0].slice(1);
+    }
+    tx.update(this.tableName, key, {
+      UpdateExpression: `SET ${set.join(", ")}${remove.length > 0 ? ` REMOVE ${[...new Set(remove)].join(", ")}` : ""}`,
+      ConditionExpression: leaseHeld,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  /** Reads a canceled transaction reason by reason. Item 0 is always the lease check. */
+  private explainCancellation(err: TransactionConflict, lease: Lease, batch: CommitBatch): Error {
+    const id = lease.executionId;
+    const reasons = err.reasons;
+    if (reasons[0] === "ConditionalCheckFailed") return new LeaseLostError(id);
+    const historyStart = 1;
+    for (let i = 0; i < batch.events.length; i += 1) {
+      if (reasons[historyStart + i] === "ConditionalCheckFailed") return new HistoryConflictError(id, (batch.events[i] as HistoryEvent).seq);
+    }
+    const pendingStart = historyStart + batch.events.length;
+    for (let i = 0; i < batch.consumed.length; i += 1) {
+      if (reasons[pendingStart + i] === "ConditionalCheckFailed") return new PendingConflictError(id);
+    }
+    if (reasons.some((r) => r === "ConditionalCheckFailed")) {
+      // A child id already in use: the parent's replay is wrong or the id was taken by a start.
+      return new HistoryConflictError(id, batch.events[0]?.seq ?? 0);
+    }
+    return new StoreBusyError(`commit of execution "${id}" was canceled: ${reasons.join(", ")}`, err);
+  }
+}
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+const newItemCondition = { ConditionExpression: "attribute_not_exists(PK)" };
+
+function startedEvent(request: NewExecution): HistoryEvent {
+  return {
+    seq: 1,
+    atMs: request.nowMs,
+    type: "ExecutionStarted",
+    workflow: request.workflow,
+    version: request.version,
+    input: request.input,
+    run: 1,
+    ...(request.parent ? { parent: request.parent } : {}),
+  };
+}
+
+function encode(value: unknown, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  const text = JSON.stringify(value);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(what, bytes, MAX_VALUE_BYTES);
+  return text;
+}
+
+function decode(text: unknown): unknown {
+  return typeof text === "string" ? JSON.parse(text) : undefined;
+}
+
+function decodeEvent(item: Record<string, unknown>): HistoryEvent {
+  return JSON.parse(String(item.data)) as HistoryEvent;
+}
+
+function decodePending(item: Record<string, unknown>): PendingItem {
+  return { key: String(item.SK), arrivedAtMs: Number(item.arrivedAtMs), event: JSON.parse(String(item.data)) as PendingEvent };
+}
+
+function toRecord(item: MetaItem): ExecutionRecord {
+  const record: ExecutionRecord = {
+    id: item.id,
+    workflow: item.workflow,
+    version: Number(item.version),
+    status: item.status,
+    input: decode(item.input),
+    createdAtMs: Number(item.createdAtMs),
+    updatedAtMs: Number(item.updatedAtMs),
+    run: Number(item.run ?? 1),
+    runStartSeq: Number(item.runStartSeq ?? 1),
+    lastSeq: Number(item.lastSeq ?? 0),
+    leaseVersion: Number(item.leaseVersion ?? 0),
+    retryCount: Number(item.retryCount ?? 0),
+  };
+  if (item.output !== undefined) record.output = decode(item.output);
+  if (item.error !== undefined) record.error = decode(item.error) as ErrorInfo;
+  if (item.leaseOwner !== undefined) record.leaseOwner = item.leaseOwner;
+  if (item.leaseExpiresAtMs !== undefined) record.leaseExpiresAtMs = Number(item.leaseExpiresAtMs);
+  if (item.nextWakeAtMs !== undefined) record.nextWakeAtMs = Number(item.nextWakeAtMs);
+  if (item.parent !== undefined) record.parent = JSON.parse(item.parent) as { executionId: string; cmd: number };
+  if (item.expiresAtEpochSec !== undefined) record.expiresAtEpochSec = Number(item.expiresAtEpochSec);
+  return record;
+}
+
+/** ALL_OLD on a failed condition comes back in wire format even through the document client. */
+function unmarshallItem(item: Record<string, unknown>): MetaItem {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(item)) {
+    const v = value as { S?: string; N?: string; BOOL?: boolean } | string | number;
+    if (typeof v === "object" && v !== null) out[key] = v.S ?? (v.N !== undefined ? Number(v.N) : v.BOOL);
+    else out[key] = v;
+  }
+  return out as unknown as MetaItem;
+}
+
+const BUSY = new Set([
+  "ProvisionedThroughputExceededException",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "TransactionConflictException",
+  "TransactionInProgressException",
+  "InternalServerError",
+]);
+
+/** SDK errors → our errors; anything we do not know passes through unchanged. */
+export function translate(err: unknown, executionId: string): unknown {
+  if (err instanceof TransactionConflict) {
+    if (err.reasons.some((r) => r === "TransactionConflict" || r === "ThrottlingError" || r === "ProvisionedThroughputExceeded")) {
+      return new StoreBusyError(`DynamoDB is busy for execution "${executionId}": ${err.reasons.join(", ")}`, err);
+    }
+    return err;
+  }
+  if (err instanceof Error && BUSY.has(err.name)) {
+    return new StoreBusyError(`DynamoDB is busy for execution "${executionId}": ${err.name}`, err);
+  }
+  return err;
+}

@@ -1,0 +1,58 @@
+import { DurableError } from "../core/errors";
+
+/** Errors of the persistence layer. SDK errors are translated into these at the store's boundary. */
+export class StoreError extends DurableError {}
+
+/** The worker's lease expired or was taken over: it must stop writing. */
+export class LeaseLostError extends StoreError {
+  constructor(executionId: string) {
+    super("LEASE_LOST", `the lease on execution "${executionId}" is no longer held by this worker`, { details: { executionId } });
+  }
+}
+
+/** Another writer appended history at the same sequence number first. */
+export class HistoryConflictError extends StoreError {
+  constructor(executionId: string, seq: number) {
+    super("HISTORY_CONFLICT", `history of execution "${executionId}" already has an event at seq ${seq}`, { details: { executionId, seq } });
+  }
+}
+
+/** An inbox item was consumed by someone else first. */
+export class PendingConflictError extends StoreError {
+  constructor(executionId: string) {
+    super("PENDING_CONFLICT", `an inbox item of execution "${executionId}" was already consumed`, { details: { executionId } });
+  }
+}
+
+export class ExecutionNotFoundError extends StoreError {
+  constructor(executionId: string) {
+    super("EXECUTION_NOT_FOUND", `no execution with id "${executionId}"`, { details: { executionId } });
+  }
+}
+
+export class ExecutionAlreadyExistsError extends StoreError {
+  constructor(executionId: string) {
+    super("EXECUTION_EXISTS", `an execution with id "${executionId}" already exists`, { details: { executionId } });
+  }
+}
+
+/** The execution has ended; it takes no more signals or cancel requests. */
+export class ExecutionEndedError extends StoreError {
+  constructor(executionId: string, status: string) {
+    super("EXECUTION_ENDED", `execution "${executionId}" has already ended (${status})`, { details: { executionId, status } });
+  }
+}
+
+/** DynamoDB throttled or a transaction met a concurrent one: worth retrying later. */
+export class StoreBusyError extends StoreError {
+  constructor(message: string, cause: unknown) {
+    super("STORE_BUSY", message, { cause });
+  }
+}
+
+/** A value is larger than one DynamoDB item can hold. */
+export class PayloadTooLargeError extends StoreError {
+  constructor(what: string, bytes: number, limitBytes: number) {
+    super("PAYLOAD_TOO_LARGE", `${what} is ${bytes} bytes; the limit is ${limitBytes} bytes`, { details: { bytes, limitBytes } });
+  }
+}

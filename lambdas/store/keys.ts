@@ -1,0 +1,43 @@
+/** Key layout of the single table (see DESIGN.md "Data model"). */
+
+export const META_SK = "META";
+export const HISTORY_PREFIX = "H#";
+export const PENDING_PREFIX = "P#";
+/** Partition of the sparse "due" index: one shard for now (see README, limits). */
+export const DUE_SHARD = "DUE";
+
+const SEQ_DIGITS = 10;
+const TIME_DIGITS = 13;
+
+export function executionPk(executionId: string): string {
+  return `EXEC#${executionId}`;
+}
+
+export function executionIdFromPk(pk: string): string {
+  return pk.slice("EXEC#".length);
+}
+
+export function historySk(seq: number): string {
+  return `${HISTORY_PREFIX}${String(seq).padStart(SEQ_DIGITS, "0")}`;
+}
+
+export function seqFromHistorySk(sk: string): number {
+  return Number(sk.slice(HISTORY_PREFIX.length));
+}
+
+/** Pending items sort by arrival time, then id: the inbox is read oldest first. */
+export function pendingSk(arrivedAtMs: number, eventId: string): string {
+  return `${PENDING_PREFIX}${String(arrivedAtMs).padStart(TIME_DIGITS, "0")}#${eventId}`;
+}
+
+/** Names of the table's attributes and indexes, shared with the CDK construct and table setup. */
+export const TABLE = {
+  partitionKey: "PK",
+  sortKey: "SK",
+  ttlAttribute: "expiresAtEpochSec",
+  indexes: {
+    byWorkflow: { name: "byWorkflow", partitionKey: "workflow", sortKey: "createdAtMs" },
+    byStatus: { name: "byStatus", partitionKey: "status", sortKey: "createdAtMs" },
+    due: { name: "due", partitionKey: "dueShard", sortKey: "nextWakeAtMs" },
+  },
+} as const;

@@ -1,0 +1,99 @@
+import type { CommitBatch } from "../core/driver";
+import type { ErrorInfo } from "../core/errors";
+import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events";
+import type { ExecutionStatus } from "../core/status";
+
+/** The execution item (META), as the engine and the API see it. */
+export interface ExecutionRecord {
+  id: string;
+  workflow: string;
+  version: number;
+  status: ExecutionStatus;
+  input: unknown;
+  output?: unknown;
+  error?: ErrorInfo;
+  createdAtMs: number;
+  updatedAtMs: number;
+  /** Current run (1 + number of continue-as-new) and the seq of its ExecutionStarted. */
+  run: number;
+  runStartSeq: number;
+  /** Last seq written by a transaction; single-event appends do not touch the execution item. */
+  lastSeq: number;
+  leaseOwner?: string;
+  leaseExpiresAtMs?: number;
+  /** Fencing token: +1 on every lease taken. */
+  leaseVersion: number;
+  /** Engine retries in a row (infrastructure failures); reset by a successful turn. */
+  retryCount: number;
+  nextWakeAtMs?: number;
+  parent?: { executionId: string; cmd: number };
+  expiresAtEpochSec?: number;
+}
+
+export interface Lease {
+  executionId: string;
+  owner: string;
+  version: number;
+  expiresAtMs: number;
+}
+
+export type LeaseResult =
+  | {
+      acquired: true;
+      lease: Lease;
+      /** The execution as it is now, under this lease. */
+      execution: ExecutionRecord;
+      /** Status and wake time before the lease was taken (taking it sets the wake time to the lease's end). */
+      previous: { status: ExecutionStatus; nextWakeAtMs?: number };
+      /** Gives the lease back. */
+      unlock: () => Promise<void>;
+    }
+  | { acquired: false; reason: "not-found" }
+  | { acquired: false; reason: "terminal"; execution: ExecutionRecord }
+  | { acquired: false; reason: "held"; execution: ExecutionRecord };
+
+export interface NewExecution {
+  id: string;
+  workflow: string;
+  version: number;
+  input: unknown;
+  nowMs: number;
+  parent?: { executionId: string; cmd: number };
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to get the next page. Absent on the last page. */
+  cursor?: string;
+}
+
+/** What a worker reads to run an execution: everything newer than what it knows. */
+export interface ExecutionSnapshot {
+  execution: ExecutionRecord;
+  /** History of the current run after `afterSeq`, in order. */
+  history: HistoryEvent[];
+  /** Inbox items visible now, oldest first. */
+  pending: PendingItem[];
+}
+
+/**
+ * The persistence interface the engine calls (one class per backend, like Powertools'
+ * BasePersistenceLayer / DynamoDBPersistenceLayer).
+ */
+export interface ExecutionStore {
+  /** Creates the execution and its first event atomically; `created: false` if the id exists. */
+  createExecution(request: NewExecution): Promise<{ created: boolean; execution: ExecutionRecord }>;
+  getExecution(executionId: string): Promise<ExecutionRecord | undefined>;
+  /** History of all runs, oldest first, paged. */
+  readHistory(executionId: string, options?: { afterSeq?: number; limit?: number }): Promise<{ events: HistoryEvent[]; lastSeq?: number }>;
+  /** Execution item + history of the current run after `afterSeq` + visible inbox, in one read. */
+  loadSnapshot(executionId: string, options: { afterSeq?: number; nowMs: number }): Promise<ExecutionSnapshot | undefined>;
+  /** Takes the execution's lease if it is free or expired and the execution has not ended. */
+  acquireLease(executionId: string, options: { owner: string; nowMs: number; leaseMs: number }): Promise<LeaseResult>;
+  /** Commits a batch under the lease: all or nothing. */
+  commit(lease: Lease, batch: CommitBatch, nowMs: number): Promise<void>;
+  /** Puts an event in a running execution's inbox (signal, cancel). */
+  addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem>;
+  /** Executions due by `nowMs` (sparse index), oldest first. */
+  findDue(nowMs: number, limit: number): Promise<{ executionId: string; nextWakeAtMs: number }[]>;
+}

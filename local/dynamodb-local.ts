@@ -1,0 +1,573 @@
+/**
+ * Gets and starts DynamoDB Local, the real AWS software (a Java program).
+ *
+ * The JAR travels inside the npm package `amplify-dynamodb-simulator`, which
+ * we never install (it pulls ~280 packages): we `npm pack` it once, check it
+ * against pinned hashes, and keep only its `emulator/` folder in a cache.
+ * AWS's own download URL is not reachable offline; the npm registry is.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { x as extractTar } from "tar";
+
+export const DYNAMODB_LOCAL_VERSION = "1.25.1";
+
+/** The npm package that carries DynamoDB Local 1.25.1 under `emulator/`. */
+const CARRIER_SPEC = "amplify-dynamodb-simulator@2.9.30";
+/** `npm view amplify-dynamodb-simulator@2.9.30 dist.integrity` */
+const CARRIER_INTEGRITY =
+  "sha512-xTeeRLvzEfqyd5lh3bH4c0kHvSHHmmhD5ZDsHFKAQ5g2Zl6JqlFdutaQhCLHzxEp6Ry1o7TB6niIoXuQAnSewQ==";
+/**
+ * The package's `emulator/sha256` file is NOT a hash of the JAR: it is the
+ * sha256 of AWS's `dynamodb_local_latest.tar.gz` the package was built from
+ * (see its scripts/update-ddb-simulator.js). We check that it names the
+ * upstream archive we expect, and check the JAR against its own pinned hash.
+ */
+const UPSTREAM_ARCHIVE_SHA256 = "55b425a9a42cfc728436eaf0e4ae64d688b64d177c99c4f4c4d7e3dbb3ac6c09";
+const JAR_SHA256 = "454305e9bc3e6ebcca5b62569869e31563b8d7e346474e94557b2600702146c7";
+
+const JAR = "DynamoDBLocal.jar";
+const NATIVE_LIBS = "DynamoDBLocal_lib";
+/** Written last, before the atomic rename: its presence means "verified". */
+const VERIFIED_MARKER = ".verified-sha256";
+
+const MIN_JAVA_MAJOR = 17;
+const READY_TIMEOUT_MS = 30_000;
+const READY_POLL_MS = 100;
+const STOP_GRACE_MS = 3_000;
+const OUTPUT_TAIL_CHARS = 8_000;
+
+// ---------------------------------------------------------------- errors
+
+/** Base class of every error this module throws. */
+export class DynamoDBLocalError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DynamoDBLocalError";
+    this.code = code;
+  }
+}
+
+export class JavaNotFoundError extends DynamoDBLocalError {
+  override readonly code = "JAVA_NOT_FOUND";
+  constructor(readonly javaCommand: string, options?: { cause?: unknown }) {
+    super(
+      "JAVA_NOT_FOUND",
+      javaCommand === "java"
+        ? "DynamoDB Local needs Java 17+ on PATH: install a JDK (e.g. apt-get install openjdk-17-jre-headless) and retry."
+        : `DynamoDB Local needs Java 17+: ${javaCommand} (from DURABLE_JAVA or the java option) was not found; point it at a Java 17+ binary or unset it to use java on PATH.`,
+      options,
+    );
+    this.name = "JavaNotFoundError";
+  }
+}
+
+export class JavaVersionError extends DynamoDBLocalError {
+  override readonly code = "JAVA_TOO_OLD";
+  constructor(
+    readonly javaCommand: string,
+    readonly foundVersion: string,
+  ) {
+    super(
+      "JAVA_TOO_OLD",
+      `DynamoDB Local needs Java 17+, but ${javaCommand} is version ${foundVersion}: install a JDK 17+ (e.g. apt-get install openjdk-17-jre-headless), put it first on PATH or set DURABLE_JAVA, and retry.`,
+    );
+    this.name = "JavaVersionError";
+  }
+}
+
+export class DynamoDBLocalDownloadError extends DynamoDBLocalError {
+  override readonly code = "DYNAMODB_LOCAL_DOWNLOAD_FAILED";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("DYNAMODB_LOCAL_DOWNLOAD_FAILED", message, options);
+    this.name = "DynamoDBLocalDownloadError";
+  }
+}
+
+export class DynamoDBLocalIntegrityError extends DynamoDBLocalError {
+  override readonly code = "DYNAMODB_LOCAL_INTEGRITY";
+  constructor(
+    readonly file: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(
+      "DYNAMODB_LOCAL_INTEGRITY",
+      `${file} does not match its pinned hash (expected ${expected}, got ${actual}): refusing to run it.`,
+    );
+    this.name = "DynamoDBLocalIntegrityError";
+  }
+}
+
+export class DynamoDBLocalStartError extends DynamoDBLocalError {
+  override readonly code = "DYNAMODB_LOCAL_START_FAILED";
+  constructor(
+    message: string,
+    readonly output: string,
+    options?: { cause?: unknown },
+  ) {
+    super("DYNAMODB_LOCAL_START_FAILED", message, options);
+    this.name = "DynamoDBLocalStartError";
+  }
+}
+
+// ---------------------------------------------------------------- install
+
+/** `<repo>/.cache/dynamodb-local/1.25.1`, or `DURABLE_DYNAMODB_LOCAL_DIR`. */
+export function dynamoDBLocalDir(): string {
+  const override = process.env.DURABLE_DYNAMODB_LOCAL_DIR;
+  if (override) return resolve(override);
+  const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+  return join(repoRoot, ".cache", "dynamodb-local", DYNAMODB_LOCAL_VERSION);
+}
+
+/** Calls in this process share one download. */
+const inFlight = new Map<string, Promise<string>>();
+
+/**
+ * Returns the folder holding `DynamoDBLocal.jar` and `DynamoDBLocal_lib/`,
+ * fetching and verifying it on first use (one `npm pack`, ~56 MB). Later
+ * calls only look at the disk. Safe when several processes call it at once.
+ *
+ * @example
+ * const dir = await ensureDynamoDBLocal(); // ".../.cache/dynamodb-local/1.25.1"
+ */
+export async function ensureDynamoDBLocal(): Promise<string> {
+  const dir = dynamoDBLocalDir();
+  if (await isVerifiedInstall(dir)) return dir;
+  let pending = inFlight.get(dir);
+  if (!pending) {
+    pending = install(dir).finally(() => inFlight.delete(dir));
+    inFlight.set(dir, pending);
+  }
+  return pending;
+}
+
+async function isVerifiedInstall(dir: string): Promise<boolean> {
+  try {
+    const [jar, libs] = await Promise.all([stat(join(dir, JAR)), stat(join(dir, NATIVE_LIBS))]);
+    if (!jar.isFile() || !libs.isDirectory()) return false;
+  } catch {
+    return false;
+  }
+  const marker = await readFile(join(dir, VERIFIED_MARKER), "utf8").catch(() => undefined);
+  if (marker !== undefined) return marker.trim() === JAR_SHA256;
+  // A folder someone filled by hand (no marker): accept the exact same JAR.
+  return (await sha256File(join(dir, JAR))) === JAR_SHA256;
+}
+
+async function install(dir: string): Promise<string> {
+  const parent = dirname(dir);
+  await mkdir(parent, { recursive: true });
+  // The work folder sits next to the target so the final rename stays on one
+  // file system (a rename across devices is neither atomic nor allowed).
+  const work = await mkdtemp(join(parent, `.download-${process.pid}-`));
+  try {
+    const tarball = await packCarrier(work);
+    const integrity = `sha512-${await hashFile(tarball, "sha512", "base64")}`;
+    if (integrity !== CARRIER_INTEGRITY) {
+      throw new DynamoDBLocalIntegrityError(basename(tarball), CARRIER_INTEGRITY, integrity);
+    }
+
+    const unpacked = join(work, "unpacked");
+    await mkdir(unpacked);
+    await extractTar({ file: tarball, cwd: unpacked }, ["package/emulator"]);
+    await rm(tarball, { force: true });
+    const emulator = join(unpacked, "package", "emulator");
+
+    const upstream = (await readFile(join(emulator, "sha256"), "utf8").catch(() => "")).trim();
+    if (upstream !== UPSTREAM_ARCHIVE_SHA256) {
+      throw new DynamoDBLocalIntegrityError("emulator/sha256", UPSTREAM_ARCHIVE_SHA256, upstream || "(missing)");
+    }
+    const jarHash = await sha256File(join(emulator, JAR));
+    if (jarHash !== JAR_SHA256) throw new DynamoDBLocalIntegrityError(JAR, JAR_SHA256, jarHash);
+    await writeFile(join(emulator, VERIFIED_MARKER), `${JAR_SHA256}\n`);
+
+    await publish(emulator, dir);
+    return dir;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Moves a verified folder into place. When another process got there first
+ * its folder is as good as ours, so losing the race is fine; a folder that
+ * fails the check (damaged by hand) is moved aside and replaced.
+ */
+async function publish(verified: string, dir: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rename(verified, dir);
+      return;
+    } catch (error) {
+      if (!isCode(error, "ENOTEMPTY", "EEXIST", "EPERM", "EACCES")) throw error;
+      if (await isVerifiedInstall(dir)) return;
+      if (attempt > 0) throw error;
+      const aside = `${dir}.stale-${process.pid}-${Date.now()}`;
+      await rename(dir, aside).catch(() => undefined);
+      await rm(aside, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Runs `npm pack <carrier>` into `work` and returns the tarball's path. */
+async function packCarrier(work: string): Promise<string> {
+  const [command, prefixArgs] = npmCommand();
+  const args = [...prefixArgs, "pack", CARRIER_SPEC, "--pack-destination", work, "--ignore-scripts", "--silent"];
+  try {
+    await execFileText(command, args, { cwd: work });
+  } catch (error) {
+    const detail = error instanceof ExecError ? lastLine(error.stderr) || error.message : String(error);
+    throw new DynamoDBLocalDownloadError(
+      `Could not fetch ${CARRIER_SPEC} (it carries DynamoDB Local ${DYNAMODB_LOCAL_VERSION}) with npm pack: ${detail}`,
+      { cause: error },
+    );
+  }
+  const tarball = (await readdir(work)).find((name) => name.endsWith(".tgz"));
+  if (!tarball) throw new DynamoDBLocalDownloadError(`npm pack ${CARRIER_SPEC} wrote no tarball into ${work}`);
+  return join(work, tarball);
+}
+
+/** The npm running us (under `npm test`/`npx`), else `npm` on PATH. */
+function npmCommand(): [string, string[]] {
+  const execPath = process.env.npm_execpath;
+  // pnpm and yarn also set npm_execpath; their `pack` means something else.
+  if (execPath && /^npm-cli\.c?js$/.test(basename(execPath))) return [process.execPath, [execPath]];
+  return ["npm", []];
+}
+
+// ---------------------------------------------------------------- java
+
+/**
+ * Checks that `java` runs and is 17+. `java` is the command to run:
+ * `opts.java`, else `DURABLE_JAVA`, else `java` from PATH.
+ */
+export async function checkJava(java = javaCommand()): Promise<{ major: number; version: string }> {
+  let output: string;
+  try {
+    // `java -version` prints to stderr.
+    const { stdout, stderr } = await execFileText(java, ["-version"], {});
+    output = `${stderr}\n${stdout}`;
+  } catch (error) {
+    const cause = error instanceof ExecError ? error.cause : error;
+    if (isCode(cause, "ENOENT", "EACCES")) throw new JavaNotFoundError(java, { cause });
+    const detail = error instanceof ExecError ? lastLine(error.stderr) || error.message : String(error);
+    throw new DynamoDBLocalStartError(`${java} -version failed: ${detail}`, detail, { cause: error });
+  }
+  const version = /version "([^"]+)"/.exec(output)?.[1];
+  if (!version) throw new JavaVersionError(java, `unknown (${lastLine(output) || "no output"})`);
+  const [first, second] = version.split(/[.+_-]/).map(Number);
+  // Java 8 and older call themselves "1.8.0_x".
+  const major = first === 1 ? (second ?? 0) : (first ?? 0);
+  if (!(major >= MIN_JAVA_MAJOR)) throw new JavaVersionError(java, version);
+  return { major, version };
+}
+
+function javaCommand(): string {
+  return process.env.DURABLE_JAVA || "java";
+}
+
+// ---------------------------------------------------------------- start
+
+export interface DynamoDBLocalOptions {
+  /** Port to listen on; a free one when left out. */
+  port?: number;
+  /** Keep data in this folder (created if missing); in memory when left out. */
+  dbPath?: string;
+  /** Java command; defaults to `DURABLE_JAVA`, then `java` on PATH. */
+  java?: string;
+}
+
+export interface RunningDynamoDBLocal {
+  /** `http://127.0.0.1:<port>`: give it to the SDK client as `endpoint`. */
+  endpoint: string;
+  port: number;
+  /** Stops the JVM (SIGTERM, SIGKILL after 3 s); resolves once it exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts DynamoDB Local and resolves once it answers `ListTables`.
+ *
+ * Runs with `-sharedDb`: without it DynamoDB Local keeps one database per
+ * access key and region, so a client with other credentials (the AWS CLI
+ * with a real profile, say) would silently see no tables.
+ *
+ * @example
+ * const ddb = await startDynamoDBLocal({ dbPath: ".data" });
+ * const client = new DynamoDBClient({ endpoint: ddb.endpoint, region: "us-east-1", credentials });
+ * await ddb.stop();
+ */
+export async function startDynamoDBLocal(opts: DynamoDBLocalOptions = {}): Promise<RunningDynamoDBLocal> {
+  const java = opts.java ?? javaCommand();
+  // Before the download: no point fetching 56 MB for a machine without Java.
+  await checkJava(java);
+  const dir = await ensureDynamoDBLocal();
+  const dbPath = opts.dbPath === undefined ? undefined : resolve(opts.dbPath);
+  if (dbPath !== undefined) await mkdir(dbPath, { recursive: true });
+
+  // A port picked free can be taken before Java binds it; pick again then.
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await freePort());
+    try {
+      return await launch({ java, dir, port, dbPath });
+    } catch (error) {
+      const portTaken = error instanceof DynamoDBLocalStartError && /Could not start server on port|BindException|Address already in use/.test(error.output);
+      if (opts.port === undefined && portTaken && attempt < 3) continue;
+      throw error;
+    }
+  }
+}
+
+async function launch(args: {
+  java: string;
+  dir: string;
+  port: number;
+  dbPath: string | undefined;
+}): Promise<RunningDynamoDBLocal> {
+  const { java, dir, port, dbPath } = args;
+  const javaArgs = [
+    `-Djava.library.path=${join(dir, NATIVE_LIBS)}`,
+    "-jar",
+    join(dir, JAR),
+    "-port",
+    String(port),
+    ...(dbPath === undefined ? ["-inMemory"] : ["-dbPath", dbPath]),
+    "-sharedDb",
+    // 1.24+ sends usage telemetry to AWS unless told not to.
+    "-disableTelemetry",
+  ];
+  // DynamoDB Local has no host flag: it binds every interface (Jetty's
+  // `new Server(port)`). We only ever talk to it over 127.0.0.1.
+  const child = spawn(java, javaArgs, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, DDB_LOCAL_TELEMETRY: "0" },
+  });
+  trackChild(child);
+
+  // Drain both pipes (a full pipe would block the JVM) and keep the tail
+  // for error messages.
+  let output = "";
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString("utf8")).slice(-OUTPUT_TAIL_CHARS);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
+    child.once("exit", (code, signal) => resolveExit({ code, signal }));
+  });
+  const spawnFailed = new Promise<Error>((resolveError) => child.once("error", resolveError));
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      // No pid: it never started (spawn error), so there is no exit to wait for.
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const escalate = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(escalate);
+      }
+      untrackChild(child);
+    })();
+    return stopping;
+  };
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const ready = waitUntilAnswering(endpoint);
+  const outcome = await Promise.race([
+    ready.promise,
+    exited.then((exit) => ({ kind: "exited" as const, ...exit })),
+    spawnFailed.then((error) => ({ kind: "spawn-failed" as const, error })),
+  ]);
+  ready.cancel();
+
+  if (outcome.kind === "ready") return { endpoint, port, stop };
+
+  await stop();
+  if (outcome.kind === "spawn-failed") {
+    if (isCode(outcome.error, "ENOENT", "EACCES")) throw new JavaNotFoundError(java, { cause: outcome.error });
+    throw new DynamoDBLocalStartError(`Could not run ${java}: ${outcome.error.message}`, output, { cause: outcome.error });
+  }
+  if (outcome.kind === "exited") {
+    throw new DynamoDBLocalStartError(
+      `DynamoDB Local exited before answering (code ${outcome.code}, signal ${outcome.signal}): ${lastLine(output) || "no output"}`,
+      output,
+    );
+  }
+  throw new DynamoDBLocalStartError(
+    `DynamoDB Local did not answer on ${endpoint} within ${READY_TIMEOUT_MS / 1000} s: ${lastLine(output) || "no output"}`,
+    output,
+    { cause: outcome.error },
+  );
+}
+
+type Readiness = { kind: "ready" } | { kind: "timeout"; error: unknown };
+
+/** Polls ListTables until it succeeds or READY_TIMEOUT_MS passes. */
+function waitUntilAnswering(endpoint: string): { promise: Promise<Readiness>; cancel(): void } {
+  let cancelled = false;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 1,
+  });
+  const promise = (async (): Promise<Readiness> => {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    let lastError: unknown;
+    try {
+      while (!cancelled && Date.now() < deadline) {
+        try {
+          await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(2_000) });
+          return { kind: "ready" };
+        } catch (error) {
+          lastError = error;
+          await sleep(READY_POLL_MS);
+        }
+      }
+      return { kind: "timeout", error: lastError };
+    } finally {
+      client.destroy();
+    }
+  })();
+  return {
+    promise,
+    cancel: () => {
+      cancelled = true;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- cleanup on exit
+
+/**
+ * JVMs we started and have not stopped. When this process ends without
+ * calling stop() (an exception, Ctrl-C, a SIGTERM from a test runner) we
+ * SIGKILL them, so no `java` outlives us. SIGKILL because an `exit` handler
+ * cannot wait for a graceful stop; SQLite (behind `-dbPath`) survives it.
+ */
+const liveChildren = new Set<ChildProcess>();
+const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+function killLiveChildren(): void {
+  for (const child of liveChildren) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  killLiveChildren();
+  // Our listener replaced the default action (exit). If nobody else
+  // listens, restore it and die by the same signal, as the default would.
+  if (process.listenerCount(signal) === 1) {
+    removeExitHooks();
+    process.kill(process.pid, signal);
+  }
+}
+
+function addExitHooks(): void {
+  process.on("exit", killLiveChildren);
+  for (const signal of signals) process.on(signal, onSignal);
+}
+
+function removeExitHooks(): void {
+  process.off("exit", killLiveChildren);
+  for (const signal of signals) process.off(signal, onSignal);
+}
+
+function trackChild(child: ChildProcess): void {
+  if (liveChildren.size === 0) addExitHooks();
+  liveChildren.add(child);
+  child.once("exit", () => untrackChild(child));
+}
+
+function untrackChild(child: ChildProcess): void {
+  if (liveChildren.delete(child) && liveChildren.size === 0) removeExitHooks();
+}
+
+// ---------------------------------------------------------------- small helpers
+
+/** Asks the OS for a free port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => (port ? resolvePort(port) : reject(new Error("no port assigned"))));
+    });
+  });
+}
+
+class ExecError extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+    override readonly cause: unknown,
+  ) {
+    super(message);
+    this.name = "ExecError";
+  }
+}
+
+function execFileText(
+  command: string,
+  args: string[],
+  options: { cwd?: string },
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolveRun, reject) => {
+    execFile(command, args, { ...options, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new ExecError(`${command} ${args.join(" ")} failed: ${error.message}`, stderr, error));
+      else resolveRun({ stdout, stderr });
+    });
+  });
+}
+
+function hashFile(path: string, algorithm: "sha256" | "sha512", encoding: "hex" | "base64"): Promise<string> {
+  return new Promise((resolveHash, reject) => {
+    const hash = createHash(algorithm);
+    createReadStream(path)
+      .on("error", reject)
+      .on("data", (chunk) => hash.update(chunk))
+      .on("end", () => resolveHash(hash.digest(encoding)));
+  });
+}
+
+function sha256File(path: string): Promise<string> {
+  return hashFile(path, "sha256", "hex").catch(() => "(unreadable)");
+}
+
+function isCode(error: unknown, ...codes: string[]): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && codes.includes(code);
+}
+
+function lastLine(text: string): string {
+  return (
+    text
+      .split("\n")
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .at(-1) ?? ""
+  );
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+}

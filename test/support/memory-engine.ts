@@ -1,0 +1,84 @@
+/**
+ * Drives core (WorkflowRun + drive) over an in-memory history, for fast unit tests of replay
+ * logic. No AWS here: core has none. Every turn starts from a fresh WorkflowRun replaying the
+ * whole history, the way a cold worker would.
+ */
+import { drive, type CommitBatch, type DriveResult } from "../../lambdas/core/driver";
+import type { HistoryEvent, PendingEvent, PendingItem } from "../../lambdas/core/events";
+import { WorkflowRun } from "../../lambdas/core/run";
+import type { ExecutionStatus } from "../../lambdas/core/status";
+import type { AnyWorkflow } from "../../lambdas/core/workflow";
+
+export class MemoryExecution {
+  history: HistoryEvent[] = [];
+  inbox: PendingItem[] = [];
+  status: ExecutionStatus = "running";
+  nextWakeAtMs: number | null | undefined;
+  commits: CommitBatch[] = [];
+  nowMs = 1_700_000_000_000;
+  private inboxCounter = 0;
+
+  constructor(
+    readonly definition: AnyWorkflow,
+    input: unknown,
+    readonly id = "exec-1",
+  ) {
+    this.history.push({ seq: 1, atMs: this.nowMs, type: "ExecutionStarted", workflow: definition.name, version: definition.version, input, run: 1 });
+  }
+
+  send(event: PendingEvent): void {
+    this.inboxCounter += 1;
+    this.inbox.push({ key: `P#${this.inboxCounter}`, arrivedAtMs: this.nowMs, event });
+  }
+
+  signal(name: string, payload: unknown): void {
+    this.send({ type: "Signal", name, signalId: `s${this.inboxCounter + 1}`, payload });
+  }
+
+  advance(ms: number): void {
+    this.nowMs += ms;
+  }
+
+  /** One worker turn from a cold start. */
+  async turn(options: { hasTime?: () => boolean; definition?: AnyWorkflow } = {}): Promise<DriveResult> {
+    const runStart = [...this.history].reverse().find((e) => e.type === "ExecutionStarted") as HistoryEvent & { type: "ExecutionStarted" };
+    const run = new WorkflowRun({ executionId: this.id, definition: options.definition ?? this.definition, started: runStart, clock: () => this.nowMs });
+    await run.replay(this.history.filter((e) => e.seq > runStart.seq));
+    const pending = this.inbox.filter((p) => p.arrivedAtMs <= this.nowMs);
+    return drive(
+      run,
+      {
+        clock: () => this.nowMs,
+        random: () => 0.5,
+        hasTime: options.hasTime ?? (() => true),
+        commit: async (batch) => {
+          const expected = (this.history[this.history.length - 1]?.seq ?? 0) + 1;
+          if (batch.events[0] && batch.events[0].seq !== expected) throw new Error(`seq ${batch.events[0].seq} != ${expected}`);
+          this.history.push(...batch.events);
+          const consumed = new Set(batch.consumed.map((c) => c.key));
+          this.inbox = this.inbox.filter((p) => !consumed.has(p.key));
+          if (batch.execution) {
+            this.status = batch.execution.status;
+            if (batch.execution.nextWakeAtMs !== undefined) this.nextWakeAtMs = batch.execution.nextWakeAtMs;
+          }
+          this.commits.push(batch);
+        },
+      },
+      { currentStatus: this.status, pending },
+    );
+  }
+
+  /** Turns until the execution sleeps with nothing due, or ends. */
+  async settle(maxTurns = 20): Promise<DriveResult> {
+    let last: DriveResult | undefined;
+    for (let i = 0; i < maxTurns; i += 1) {
+      last = await this.turn();
+      if (last.outcome.kind !== "yielded" && last.outcome.kind !== "continued") return last;
+    }
+    throw new Error("did not settle");
+  }
+
+  types(): string[] {
+    return this.history.map((e) => e.type);
+  }
+}
