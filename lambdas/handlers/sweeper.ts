@@ -1,0 +1,14 @@
+/** The sweeper Lambda, run on a schedule (EventBridge). */
+import middy from "@middy/core";
+import { WorkflowRegistry } from "../core/workflow";
+import { type SweepDeps, sweepDue, type SweepOptions } from "../engine/sweeper";
+import { createEngineDeps } from "./deps";
+
+export function createSweeperHandler(deps: SweepDeps, options: SweepOptions = {}) {
+  return middy(async () => sweepDue(deps, options));
+}
+
+/** The deployed entry: `export const handler = sweeperHandlerFromEnv()`. */
+export function sweeperHandlerFromEnv() {
+  return createSweeperHandler(createEngineDeps(new WorkflowRegistry([])));
+}

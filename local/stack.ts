@@ -1,0 +1,155 @@
+/**
+ * The local stack: DynamoDB Local + the SQS emulator + the deployed handlers, wired the way AWS
+ * wires them (API Gateway → api handler; SQS event source mapping → worker handler; a schedule →
+ * sweeper). Used by `npm start` and by the end-to-end tests.
+ */
+import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { randomBytes, randomUUID } from "node:crypto";
+import type { AnyWorkflow } from "../lambdas/core/workflow";
+import { WorkflowRegistry } from "../lambdas/core/workflow";
+import type { EngineDeps, EngineLogger, WorkerOptions } from "../lambdas/engine/process-wakeup";
+import { silentLogger } from "../lambdas/engine/process-wakeup";
+import { sweepDue } from "../lambdas/engine/sweeper";
+import { createApiHandler } from "../lambdas/handlers/api";
+import { createWorkerHandler } from "../lambdas/handlers/worker";
+import { SqsWakeupScheduler, type WakeupScheduler } from "../lambdas/queue/wakeups";
+import { DynamoExecutionStore } from "../lambdas/store/dynamo-store";
+import { createTable } from "../lambdas/store/table";
+import { localClients, type LocalClients } from "./aws-clients";
+import { startDynamoDBLocal } from "./dynamodb-local";
+import { serveHttpApi } from "./http-api";
+import { startSqsEmulator } from "./sqs-emulator";
+import { startSqsPoller } from "./sqs-poller";
+
+export interface LocalStackOptions {
+  workflows: readonly AnyWorkflow[];
+  /** Keep DynamoDB data in this folder across restarts; in memory when absent. */
+  dataDir?: string;
+  /** API port; a free one when absent. */
+  port?: number;
+  /** Bearer token the API requires; random when absent. */
+  bearerToken?: string;
+  /** Use already-running services instead of starting them (tests share one per run). */
+  endpoints?: { dynamoEndpoint: string; sqsEndpoint: string };
+  tableName?: string;
+  queueName?: string;
+  /** How often the sweeper runs. Default 5 s locally (1 minute in AWS). */
+  sweepIntervalMs?: number;
+  sweepGraceMs?: number;
+  /** Worker Lambda timeout the poller simulates. Default 60 s. */
+  workerTimeoutMs?: number;
+  /** Visibility timeout of the wake-up queue: how soon a failed message comes back. Default 10 s locally. */
+  visibilityTimeoutSeconds?: number;
+  workerOptions?: WorkerOptions;
+  clock?: () => number;
+  logger?: EngineLogger;
+  /** Wraps the scheduler (fault injection, counting). */
+  wrapScheduler?: (scheduler: WakeupScheduler) => WakeupScheduler;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  bearerToken: string;
+  tableName: string;
+  queueUrl: string;
+  deadLetterQueueUrl: string;
+  endpoints: { dynamoEndpoint: string; sqsEndpoint: string };
+  clients: LocalClients;
+  deps: EngineDeps;
+  /** Runs the sweeper once now. */
+  sweep(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.logger ?? silentLogger;
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    stops.length = 0;
+  };
+  try {
+    let endpoints = options.endpoints;
+    if (!endpoints) {
+      const [dynamo, sqs] = await Promise.all([
+        startDynamoDBLocal(options.dataDir === undefined ? {} : { dbPath: options.dataDir }),
+        startSqsEmulator(),
+      ]);
+      stops.push(() => dynamo.stop(), () => sqs.stop());
+      endpoints = { dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint };
+    }
+    const clients = localClients(endpoints);
+    const tableName = options.tableName ?? "durable-workflows";
+    await createTable(clients.dynamo, tableName);
+
+    const queueName = options.queueName ?? "durable-wakeups";
+    const dlq = await clients.sqs.send(new CreateQueueCommand({ QueueName: `${queueName}-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86_400) } }));
+    const dlqUrl = dlq.QueueUrl as string;
+    const dlqAttrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }));
+    const main = await clients.sqs.send(
+      new CreateQueueCommand({
+        QueueName: queueName,
+        Attributes: {
+          VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 10),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqAttrs.Attributes?.QueueArn, maxReceiveCount: 25 }),
+        },
+      }),
+    );
+    const queueUrl = main.QueueUrl as string;
+
+    const clock = options.clock ?? Date.now;
+    const baseScheduler = new SqsWakeupScheduler(clients.sqs, queueUrl);
+    const deps: EngineDeps = {
+      store: new DynamoExecutionStore({ client: clients.doc, tableName }),
+      scheduler: options.wrapScheduler ? options.wrapScheduler(baseScheduler) : baseScheduler,
+      registry: new WorkflowRegistry(options.workflows),
+      clock,
+      random: Math.random,
+      workerId: `local/${randomUUID()}`,
+      logger: log,
+    };
+
+    const bearerToken = options.bearerToken ?? randomBytes(18).toString("base64url");
+    const api = await serveHttpApi({
+      handler: createApiHandler(deps, { bearerToken, onError: (err) => log.error("api error", { error: String(err instanceof Error ? err.stack : err) }) }),
+      ...(options.port === undefined ? {} : { port: options.port }),
+    });
+    stops.push(() => api.close());
+
+    const workerTimeoutMs = options.workerTimeoutMs ?? 60_000;
+    const poller = startSqsPoller({
+      sqs: clients.sqs,
+      queueUrl,
+      handler: createWorkerHandler(deps, options.workerOptions ?? {}),
+      functionTimeoutMs: workerTimeoutMs,
+      concurrency: 2,
+      onError: (err) => log.warn("poller", { error: err instanceof Error ? err.message : String(err) }),
+    });
+    stops.push(() => poller.stop());
+
+    const sweep = async () => (await sweepDue(deps, { graceMs: options.sweepGraceMs ?? 5_000 })).woken;
+    // On start, re-enqueue whatever DynamoDB says is due: the emulator keeps no messages across restarts.
+    await sweepDue(deps, { graceMs: 0 });
+    const timer = setInterval(() => {
+      sweep().catch((err: unknown) => log.warn("sweep failed", { error: err instanceof Error ? err.message : String(err) }));
+    }, options.sweepIntervalMs ?? 5_000);
+    timer.unref();
+    stops.push(async () => clearInterval(timer));
+
+    return {
+      apiUrl: api.url,
+      bearerToken,
+      tableName,
+      queueUrl,
+      deadLetterQueueUrl: dlqUrl,
+      endpoints,
+      clients,
+      deps,
+      sweep,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
