@@ -300,7 +300,11 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem> {
-    const eventId = event.type === "Signal" ? event.signalId : `${event.type.toLowerCase()}-${nowMs}-${Math.random().toString(36).slice(2, 10)}`;
+    // Inbox keys sort by arrival: time, then a monotonic counter so two events of the same
+    // millisecond from this process keep their order (events from different processes in the
+    // same millisecond are concurrent: either order is a true one).
+    const unique = event.type === "Signal" ? event.signalId : `${event.type.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`;
+    const eventId = `${nextArrivalCounter()}#${unique}`;
     const item = this.pendingItem(executionId, event, nowMs, eventId);
     try {
       await withinTransaction(this.doc, (tx) => {
@@ -456,6 +460,12 @@ export class DynamoExecutionStore implements ExecutionStore {
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
+
+let arrivalCounter = 0;
+function nextArrivalCounter(): string {
+  arrivalCounter += 1;
+  return String(arrivalCounter).padStart(12, "0");
+}
 
 const newItemCondition = { ConditionExpression: "attribute_not_exists(PK)" };
 

@@ -1,0 +1,289 @@
+/**
+ * Every primitive of the programming model, run through the real worker handler against
+ * DynamoDB Local and the SQS emulator, with the test kit's injected clock.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import {
+  CancelledError,
+  ChildFailedError,
+  defineWorkflow,
+  NonRetryableError,
+  StepFailedError,
+} from "../../lambdas/core";
+import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing";
+
+const calls = new Map<string, number>();
+const count = (key: string) => calls.set(key, (calls.get(key) ?? 0) + 1);
+
+const pipeline = defineWorkflow("pipeline", async (ctx, input: { n: number }) => {
+  const a = await ctx.step("a", () => (count("pipeline.a"), input.n + 1));
+  await ctx.sleep("pause", "10s");
+  const b = await ctx.step("b", () => (count("pipeline.b"), a * 2));
+  await ctx.sleep("pause-2", "10s");
+  const c = await ctx.step("c", () => (count("pipeline.c"), b + 3));
+  return { a, b, c };
+});
+
+const monthLong = defineWorkflow("month-long", async (ctx) => {
+  const started = ctx.now();
+  await ctx.sleep("thirty-days", "30 days");
+  return { sleptMs: ctx.now() - started };
+});
+
+const approval = defineWorkflow("approval-test", async (ctx) => {
+  await ctx.sleep("cool-off", "7 days");
+  const decision = await ctx.waitForSignal<{ ok: boolean }>("decision", { timeout: "24h" });
+  return decision === undefined ? "expired" : decision.ok ? "approved" : "rejected";
+});
+
+const collector = defineWorkflow("collector", async (ctx) => {
+  const first = await ctx.waitForSignal<string>("item");
+  const second = await ctx.waitForSignal<string>("item");
+  return [first, second];
+});
+
+const retrying = defineWorkflow("retrying", async (ctx, input: { failTimes: number }) =>
+  ctx.step(
+    "flaky",
+    ({ attempt }) => {
+      count(`retrying.${input.failTimes}`);
+      if (attempt <= input.failTimes) throw new Error(`attempt ${attempt} failed`);
+      return attempt;
+    },
+    { retry: { maxAttempts: 4, initialInterval: "2s", backoffCoefficient: 2 } },
+  ),
+);
+
+const nonRetryable = defineWorkflow("non-retryable", async (ctx) => {
+  try {
+    await ctx.step("charge", () => {
+      count("non-retryable.charge");
+      throw new NonRetryableError("card declined", { code: "DECLINED" });
+    });
+    return "charged";
+  } catch (err) {
+    if (err instanceof StepFailedError) return { compensated: err.failure.code };
+    throw err;
+  }
+});
+
+const cancellable = defineWorkflow("cancellable", async (ctx) => {
+  try {
+    await ctx.waitForSignal("never");
+    return "not canceled";
+  } catch (err) {
+    if (err instanceof CancelledError) await ctx.nonCancellable((c) => c.step("cleanup", () => (count("cancellable.cleanup"), "cleaned")));
+    throw err;
+  }
+});
+
+const child = defineWorkflow("child", async (ctx, input: { fail: boolean; value: number }) => {
+  const v = await ctx.step("work", () => {
+    if (input.fail) throw new NonRetryableError("child broke");
+    return input.value * 10;
+  });
+  return v;
+});
+
+const parent = defineWorkflow("parent", async (ctx, input: { fail: boolean }) => {
+  try {
+    const out = await ctx.child(child, { fail: input.fail, value: 4 });
+    return { ok: out };
+  } catch (err) {
+    if (err instanceof ChildFailedError) return { childFailed: err.status, message: err.failure.message };
+    throw err;
+  }
+});
+
+const deterministic = defineWorkflow("deterministic", async (ctx) => {
+  const before = { r: ctx.random(), u: ctx.uuid(), t: ctx.now() };
+  await ctx.sleep("s", "1 minute");
+  return { before, after: { r: ctx.random(), u: ctx.uuid() } };
+});
+
+const parallel = defineWorkflow("parallel", async (ctx) => {
+  const [x, y] = await Promise.all([ctx.step("x", () => "X"), ctx.step("y", () => "Y")]);
+  const raced = await Promise.race([ctx.waitForSignal<string>("go"), ctx.sleep("deadline", "1h").then(() => "deadline")]);
+  return { x, y, raced };
+});
+
+const poller = defineWorkflow("poller", async (ctx, input: { round: number }) => {
+  await ctx.step("poll", () => input.round);
+  await ctx.sleep("interval", "1h");
+  if (input.round < 3) return ctx.continueAsNew({ round: input.round + 1 });
+  return { rounds: input.round };
+});
+
+const versionedV1 = defineWorkflow("versioned", { version: 1 }, async (ctx) => {
+  await ctx.sleep("wait", "1h");
+  return "v1";
+});
+const versionedV2 = defineWorkflow("versioned", { version: 2 }, async (ctx) => {
+  await ctx.step("new-step", () => 1);
+  await ctx.sleep("wait", "1h");
+  return "v2";
+});
+
+let env: TestEnvironment;
+
+beforeAll(async () => {
+  env = await createTestEnvironment({
+    endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
+    workflows: [pipeline, monthLong, approval, collector, retrying, nonRetryable, cancellable, child, parent, deterministic, parallel, poller, versionedV1, versionedV2],
+    startTimeMs: Date.UTC(2026, 0, 1),
+  });
+});
+
+afterAll(async () => {
+  await env?.close();
+});
+
+describe("through the real worker", () => {
+  it("a step body does not run again on replay across several worker invocations", async () => {
+    const id = await env.start(pipeline, { n: 1 });
+    expect((await env.execution(id)).status).toBe("sleeping");
+    const invocationsBefore = env.stats.invocations;
+    await env.advanceTime("10s");
+    await env.advanceTime("10s");
+    expect(await env.result(id)).toEqual({ a: 2, b: 4, c: 7 });
+    expect(env.stats.invocations - invocationsBefore).toBeGreaterThanOrEqual(2);
+    expect([calls.get("pipeline.a"), calls.get("pipeline.b"), calls.get("pipeline.c")]).toEqual([1, 1, 1]);
+    const history = await env.history(id);
+    expect(history.filter((e) => e.type === "StepCompleted").map((e) => (e as { name: string }).name)).toEqual(["a", "b", "c"]);
+  });
+
+  it("sleeps 30 days on the injected clock, chaining SQS delays", async () => {
+    const id = await env.start(monthLong, null);
+    const execution = await env.execution(id);
+    expect(execution.status).toBe("sleeping");
+    expect(Date.parse(execution.nextWakeAt as string) - env.now()).toBe(30 * 86_400_000);
+    await env.advanceTime("29 days");
+    expect((await env.execution(id)).status).toBe("sleeping");
+    await env.advanceTime("1 day");
+    expect(await env.result(id)).toEqual({ sleptMs: 30 * 86_400_000 });
+  });
+
+  it("waits 7 days then takes a signal within its 24 h timeout, or expires without one", async () => {
+    const approved = await env.start(approval, null);
+    const expired = await env.start(approval, null);
+    await env.advanceTime("7 days");
+    await env.signal(approved, "decision", { ok: true });
+    expect(await env.result(approved)).toBe("approved");
+    await env.advanceTime("24h");
+    expect(await env.result(expired)).toBe("expired");
+  });
+
+  it("keeps a signal sent before the wait, and consumes two signals in arrival order", async () => {
+    const id = await env.start(collector, null, { run: false });
+    await env.signal(id, "item", "first", { run: false });
+    await env.signal(id, "item", "second", { run: false });
+    await env.runUntilIdle();
+    expect(await env.result(id)).toEqual(["first", "second"]);
+  });
+
+  it("retries a failing step with attempts spaced by the policy", async () => {
+    const id = await env.start(retrying, { failTimes: 2 });
+    let history = await env.history(id);
+    const firstFailure = history.find((e) => e.type === "StepAttemptFailed") as { retryAtMs: number; atMs: number };
+    // 2 s initial interval, up to 20 % jitter off.
+    expect(firstFailure.retryAtMs - firstFailure.atMs).toBeGreaterThanOrEqual(1_600);
+    expect(firstFailure.retryAtMs - firstFailure.atMs).toBeLessThanOrEqual(2_000);
+    await env.advanceTime("2s");
+    history = await env.history(id);
+    const second = history.filter((e) => e.type === "StepAttemptFailed")[1] as { retryAtMs: number; atMs: number };
+    expect(second.retryAtMs - second.atMs).toBeGreaterThanOrEqual(3_200);
+    expect(second.retryAtMs - second.atMs).toBeLessThanOrEqual(4_000);
+    await env.advanceTime("4s");
+    expect(await env.result(id)).toBe(3);
+    expect(calls.get("retrying.2")).toBe(3);
+  });
+
+  it("fails a step at once on a non-retryable error and lets the workflow compensate", async () => {
+    const id = await env.start(nonRetryable, null);
+    expect(await env.result(id)).toEqual({ compensated: "DECLINED" });
+    expect(calls.get("non-retryable.charge")).toBe(1);
+  });
+
+  it("cancels: the workflow sees CancelledError, runs a cleanup step, and ends canceled", async () => {
+    const id = await env.start(cancellable, null);
+    await env.cancel(id, "no longer needed");
+    const execution = await env.execution(id);
+    expect(execution.status).toBe("canceled");
+    expect(calls.get("cancellable.cleanup")).toBe(1);
+    const history = await env.history(id);
+    expect(history.map((e) => e.type)).toContain("CancelRequested");
+    expect(history[history.length - 1]?.type).toBe("ExecutionCanceled");
+  });
+
+  it("runs a child workflow and hands its output, or its failure, to the parent", async () => {
+    const ok = await env.start(parent, { fail: false });
+    expect(await env.result(ok)).toEqual({ ok: 40 });
+    const failing = await env.start(parent, { fail: true });
+    expect(await env.result(failing)).toEqual({ childFailed: "failed", message: expect.stringContaining("child broke") });
+  });
+
+  it("returns the same now(), random() and uuid() on every replay", async () => {
+    const id = await env.start(deterministic, null);
+    await env.advanceTime("1 minute");
+    const first = await env.result<{ before: { r: number; u: string; t: number } }>(id);
+    expect(first.before.t).toBe(Date.parse((await env.execution(id)).createdAt));
+    expect(first.before.u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it("runs Promise.all over steps and Promise.race over a signal and a timer", async () => {
+    const id = await env.start(parallel, null);
+    await env.signal(id, "go", "signal won");
+    expect(await env.result(id)).toEqual({ x: "X", y: "Y", raced: "signal won" });
+    const timedOut = await env.start(parallel, null);
+    await env.advanceTime("1h");
+    expect(await env.result(timedOut)).toEqual({ x: "X", y: "Y", raced: "deadline" });
+  });
+
+  it("continues as new: same id, new runs, history of each run starts fresh", async () => {
+    const id = await env.start(poller, { round: 1 });
+    await env.advanceTime("1h");
+    await env.advanceTime("1h");
+    await env.advanceTime("1h");
+    const execution = await env.execution(id);
+    expect(execution.status).toBe("completed");
+    expect(execution.run).toBe(3);
+    expect(execution.output).toEqual({ rounds: 3 });
+    const history = await env.history(id);
+    expect(history.filter((e) => e.type === "ContinuedAsNew")).toHaveLength(2);
+  });
+
+  it("pins an execution to the version it started with while new starts get the latest", async () => {
+    const old = await env.start("versioned", null, { version: 1 });
+    const latest = await env.start("versioned", null);
+    expect((await env.execution(old)).version).toBe(1);
+    expect((await env.execution(latest)).version).toBe(2);
+    await env.advanceTime("1h");
+    expect(await env.result(old)).toBe("v1");
+    expect(await env.result(latest)).toBe("v2");
+    await expect(env.start("versioned", null, { version: 3 })).rejects.toMatchObject({ code: "WORKFLOW_NOT_FOUND" });
+  });
+
+  it("fails with a NonDeterminismError when the code no longer matches history", async () => {
+    const v1 = defineWorkflow("drifting", async (ctx) => {
+      await ctx.step("charge", () => 1);
+      await ctx.sleep("wait", "1h");
+      return "done";
+    });
+    const v1Changed = defineWorkflow("drifting", async (ctx) => {
+      await ctx.step("refund", () => 1);
+      await ctx.sleep("wait", "1h");
+      return "done";
+    });
+    env.deps.registry.register(v1);
+    const id = await env.start(v1, null);
+    // A deploy that changed the code without a new version:
+    (env.deps.registry as unknown as { byName: Map<string, Map<number, unknown>> }).byName.get("drifting")?.set(1, v1Changed);
+    await env.advanceTime("1h");
+    const execution = await env.execution(id);
+    expect(execution.status).toBe("failed");
+    expect(execution.error).toMatchObject({ code: "NON_DETERMINISM" });
+    expect(execution.error?.message).toContain('step "charge"');
+    expect(execution.error?.message).toContain('step "refund"');
+  });
+});
