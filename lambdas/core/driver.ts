@@ -173,8 +173,9 @@ class Driver {
     const atMs = this.deps.clock();
     let seq = this.run.lastSeq;
     const stamped = bodies.map((body) => ({ ...body, seq: (seq += 1), atMs }) as HistoryEvent);
+    // The execution item changes only when the turn ends (or the run does): a step result or a
+    // fired timer in between is a single-event append, the cheapest write there is.
     let execution = extra.execution;
-    if (!execution && this.status !== "running") execution = { status: "running", releaseLease: false };
     if (execution?.run) {
       const started = stamped.find((e) => e.type === "ExecutionStarted");
       if (started) execution = { ...execution, run: { ...execution.run, runStartSeq: started.seq } };

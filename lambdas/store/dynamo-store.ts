@@ -30,8 +30,14 @@ import {
   StoreBusyError,
 } from "./errors";
 import { DUE_SHARD, executionIdFromPk, executionPk, HISTORY_PREFIX, historySk, META_SK, PENDING_PREFIX, pendingSk, seqFromHistorySk, TABLE } from "./keys";
-import type { ExecutionRecord, ExecutionSnapshot, ExecutionStore, Lease, LeaseResult, NewExecution } from "./store";
+import type { ExecutionListPage, ExecutionRecord, ExecutionSnapshot, ExecutionStore, Lease, LeaseResult, ListExecutionsQuery, NewExecution } from "./store";
 import { type TransactWrite, TransactionConflict, withinTransaction } from "./transaction";
+import { exclusiveStartKey, type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, positionOf, type StreamRead, streamsFor } from "./listing";
+
+/** Most index items one list request reads per index partition (each a read unit or less). */
+const LIST_READ_BUDGET = 1000;
+/** Items a filtered list query asks for at a time: enough that a selective filter needs few round trips. */
+const FILTERED_PAGE_SIZE = 100;
 
 /** DynamoDB items are at most 400 KB; keep room for keys and attributes. */
 export const MAX_VALUE_BYTES = 350_000;
@@ -41,6 +47,11 @@ export interface DynamoStoreOptions {
   client: DynamoDBClient | DynamoDBDocumentClient;
   /** How long a terminal execution is kept before DynamoDB's TTL removes its item. Default 30 days. */
   retentionSeconds?: number;
+  /**
+   * Commit a lone step result as one conditional put (default true). False sends every commit
+   * through TransactWriteItems with the lease check: the benchmark compares the two.
+   */
+  singlePutSteps?: boolean;
 }
 
 type MetaItem = {
@@ -72,6 +83,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   readonly tableName: string;
   private readonly doc: DynamoDBDocumentClient;
   private readonly retentionSeconds: number;
+  private readonly singlePutSteps: boolean;
 
   constructor(options: DynamoStoreOptions) {
     this.tableName = options.tableName;
@@ -80,6 +92,7 @@ export class DynamoExecutionStore implements ExecutionStore {
         ? options.client
         : DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
     this.retentionSeconds = options.retentionSeconds ?? 30 * 86_400;
+    this.singlePutSteps = options.singlePutSteps ?? true;
   }
 
   async createExecution(request: NewExecution): Promise<{ created: boolean; execution: ExecutionRecord }> {
@@ -248,6 +261,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   async commit(lease: Lease, batch: CommitBatch, nowMs: number): Promise<void> {
     const id = lease.executionId;
     const onlyOneEvent =
+      this.singlePutSteps &&
       batch.events.length === 1 &&
       !batch.execution &&
       batch.consumed.length === 0 &&
@@ -340,6 +354,59 @@ export class DynamoExecutionStore implements ExecutionStore {
       }),
     );
     return (out.Items ?? []).map((item) => ({ executionId: executionIdFromPk(String(item.PK)), nextWakeAtMs: Number(item.nextWakeAtMs) }));
+  }
+
+  /**
+   * Executions newest first from the byWorkflow / byStatus index (see listing.ts for the streams
+   * and the merge). Index reads are eventually consistent: a start may show up a moment later.
+   */
+  async listExecutions(query: ListExecutionsQuery): Promise<ExecutionListPage> {
+    const streams = streamsFor(query);
+    const previous = parsePosition(streams, query.after);
+    const budget = query.readBudget ?? LIST_READ_BUDGET;
+    const reads = await Promise.all(
+      streams.map((stream) => {
+        const after = previous[stream.name];
+        if (after === null) return { items: [], exhausted: true }; // read to its end on an earlier page
+        return this.readIndexStream(stream, after, query.limit, budget);
+      }),
+    );
+    const page = mergeNewestFirst(streams, reads, previous, query.limit);
+    return { executions: page.items.map(toRecord), ...(page.next ? { next: page.next } : {}) };
+  }
+
+  /**
+   * Up to `want` matching items of one index partition, newest first, after `after`. Loops because
+   * Limit counts items before the status filter and a query returns at most 1 MB; stops after
+   * reading `budget` items so one request stays bounded (the page is then short).
+   */
+  private async readIndexStream(stream: IndexStream, after: ItemPosition | undefined, want: number, budget: number): Promise<StreamRead<MetaItem>> {
+    const items: MetaItem[] = [];
+    let startKey = after ? exclusiveStartKey(stream, after) : undefined;
+    let evaluated = 0;
+    let evaluatedTo = after;
+    while (items.length < want && evaluated < budget) {
+      const pageSize = Math.min(budget - evaluated, stream.statusFilter ? Math.max(want - items.length, FILTERED_PAGE_SIZE) : want - items.length);
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: stream.indexName,
+          KeyConditionExpression: "#partition = :partition",
+          ExpressionAttributeNames: { "#partition": stream.partitionAttribute, ...(stream.statusFilter ? { "#status": "status" } : {}) },
+          ExpressionAttributeValues: { ":partition": stream.partitionValue, ...(stream.statusFilter ? { ":status": stream.statusFilter } : {}) },
+          ...(stream.statusFilter ? { FilterExpression: "#status = :status" } : {}),
+          ScanIndexForward: false, // newest first
+          Limit: pageSize,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      items.push(...((out.Items ?? []) as MetaItem[]));
+      evaluated += out.ScannedCount ?? pageSize;
+      if (!out.LastEvaluatedKey) return { items, exhausted: true };
+      startKey = out.LastEvaluatedKey;
+      evaluatedTo = positionOf(out.LastEvaluatedKey);
+    }
+    return { items, exhausted: false, ...(evaluatedTo ? { evaluatedTo } : {}) };
   }
 
   // ---- items --------------------------------------------------------------------------------

@@ -31,7 +31,10 @@ export async function createTable(client: DynamoDBClient, tableName: string): Pr
             { AttributeName: index.partitionKey, KeyType: "HASH" as const },
             { AttributeName: index.sortKey, KeyType: "RANGE" as const },
           ],
-          Projection: { ProjectionType: "ALL" as const },
+          Projection:
+            index.include.length === 0
+              ? { ProjectionType: "KEYS_ONLY" as const }
+              : { ProjectionType: "INCLUDE" as const, NonKeyAttributes: [...index.include] },
         })),
       }),
     );

@@ -45,6 +45,8 @@ export interface TestEnvironmentOptions {
   /** Where the clock starts (epoch ms). Default: now. */
   startTimeMs?: number;
   workerOptions?: WorkerOptions;
+  /** Store settings (e.g. `singlePutSteps: false` to force transactions). */
+  storeOptions?: { singlePutSteps?: boolean };
 }
 
 /** Holds wake-ups due in the future until the test's clock reaches them. */
@@ -123,7 +125,7 @@ export class TestEnvironment {
     const clock = () => (env ? env.nowMs : (options.startTimeMs ?? Date.now()));
     const scheduler = new TimeSkippingScheduler(new SqsWakeupScheduler(clients.sqs, queueUrl), clock);
     const deps: EngineDeps & ApiDeps = {
-      store: new DynamoExecutionStore({ client: clients.doc, tableName }),
+      store: new DynamoExecutionStore({ client: clients.doc, tableName, ...options.storeOptions }),
       scheduler,
       registry: new WorkflowRegistry(options.workflows),
       clock,

@@ -1,0 +1,120 @@
+/**
+ * Benchmarks: print figures, assert nothing (machines are noisy). Run: `npm run bench`.
+ *
+ * Against DynamoDB Local + the SQS emulator through the real worker handler, counting every AWS
+ * request and the write/read units DynamoDB reports (an SDK middleware, lambdas/store/request-meter).
+ *
+ *  1. cost per step: a 50-step workflow, single-put step commits vs. every commit transactional;
+ *  2. steps per invocation: consecutive steps run in one invocation;
+ *  3. history growth: a workflow that sleeps between 60 steps; read units per turn early vs late.
+ */
+import { defineWorkflow } from "../lambdas/core";
+import { RequestMeter } from "../lambdas/store/request-meter";
+import { createTestEnvironment, type TestEnvironment } from "../lambdas/testing";
+import { startDynamoDBLocal } from "../local/dynamodb-local";
+import { startSqsEmulator } from "../local/sqs-emulator";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+const STEPS = 50;
+const sequential = defineWorkflow("bench-sequential", async (ctx) => {
+  let sum = 0;
+  for (let i = 0; i < STEPS; i += 1) sum += await ctx.step(`step-${i}`, () => i);
+  return sum;
+});
+
+const TURNS = 60;
+const sleepy = defineWorkflow("bench-sleepy", async (ctx) => {
+  for (let i = 0; i < TURNS; i += 1) {
+    await ctx.step(`step-${i}`, () => ({ i, padding: "x".repeat(200) }));
+    await ctx.sleep(`nap-${i}`, "1s");
+  }
+  return "done";
+});
+
+const EXECUTIONS = 10;
+
+async function measureSteps(env: TestEnvironment, meter: RequestMeter, label: string): Promise<Record<string, number>> {
+  meter.reset();
+  const invocationsBefore = env.stats.invocations;
+  const started = performance.now();
+  const ids: string[] = [];
+  for (let i = 0; i < EXECUTIONS; i += 1) ids.push(await env.start(sequential, null, { run: false }));
+  await env.runUntilIdle();
+  const elapsed = performance.now() - started;
+  for (const id of ids) if ((await env.result(id)) !== (STEPS * (STEPS - 1)) / 2) throw new Error(`${label}: wrong result`);
+  const steps = EXECUTIONS * STEPS;
+  const ddb = meter.total("dynamodb.");
+  const sqs = meter.total("sqs.");
+  return {
+    steps,
+    "ddb requests/step": ddb.requests / steps,
+    "write units/step": ddb.writeUnits / steps,
+    "read units/step": ddb.readUnits / steps,
+    "sqs requests/execution": sqs.requests / EXECUTIONS,
+    "worker invocations/execution": (env.stats.invocations - invocationsBefore) / EXECUTIONS,
+    "ms/step (wall)": elapsed / steps,
+  };
+}
+
+async function main(): Promise<void> {
+  const [dynamo, sqs] = await Promise.all([startDynamoDBLocal(), startSqsEmulator()]);
+  const endpoints = { dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint };
+  try {
+    console.log(`# durable-aws benchmark (${new Date().toISOString()}, Node ${process.version})\n`);
+
+    const single = await createTestEnvironment({ endpoints, workflows: [sequential, sleepy] });
+    const singleMeter = new RequestMeter().attach(single.clients.dynamo, "dynamodb").attach(single.clients.sqs, "sqs");
+    const transactional = await createTestEnvironment({ endpoints, workflows: [sequential], storeOptions: { singlePutSteps: false } });
+    const txMeter = new RequestMeter().attach(transactional.clients.dynamo, "dynamodb").attach(transactional.clients.sqs, "sqs");
+
+    await measureSteps(single, singleMeter, "warm-up");
+    const a = await measureSteps(single, singleMeter, "single put");
+    const b = await measureSteps(transactional, txMeter, "transactional");
+    console.log(`## 1. Cost per step: ${EXECUTIONS} executions × ${STEPS} sequential steps`);
+    console.log("| figure | single-put step commits (default) | every commit transactional | ratio |");
+    console.log("|---|---|---|---|");
+    for (const key of Object.keys(a)) {
+      const x = a[key] as number;
+      const y = b[key] as number;
+      console.log(`| ${key} | ${fmt(x)} | ${fmt(y)} | ${y === 0 ? "–" : fmt(x / y)} |`);
+    }
+
+    console.log(`\n## 2. History growth: one execution, ${TURNS} turns (step + 1 s sleep each)`);
+    singleMeter.reset();
+    const id = await single.start(sleepy, null);
+    const perTurn: number[] = [];
+    for (let i = 0; i < TURNS; i += 1) {
+      const before = singleMeter.total("dynamodb.").readUnits;
+      await single.advanceTime("1s");
+      perTurn.push(singleMeter.total("dynamodb.").readUnits - before);
+    }
+    if ((await single.result(id)) !== "done") throw new Error("sleepy: wrong result");
+    const early = avg(perTurn.slice(0, 10));
+    const late = avg(perTurn.slice(-10));
+    console.log("| figure | turns 1–10 | turns 51–60 | late/early |");
+    console.log("|---|---|---|---|");
+    console.log(`| read units per turn | ${fmt(early)} | ${fmt(late)} | ${fmt(late / early)} |`);
+    console.log(`| history events at the end | | ${(await single.history(id)).length} | |`);
+    console.log(`\nDynamoDB requests by operation (history growth run):`);
+    for (const [op, c] of Object.entries(singleMeter.snapshot())) console.log(`  ${op}: ${c.requests} requests, ${fmt(c.writeUnits)} WU, ${fmt(c.readUnits)} RU`);
+
+    await single.close();
+    await transactional.close();
+  } finally {
+    await Promise.all([dynamo.stop(), sqs.stop()]);
+  }
+}
+
+function avg(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(n < 1 ? 3 : 2);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
