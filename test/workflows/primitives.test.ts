@@ -287,3 +287,41 @@ describe("through the real worker", () => {
     expect(execution.error?.message).toContain('step "refund"');
   });
 });
+
+describe("cancellation and timeouts across executions", () => {
+  it("canceling a parent cancels its running child", async () => {
+    const sleeper = defineWorkflow("sleepy-child", async (ctx) => {
+      await ctx.sleep("forever", "365 days");
+      return "woke";
+    });
+    const holder = defineWorkflow("holder", async (ctx) => ctx.child(sleeper, null, { id: `${ctx.executionId}-kid` }));
+    env.deps.registry.register(sleeper).register(holder);
+    const id = await env.start(holder, null);
+    expect((await env.execution(`${id}-kid`)).status).toBe("sleeping");
+    await env.cancel(id, "stop");
+    expect((await env.execution(id)).status).toBe("canceled");
+    expect((await env.execution(`${id}-kid`)).status).toBe("canceled");
+  });
+
+  it("fails an attempt that runs past the step timeout, and retries it", async () => {
+    let attempts = 0;
+    const slow = defineWorkflow("slow-step", async (ctx) =>
+      ctx.step(
+        "slow",
+        async ({ attempt, signal }) => {
+          attempts += 1;
+          if (attempt === 1) await new Promise((resolve) => signal.addEventListener("abort", resolve));
+          return attempt;
+        },
+        { timeout: 50, retry: { maxAttempts: 2, initialInterval: "1s" } },
+      ),
+    );
+    env.deps.registry.register(slow);
+    const id = await env.start(slow, null);
+    const failure = (await env.history(id)).find((e) => e.type === "StepAttemptFailed") as { error: { code: string } };
+    expect(failure.error.code).toBe("STEP_TIMEOUT");
+    await env.advanceTime("1s");
+    expect(await env.result(id)).toBe(2);
+    expect(attempts).toBe(2);
+  });
+});

@@ -1,0 +1,57 @@
+/** The workflows in examples/ do what their comments say, through the real worker. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { approval, greet, longJob, orderSaga, workflows } from "../../examples/index";
+import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing";
+
+let env: TestEnvironment;
+
+beforeAll(async () => {
+  env = await createTestEnvironment({
+    endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
+    workflows,
+  });
+});
+
+afterAll(async () => {
+  await env?.close();
+});
+
+describe("examples", () => {
+  it("greet: three steps around a durable sleep", async () => {
+    const id = await env.start(greet, { name: " Grace  Hopper " });
+    await env.advanceTime("1s");
+    expect(await env.result(id)).toMatchObject({ greeting: "Hello, Grace Hopper!", shouted: "HELLO, GRACE HOPPER!" });
+  });
+
+  it("approval: approved, rejected, and expired after its timeout", async () => {
+    const yes = await env.start(approval, { request: "a" });
+    const no = await env.start(approval, { request: "b" });
+    const silent = await env.start(approval, { request: "c", timeout: "2 days" });
+    await env.signal(yes, "decision", { approved: true, by: "ana" });
+    await env.signal(no, "decision", { approved: false, by: "bo" });
+    await env.advanceTime("2 days");
+    expect(await env.result(yes)).toEqual({ request: "a", status: "approved", by: "ana" });
+    expect(await env.result(no)).toEqual({ request: "b", status: "rejected", by: "bo" });
+    expect(await env.result(silent)).toEqual({ request: "c", status: "expired" });
+  });
+
+  it("order saga: ships, or compensates in reverse order when a step fails for good", async () => {
+    const shipped = await env.start(orderSaga, { orderId: "o1", amount: 10 });
+    expect(await env.result(shipped)).toEqual({ status: "shipped", trackingId: "t-o1" });
+
+    const failed = await env.start(orderSaga, { orderId: "o2", amount: 10, failAt: "ship" });
+    expect(await env.result(failed)).toEqual({ status: "compensated", failedStep: "ship", reason: "address not deliverable" });
+    const steps = (await env.history(failed)).filter((e) => e.type === "StepCompleted").map((e) => (e as { name: string }).name);
+    expect(steps).toEqual(["reserve-stock", "charge-card", "refund", "release-stock"]);
+  });
+
+  it("long job: sleeps three days between generating and publishing", async () => {
+    const id = await env.start(longJob, { topic: "replay" });
+    expect((await env.execution(id)).status).toBe("sleeping");
+    await env.advanceTime("2 days");
+    expect((await env.execution(id)).status).toBe("sleeping");
+    await env.advanceTime("1 day");
+    expect(await env.result(id)).toMatchObject({ published: { url: expect.stringContaining("example.com") } });
+  });
+});
