@@ -9,6 +9,7 @@ import type { AnyWorkflow } from "../lambdas/core/workflow";
 import { WorkflowRegistry } from "../lambdas/core/workflow";
 import type { EngineDeps, EngineLogger, WorkerOptions } from "../lambdas/engine/process-wakeup";
 import { silentLogger } from "../lambdas/engine/process-wakeup";
+import { RunCache } from "../lambdas/engine/run-cache";
 import { sweepDue } from "../lambdas/engine/sweeper";
 import { createApiHandler } from "../lambdas/handlers/api";
 import { createWorkerHandler } from "../lambdas/handlers/worker";
@@ -107,6 +108,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       random: Math.random,
       workerId: `local/${randomUUID()}`,
       logger: log,
+      runCache: new RunCache(),
     };
 
     const bearerToken = options.bearerToken ?? randomBytes(18).toString("base64url");

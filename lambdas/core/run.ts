@@ -202,6 +202,11 @@ export class WorkflowRun {
     return this.history[this.history.length - 1]?.seq ?? 0;
   }
 
+  /** The ExecutionStarted event of this run. */
+  get startedEvent(): HistoryEvent & ExecutionStarted {
+    return this.history[0] as HistoryEvent & ExecutionStarted;
+  }
+
   /** The parent execution, for a child. */
   get parent(): { executionId: string; cmd: number } | undefined {
     return (this.history[0] as HistoryEvent & ExecutionStarted).parent;

@@ -6,6 +6,7 @@ import { drive, type DriveOutcome } from "../core/driver";
 import { DurableError, toErrorInfo } from "../core/errors";
 import type { ExecutionStarted, HistoryEvent } from "../core/events";
 import { WorkflowRun } from "../core/run";
+import type { RunCache } from "./run-cache";
 import type { WorkflowRegistry } from "../core/workflow";
 import { HistoryConflictError, LeaseLostError, PendingConflictError } from "../store/errors";
 import type { ExecutionStore, Lease } from "../store/store";
@@ -29,6 +30,8 @@ export interface EngineDeps {
   random: () => number;
   /** Identifies this worker in leases. */
   workerId: string;
+  /** Replayed runs kept warm between turns (the worker's process lives on between invocations). */
+  runCache?: RunCache;
   logger?: EngineLogger;
 }
 
@@ -112,25 +115,43 @@ async function runUnderLease(
   options: WorkerOptions,
 ): Promise<WakeupResult> {
   const log = deps.logger ?? silentLogger;
-  const snapshot = await deps.store.loadSnapshot(executionId, { nowMs: deps.clock() });
+  // A warm run from this worker's last turn needs only what was written since.
+  const warm = deps.runCache?.take(executionId);
+  let snapshot = await deps.store.loadSnapshot(executionId, { nowMs: deps.clock(), ...(warm ? { afterSeq: warm.run.lastSeq } : {}) });
   if (!snapshot) return { kind: "dropped", reason: "not-found" };
+  let warmRun: WorkflowRun | undefined;
+  if (warm) {
+    const first = snapshot.history[0];
+    const continues = snapshot.execution.runStartSeq === warm.runStartSeq && (first === undefined || first.seq === warm.run.lastSeq + 1);
+    if (continues) warmRun = warm.run;
+    else snapshot = await deps.store.loadSnapshot(executionId, { nowMs: deps.clock() });
+    if (!snapshot) return { kind: "dropped", reason: "not-found" };
+  }
   const { execution } = snapshot;
-  const started = snapshot.history.find((e) => e.seq === execution.runStartSeq && e.type === "ExecutionStarted") as
-    | (HistoryEvent & ExecutionStarted)
-    | undefined;
-  if (!started) throw new Error(`execution "${executionId}" has no ExecutionStarted at seq ${execution.runStartSeq}`);
+  let runStart: HistoryEvent & ExecutionStarted;
+  let history: HistoryEvent[];
+  if (warmRun && warm) {
+    runStart = warmRun.startedEvent;
+    history = snapshot.history;
+  } else {
+    const started = snapshot.history.find((e) => e.seq === execution.runStartSeq && e.type === "ExecutionStarted") as
+      | (HistoryEvent & ExecutionStarted)
+      | undefined;
+    if (!started) throw new Error(`execution "${executionId}" has no ExecutionStarted at seq ${execution.runStartSeq}`);
+    runStart = started;
+    history = snapshot.history.filter((e) => e.seq > started.seq);
+  }
 
   const minRemainingMs = options.minRemainingMs ?? 10_000;
   let commits = 0;
   let stepAttempts = 0;
   let currentStatus = execution.status;
-  let history = snapshot.history.filter((e) => e.seq > started.seq);
   let pending = snapshot.pending;
-  let runStart: HistoryEvent & ExecutionStarted = started;
 
   for (;;) {
     const definition = deps.registry.get(runStart.workflow, runStart.version);
-    const run = new WorkflowRun({ executionId, definition, started: runStart, clock: deps.clock });
+    const run = warmRun ?? new WorkflowRun({ executionId, definition, started: runStart, clock: deps.clock });
+    warmRun = undefined;
     await run.replay(history);
     const result = await drive(
       run,
@@ -164,6 +185,9 @@ async function runUnderLease(
       await deps.scheduler.wakeNow([executionId]);
     } else if (outcome.kind === "failed") {
       log.warn("execution failed", { executionId, workflow: runStart.workflow, error: outcome.error.message });
+    }
+    if ((outcome.kind === "sleeping" || outcome.kind === "yielded") && !run.fatal) {
+      deps.runCache?.put(executionId, { run, runStartSeq: runStart.seq, workflow: runStart.workflow, version: runStart.version });
     }
     log.info("turn ended", { executionId, workflow: runStart.workflow, outcome: outcome.kind, commits, stepAttempts });
     return { kind: "ran", outcome: outcome.kind, commits, stepAttempts };

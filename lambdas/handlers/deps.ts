@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { WorkflowRegistry } from "../core/workflow";
 import type { EngineDeps, EngineLogger } from "../engine/process-wakeup";
 import { SqsWakeupScheduler } from "../queue/wakeups";
+import { RunCache } from "../engine/run-cache";
 import { DynamoExecutionStore } from "../store/dynamo-store";
 import { readConfig } from "./config";
 
@@ -30,5 +31,6 @@ export function createEngineDeps(registry: WorkflowRegistry, env: NodeJS.Process
     random: Math.random,
     workerId: `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? "worker"}/${randomUUID()}`,
     logger: jsonLogger,
+    runCache: new RunCache(),
   };
 }

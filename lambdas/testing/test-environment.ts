@@ -30,6 +30,7 @@ import {
   startExecution,
 } from "../engine/executions";
 import type { EngineDeps, WorkerOptions } from "../engine/process-wakeup";
+import { RunCache } from "../engine/run-cache";
 import { createWorkerHandler } from "../handlers/worker";
 import { SqsWakeupScheduler, type WakeupScheduler } from "../queue/wakeups";
 import { DynamoExecutionStore } from "../store/dynamo-store";
@@ -45,6 +46,11 @@ export interface TestEnvironmentOptions {
   /** Where the clock starts (epoch ms). Default: now. */
   startTimeMs?: number;
   workerOptions?: WorkerOptions;
+  /**
+   * Keep replayed runs warm between turns, as a long-lived worker does. Default false: every turn
+   * replays the whole history from scratch, the strictest check of a workflow's determinism.
+   */
+  warmRuns?: boolean;
   /** Store settings (e.g. `singlePutSteps: false` to force transactions). */
   storeOptions?: { singlePutSteps?: boolean };
 }
@@ -131,6 +137,7 @@ export class TestEnvironment {
       clock,
       random: Math.random,
       workerId: `test/${suffix}`,
+      ...(options.warmRuns ? { runCache: new RunCache() } : {}),
     };
     const worker = createWorkerHandler(deps, options.workerOptions ?? {});
     env = new TestEnvironment(deps, clients, tableName, queueUrl, scheduler, worker, async () => {

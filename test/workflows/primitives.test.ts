@@ -11,6 +11,7 @@ import {
   NonRetryableError,
   StepFailedError,
 } from "../../lambdas/core";
+import { RunCache } from "../../lambdas/engine/run-cache";
 import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing";
 
 const calls = new Map<string, number>();
@@ -125,203 +126,210 @@ const versionedV2 = defineWorkflow("versioned", { version: 2 }, async (ctx) => {
   return "v2";
 });
 
-let env: TestEnvironment;
+// Every test runs twice: replaying the whole history on every turn (cold), and with runs kept
+// warm between turns as a long-lived worker does.
+describe.each([false, true])("warm runs: %s", (warmRuns) => {
+  let env: TestEnvironment;
 
-beforeAll(async () => {
-  env = await createTestEnvironment({
-    endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
-    workflows: [pipeline, monthLong, approval, collector, retrying, nonRetryable, cancellable, child, parent, deterministic, parallel, poller, versionedV1, versionedV2],
-    startTimeMs: Date.UTC(2026, 0, 1),
-  });
-});
-
-afterAll(async () => {
-  await env?.close();
-});
-
-describe("through the real worker", () => {
-  it("a step body does not run again on replay across several worker invocations", async () => {
-    const id = await env.start(pipeline, { n: 1 });
-    expect((await env.execution(id)).status).toBe("sleeping");
-    const invocationsBefore = env.stats.invocations;
-    await env.advanceTime("10s");
-    await env.advanceTime("10s");
-    expect(await env.result(id)).toEqual({ a: 2, b: 4, c: 7 });
-    expect(env.stats.invocations - invocationsBefore).toBeGreaterThanOrEqual(2);
-    expect([calls.get("pipeline.a"), calls.get("pipeline.b"), calls.get("pipeline.c")]).toEqual([1, 1, 1]);
-    const history = await env.history(id);
-    expect(history.filter((e) => e.type === "StepCompleted").map((e) => (e as { name: string }).name)).toEqual(["a", "b", "c"]);
-  });
-
-  it("sleeps 30 days on the injected clock, chaining SQS delays", async () => {
-    const id = await env.start(monthLong, null);
-    const execution = await env.execution(id);
-    expect(execution.status).toBe("sleeping");
-    expect(Date.parse(execution.nextWakeAt as string) - env.now()).toBe(30 * 86_400_000);
-    await env.advanceTime("29 days");
-    expect((await env.execution(id)).status).toBe("sleeping");
-    await env.advanceTime("1 day");
-    expect(await env.result(id)).toEqual({ sleptMs: 30 * 86_400_000 });
-  });
-
-  it("waits 7 days then takes a signal within its 24 h timeout, or expires without one", async () => {
-    const approved = await env.start(approval, null);
-    const expired = await env.start(approval, null);
-    await env.advanceTime("7 days");
-    await env.signal(approved, "decision", { ok: true });
-    expect(await env.result(approved)).toBe("approved");
-    await env.advanceTime("24h");
-    expect(await env.result(expired)).toBe("expired");
-  });
-
-  it("keeps a signal sent before the wait, and consumes two signals in arrival order", async () => {
-    const id = await env.start(collector, null, { run: false });
-    await env.signal(id, "item", "first", { run: false });
-    await env.signal(id, "item", "second", { run: false });
-    await env.runUntilIdle();
-    expect(await env.result(id)).toEqual(["first", "second"]);
-  });
-
-  it("retries a failing step with attempts spaced by the policy", async () => {
-    const id = await env.start(retrying, { failTimes: 2 });
-    let history = await env.history(id);
-    const firstFailure = history.find((e) => e.type === "StepAttemptFailed") as { retryAtMs: number; atMs: number };
-    // 2 s initial interval, up to 20 % jitter off.
-    expect(firstFailure.retryAtMs - firstFailure.atMs).toBeGreaterThanOrEqual(1_600);
-    expect(firstFailure.retryAtMs - firstFailure.atMs).toBeLessThanOrEqual(2_000);
-    await env.advanceTime("2s");
-    history = await env.history(id);
-    const second = history.filter((e) => e.type === "StepAttemptFailed")[1] as { retryAtMs: number; atMs: number };
-    expect(second.retryAtMs - second.atMs).toBeGreaterThanOrEqual(3_200);
-    expect(second.retryAtMs - second.atMs).toBeLessThanOrEqual(4_000);
-    await env.advanceTime("4s");
-    expect(await env.result(id)).toBe(3);
-    expect(calls.get("retrying.2")).toBe(3);
-  });
-
-  it("fails a step at once on a non-retryable error and lets the workflow compensate", async () => {
-    const id = await env.start(nonRetryable, null);
-    expect(await env.result(id)).toEqual({ compensated: "DECLINED" });
-    expect(calls.get("non-retryable.charge")).toBe(1);
-  });
-
-  it("cancels: the workflow sees CancelledError, runs a cleanup step, and ends canceled", async () => {
-    const id = await env.start(cancellable, null);
-    await env.cancel(id, "no longer needed");
-    const execution = await env.execution(id);
-    expect(execution.status).toBe("canceled");
-    expect(calls.get("cancellable.cleanup")).toBe(1);
-    const history = await env.history(id);
-    expect(history.map((e) => e.type)).toContain("CancelRequested");
-    expect(history[history.length - 1]?.type).toBe("ExecutionCanceled");
-  });
-
-  it("runs a child workflow and hands its output, or its failure, to the parent", async () => {
-    const ok = await env.start(parent, { fail: false });
-    expect(await env.result(ok)).toEqual({ ok: 40 });
-    const failing = await env.start(parent, { fail: true });
-    expect(await env.result(failing)).toEqual({ childFailed: "failed", message: expect.stringContaining("child broke") });
-  });
-
-  it("returns the same now(), random() and uuid() on every replay", async () => {
-    const id = await env.start(deterministic, null);
-    await env.advanceTime("1 minute");
-    const first = await env.result<{ before: { r: number; u: string; t: number } }>(id);
-    expect(first.before.t).toBe(Date.parse((await env.execution(id)).createdAt));
-    expect(first.before.u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  });
-
-  it("runs Promise.all over steps and Promise.race over a signal and a timer", async () => {
-    const id = await env.start(parallel, null);
-    await env.signal(id, "go", "signal won");
-    expect(await env.result(id)).toEqual({ x: "X", y: "Y", raced: "signal won" });
-    const timedOut = await env.start(parallel, null);
-    await env.advanceTime("1h");
-    expect(await env.result(timedOut)).toEqual({ x: "X", y: "Y", raced: "deadline" });
-  });
-
-  it("continues as new: same id, new runs, history of each run starts fresh", async () => {
-    const id = await env.start(poller, { round: 1 });
-    await env.advanceTime("1h");
-    await env.advanceTime("1h");
-    await env.advanceTime("1h");
-    const execution = await env.execution(id);
-    expect(execution.status).toBe("completed");
-    expect(execution.run).toBe(3);
-    expect(execution.output).toEqual({ rounds: 3 });
-    const history = await env.history(id);
-    expect(history.filter((e) => e.type === "ContinuedAsNew")).toHaveLength(2);
-  });
-
-  it("pins an execution to the version it started with while new starts get the latest", async () => {
-    const old = await env.start("versioned", null, { version: 1 });
-    const latest = await env.start("versioned", null);
-    expect((await env.execution(old)).version).toBe(1);
-    expect((await env.execution(latest)).version).toBe(2);
-    await env.advanceTime("1h");
-    expect(await env.result(old)).toBe("v1");
-    expect(await env.result(latest)).toBe("v2");
-    await expect(env.start("versioned", null, { version: 3 })).rejects.toMatchObject({ code: "WORKFLOW_NOT_FOUND" });
-  });
-
-  it("fails with a NonDeterminismError when the code no longer matches history", async () => {
-    const v1 = defineWorkflow("drifting", async (ctx) => {
-      await ctx.step("charge", () => 1);
-      await ctx.sleep("wait", "1h");
-      return "done";
+  beforeAll(async () => {
+    calls.clear();
+    env = await createTestEnvironment({
+      endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
+      workflows: [pipeline, monthLong, approval, collector, retrying, nonRetryable, cancellable, child, parent, deterministic, parallel, poller, versionedV1, versionedV2],
+      startTimeMs: Date.UTC(2026, 0, 1),
+      warmRuns,
     });
-    const v1Changed = defineWorkflow("drifting", async (ctx) => {
-      await ctx.step("refund", () => 1);
-      await ctx.sleep("wait", "1h");
-      return "done";
-    });
-    env.deps.registry.register(v1);
-    const id = await env.start(v1, null);
-    // A deploy that changed the code without a new version:
-    (env.deps.registry as unknown as { byName: Map<string, Map<number, unknown>> }).byName.get("drifting")?.set(1, v1Changed);
-    await env.advanceTime("1h");
-    const execution = await env.execution(id);
-    expect(execution.status).toBe("failed");
-    expect(execution.error).toMatchObject({ code: "NON_DETERMINISM" });
-    expect(execution.error?.message).toContain('step "charge"');
-    expect(execution.error?.message).toContain('step "refund"');
-  });
-});
-
-describe("cancellation and timeouts across executions", () => {
-  it("canceling a parent cancels its running child", async () => {
-    const sleeper = defineWorkflow("sleepy-child", async (ctx) => {
-      await ctx.sleep("forever", "365 days");
-      return "woke";
-    });
-    const holder = defineWorkflow("holder", async (ctx) => ctx.child(sleeper, null, { id: `${ctx.executionId}-kid` }));
-    env.deps.registry.register(sleeper).register(holder);
-    const id = await env.start(holder, null);
-    expect((await env.execution(`${id}-kid`)).status).toBe("sleeping");
-    await env.cancel(id, "stop");
-    expect((await env.execution(id)).status).toBe("canceled");
-    expect((await env.execution(`${id}-kid`)).status).toBe("canceled");
   });
 
-  it("fails an attempt that runs past the step timeout, and retries it", async () => {
-    let attempts = 0;
-    const slow = defineWorkflow("slow-step", async (ctx) =>
-      ctx.step(
-        "slow",
-        async ({ attempt, signal }) => {
-          attempts += 1;
-          if (attempt === 1) await new Promise((resolve) => signal.addEventListener("abort", resolve));
-          return attempt;
-        },
-        { timeout: 50, retry: { maxAttempts: 2, initialInterval: "1s" } },
-      ),
-    );
-    env.deps.registry.register(slow);
-    const id = await env.start(slow, null);
-    const failure = (await env.history(id)).find((e) => e.type === "StepAttemptFailed") as { error: { code: string } };
-    expect(failure.error.code).toBe("STEP_TIMEOUT");
-    await env.advanceTime("1s");
-    expect(await env.result(id)).toBe(2);
-    expect(attempts).toBe(2);
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  describe("through the real worker", () => {
+    it("a step body does not run again on replay across several worker invocations", async () => {
+      const id = await env.start(pipeline, { n: 1 });
+      expect((await env.execution(id)).status).toBe("sleeping");
+      const invocationsBefore = env.stats.invocations;
+      await env.advanceTime("10s");
+      await env.advanceTime("10s");
+      expect(await env.result(id)).toEqual({ a: 2, b: 4, c: 7 });
+      expect(env.stats.invocations - invocationsBefore).toBeGreaterThanOrEqual(2);
+      expect([calls.get("pipeline.a"), calls.get("pipeline.b"), calls.get("pipeline.c")]).toEqual([1, 1, 1]);
+      const history = await env.history(id);
+      expect(history.filter((e) => e.type === "StepCompleted").map((e) => (e as { name: string }).name)).toEqual(["a", "b", "c"]);
+    });
+
+    it("sleeps 30 days on the injected clock, chaining SQS delays", async () => {
+      const id = await env.start(monthLong, null);
+      const execution = await env.execution(id);
+      expect(execution.status).toBe("sleeping");
+      expect(Date.parse(execution.nextWakeAt as string) - env.now()).toBe(30 * 86_400_000);
+      await env.advanceTime("29 days");
+      expect((await env.execution(id)).status).toBe("sleeping");
+      await env.advanceTime("1 day");
+      expect(await env.result(id)).toEqual({ sleptMs: 30 * 86_400_000 });
+    });
+
+    it("waits 7 days then takes a signal within its 24 h timeout, or expires without one", async () => {
+      const approved = await env.start(approval, null);
+      const expired = await env.start(approval, null);
+      await env.advanceTime("7 days");
+      await env.signal(approved, "decision", { ok: true });
+      expect(await env.result(approved)).toBe("approved");
+      await env.advanceTime("24h");
+      expect(await env.result(expired)).toBe("expired");
+    });
+
+    it("keeps a signal sent before the wait, and consumes two signals in arrival order", async () => {
+      const id = await env.start(collector, null, { run: false });
+      await env.signal(id, "item", "first", { run: false });
+      await env.signal(id, "item", "second", { run: false });
+      await env.runUntilIdle();
+      expect(await env.result(id)).toEqual(["first", "second"]);
+    });
+
+    it("retries a failing step with attempts spaced by the policy", async () => {
+      const id = await env.start(retrying, { failTimes: 2 });
+      let history = await env.history(id);
+      const firstFailure = history.find((e) => e.type === "StepAttemptFailed") as { retryAtMs: number; atMs: number };
+      // 2 s initial interval, up to 20 % jitter off.
+      expect(firstFailure.retryAtMs - firstFailure.atMs).toBeGreaterThanOrEqual(1_600);
+      expect(firstFailure.retryAtMs - firstFailure.atMs).toBeLessThanOrEqual(2_000);
+      await env.advanceTime("2s");
+      history = await env.history(id);
+      const second = history.filter((e) => e.type === "StepAttemptFailed")[1] as { retryAtMs: number; atMs: number };
+      expect(second.retryAtMs - second.atMs).toBeGreaterThanOrEqual(3_200);
+      expect(second.retryAtMs - second.atMs).toBeLessThanOrEqual(4_000);
+      await env.advanceTime("4s");
+      expect(await env.result(id)).toBe(3);
+      expect(calls.get("retrying.2")).toBe(3);
+    });
+
+    it("fails a step at once on a non-retryable error and lets the workflow compensate", async () => {
+      const id = await env.start(nonRetryable, null);
+      expect(await env.result(id)).toEqual({ compensated: "DECLINED" });
+      expect(calls.get("non-retryable.charge")).toBe(1);
+    });
+
+    it("cancels: the workflow sees CancelledError, runs a cleanup step, and ends canceled", async () => {
+      const id = await env.start(cancellable, null);
+      await env.cancel(id, "no longer needed");
+      const execution = await env.execution(id);
+      expect(execution.status).toBe("canceled");
+      expect(calls.get("cancellable.cleanup")).toBe(1);
+      const history = await env.history(id);
+      expect(history.map((e) => e.type)).toContain("CancelRequested");
+      expect(history[history.length - 1]?.type).toBe("ExecutionCanceled");
+    });
+
+    it("runs a child workflow and hands its output, or its failure, to the parent", async () => {
+      const ok = await env.start(parent, { fail: false });
+      expect(await env.result(ok)).toEqual({ ok: 40 });
+      const failing = await env.start(parent, { fail: true });
+      expect(await env.result(failing)).toEqual({ childFailed: "failed", message: expect.stringContaining("child broke") });
+    });
+
+    it("returns the same now(), random() and uuid() on every replay", async () => {
+      const id = await env.start(deterministic, null);
+      await env.advanceTime("1 minute");
+      const first = await env.result<{ before: { r: number; u: string; t: number } }>(id);
+      expect(first.before.t).toBe(Date.parse((await env.execution(id)).createdAt));
+      expect(first.before.u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    });
+
+    it("runs Promise.all over steps and Promise.race over a signal and a timer", async () => {
+      const id = await env.start(parallel, null);
+      await env.signal(id, "go", "signal won");
+      expect(await env.result(id)).toEqual({ x: "X", y: "Y", raced: "signal won" });
+      const timedOut = await env.start(parallel, null);
+      await env.advanceTime("1h");
+      expect(await env.result(timedOut)).toEqual({ x: "X", y: "Y", raced: "deadline" });
+    });
+
+    it("continues as new: same id, new runs, history of each run starts fresh", async () => {
+      const id = await env.start(poller, { round: 1 });
+      await env.advanceTime("1h");
+      await env.advanceTime("1h");
+      await env.advanceTime("1h");
+      const execution = await env.execution(id);
+      expect(execution.status).toBe("completed");
+      expect(execution.run).toBe(3);
+      expect(execution.output).toEqual({ rounds: 3 });
+      const history = await env.history(id);
+      expect(history.filter((e) => e.type === "ContinuedAsNew")).toHaveLength(2);
+    });
+
+    it("pins an execution to the version it started with while new starts get the latest", async () => {
+      const old = await env.start("versioned", null, { version: 1 });
+      const latest = await env.start("versioned", null);
+      expect((await env.execution(old)).version).toBe(1);
+      expect((await env.execution(latest)).version).toBe(2);
+      await env.advanceTime("1h");
+      expect(await env.result(old)).toBe("v1");
+      expect(await env.result(latest)).toBe("v2");
+      await expect(env.start("versioned", null, { version: 3 })).rejects.toMatchObject({ code: "WORKFLOW_NOT_FOUND" });
+    });
+
+    it("fails with a NonDeterminismError when the code no longer matches history", async () => {
+      const v1 = defineWorkflow("drifting", async (ctx) => {
+        await ctx.step("charge", () => 1);
+        await ctx.sleep("wait", "1h");
+        return "done";
+      });
+      const v1Changed = defineWorkflow("drifting", async (ctx) => {
+        await ctx.step("refund", () => 1);
+        await ctx.sleep("wait", "1h");
+        return "done";
+      });
+      env.deps.registry.register(v1);
+      const id = await env.start(v1, null);
+      // A deploy that changed the code without a new version (new processes: nothing warm).
+      (env.deps.registry as unknown as { byName: Map<string, Map<number, unknown>> }).byName.get("drifting")?.set(1, v1Changed);
+      if (env.deps.runCache) env.deps.runCache = new RunCache();
+      await env.advanceTime("1h");
+      const execution = await env.execution(id);
+      expect(execution.status).toBe("failed");
+      expect(execution.error).toMatchObject({ code: "NON_DETERMINISM" });
+      expect(execution.error?.message).toContain('step "charge"');
+      expect(execution.error?.message).toContain('step "refund"');
+    });
+  });
+
+  describe("cancellation and timeouts across executions", () => {
+    it("canceling a parent cancels its running child", async () => {
+      const sleeper = defineWorkflow("sleepy-child", async (ctx) => {
+        await ctx.sleep("forever", "365 days");
+        return "woke";
+      });
+      const holder = defineWorkflow("holder", async (ctx) => ctx.child(sleeper, null, { id: `${ctx.executionId}-kid` }));
+      env.deps.registry.register(sleeper).register(holder);
+      const id = await env.start(holder, null);
+      expect((await env.execution(`${id}-kid`)).status).toBe("sleeping");
+      await env.cancel(id, "stop");
+      expect((await env.execution(id)).status).toBe("canceled");
+      expect((await env.execution(`${id}-kid`)).status).toBe("canceled");
+    });
+
+    it("fails an attempt that runs past the step timeout, and retries it", async () => {
+      let attempts = 0;
+      const slow = defineWorkflow("slow-step", async (ctx) =>
+        ctx.step(
+          "slow",
+          async ({ attempt, signal }) => {
+            attempts += 1;
+            if (attempt === 1) await new Promise((resolve) => signal.addEventListener("abort", resolve));
+            return attempt;
+          },
+          { timeout: 50, retry: { maxAttempts: 2, initialInterval: "1s" } },
+        ),
+      );
+      env.deps.registry.register(slow);
+      const id = await env.start(slow, null);
+      const failure = (await env.history(id)).find((e) => e.type === "StepAttemptFailed") as { error: { code: string } };
+      expect(failure.error.code).toBe("STEP_TIMEOUT");
+      await env.advanceTime("1s");
+      expect(await env.result(id)).toBe(2);
+      expect(attempts).toBe(2);
+    });
   });
 });
