@@ -1,23 +1,39 @@
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import { CfnOutput, Duration, RemovalPolicy } from "aws-cdk-lib";
-import { HttpApi, HttpMethod } from "aws-cdk-lib/aws-apigatewayv2";
-import { HttpIamAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
+import { CfnOutput, Duration, RemovalPolicy, Token, Validations } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
+import { HttpApi, HttpMethod, type HttpStage, type IHttpRouteAuthorizer, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
-import { AttributeType, Billing, TableV2 } from "aws-cdk-lib/aws-dynamodb";
-import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
+import { AttributeType, Billing, ProjectionType, TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import { Rule, Schedule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
+import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Architecture, LoggingFormat, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
-import { NodejsFunction, OutputFormat, type BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
+import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { type FunctionAccess, grantAccess } from "./access";
+import { createAlarms, type DurableWorkflowsAlarms } from "./alarms";
+import { checkWorkflowsEntry, REPO_ROOT, writeHandlerEntries } from "./handler-entries";
+
+/**
+ * Who may call the HTTP API. `iam`: callers sign requests with SigV4 and
+ * need `execute-api:Invoke` on the API. `jwt`: callers send a bearer token
+ * from `issuer` whose `aud` is one of `audience`.
+ */
+export type DurableWorkflowsAuth =
+  | { readonly type: "iam" }
+  | { readonly type: "jwt"; readonly issuer: string; readonly audience: readonly string[] };
 
 /** Props of {@link DurableWorkflows}. */
 export interface DurableWorkflowsProps {
   /**
    * Absolute path of the TypeScript module that exports `workflows`, the
-   * list of workflow definitions both functions serve.
+   * list of workflow definitions the API and the worker serve.
    */
   readonly workflowsEntry: string;
   /**
@@ -36,10 +52,33 @@ export interface DurableWorkflowsProps {
    */
   readonly workerTimeout?: Duration;
   /**
-   * Applied to the table and both queues.
-   * @default the table is retained, the queues are destroyed
+   * The most worker instances the SQS event source runs at once (its
+   * `maxConcurrency`; SQS allows 2 to 1000). Bounds the load on the table
+   * and on anything the steps call.
+   * @default 10
+   */
+  readonly workerConcurrency?: number;
+  /** @default { type: "iam" } */
+  readonly auth?: DurableWorkflowsAuth;
+  /** Where the alarms send their ALARM and OK notifications. @default no notifications */
+  readonly alarmTopic?: ITopic;
+  /**
+   * Applied to the table, the queues and the log groups.
+   * @default the table and the log groups are retained, the queues are destroyed
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The table's deletion protection: while on, neither CloudFormation nor a
+   * person can delete the table.
+   * @default true, unless `removalPolicy` is DESTROY
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * How often the sweeper looks for executions whose wake-up was lost. Whole
+   * minutes, at least one.
+   * @default Duration.minutes(1)
+   */
+  readonly sweepSchedule?: Duration;
 }
 
 /** Index names; the store queries them by these names. */
@@ -52,16 +91,60 @@ export const TABLE_INDEXES = {
 /** `[method, path]` of every route the API function serves. */
 export const API_ROUTES: ReadonlyArray<readonly [HttpMethod, string]> = [
   [HttpMethod.POST, "/executions"],
+  [HttpMethod.GET, "/executions"],
   [HttpMethod.GET, "/executions/{id}"],
   [HttpMethod.GET, "/executions/{id}/history"],
+  [HttpMethod.POST, "/executions/{id}/signals/{name}"],
+  [HttpMethod.POST, "/executions/{id}/cancel"],
+  [HttpMethod.GET, "/workflows"],
 ];
+
+/**
+ * What each function's code calls (lambdas/store/dynamo-store.ts,
+ * lambdas/queue/wakeups.ts and redelivery.ts). A change that calls something new must
+ * add it here: the local stack does not check IAM, AWS does.
+ */
+const ACCESS = {
+  // start (transaction of puts), get, history, list (index query, then a
+  // BatchGetItem of the listed items), signal and cancel (transaction: update
+  // + put). ConditionCheckItem is not called today; it adds nothing GetItem
+  // does not already allow, and keeps a transaction gaining a check working.
+  api: {
+    table: ["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query", "ConditionCheckItem"],
+    queriedIndexes: [TABLE_INDEXES.byWorkflow, TABLE_INDEXES.byStatus],
+    queue: ["SendMessage"],
+    deadLetterQueue: [],
+  },
+  // lease, snapshot, commits (a conditional put, or a transaction that also
+  // deletes consumed inbox items), wake-ups and visibility back-off; after
+  // the last engine retry, the message goes to the DLQ.
+  worker: {
+    table: ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "ConditionCheckItem"],
+    queriedIndexes: [],
+    queue: ["SendMessage", "ChangeMessageVisibility"],
+    deadLetterQueue: ["SendMessage"],
+  },
+  // finds due executions in the sparse index and sends them wake-ups.
+  sweeper: {
+    table: [],
+    queriedIndexes: [TABLE_INDEXES.due],
+    queue: ["SendMessage"],
+    deadLetterQueue: [],
+  },
+} as const satisfies Record<string, FunctionAccess>;
 
 const DEFAULT_RETENTION = Duration.days(30);
 const DEFAULT_WORKER_MEMORY_MB = 1024;
 const DEFAULT_WORKER_TIMEOUT = Duration.seconds(60);
+const DEFAULT_WORKER_CONCURRENCY = 10;
+const DEFAULT_SWEEP_SCHEDULE = Duration.minutes(1);
 const API_MEMORY_MB = 1024;
 // HTTP API gives up on an integration after 30 s; answer well before that.
 const API_TIMEOUT = Duration.seconds(10);
+const SWEEPER_MEMORY_MB = 256;
+const SWEEPER_TIMEOUT = Duration.seconds(60);
+const WORKER_BATCH_SIZE = 10;
+const WORKER_BATCHING_WINDOW = Duration.seconds(1);
 // The engine marks an execution failed after 20 engine retries; redrive is
 // only the backstop for a message the engine could not handle at all.
 const MAX_RECEIVE_COUNT = 25;
@@ -72,22 +155,24 @@ const VISIBILITY_TIMEOUT_FACTOR = 6;
 // retain longer than the source queue or messages expire on arrival.
 const QUEUE_RETENTION = Duration.days(4);
 const DLQ_RETENTION = Duration.days(14);
-
-/** The repository root: this file lives in `<repo>/lib/`. */
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
-const HANDLERS = {
-  api: { file: path.join(REPO_ROOT, "lambdas/handlers/api"), factory: "apiHandlerFromEnv" },
-  worker: { file: path.join(REPO_ROOT, "lambdas/handlers/worker"), factory: "workerHandlerFromEnv" },
-} as const;
+const LOG_RETENTION = RetentionDays.ONE_MONTH;
+/**
+ * nodejs24.x, not the issue's nodejs22.x: cdk-nag's AwsSolutions-L1 wants
+ * the newest Node.js runtime aws-cdk-lib knows, and DESIGN.md prefers it.
+ * The handlers need nothing newer than Node 20 (they run on it locally).
+ */
+const RUNTIME = Runtime.NODEJS_24_X;
 
 /**
  * The durable workflow engine on AWS: one DynamoDB table for executions and
- * history, an SQS queue of wake-ups drained by the worker function, and an
- * HTTP API (IAM-authorized) in front of the API function.
+ * history, an SQS queue of wake-ups drained by the worker function, a
+ * scheduled sweeper that re-sends lost wake-ups, an HTTP API (IAM or JWT
+ * authorized) in front of the API function, and alarms.
  *
  * @example
  * new DurableWorkflows(this, "Workflows", {
  *   workflowsEntry: path.join(import.meta.dirname, "../workflows/index.ts"),
+ *   alarmTopic: opsTopic,
  * });
  */
 export class DurableWorkflows extends Construct {
@@ -96,15 +181,29 @@ export class DurableWorkflows extends Construct {
   readonly deadLetterQueue: Queue;
   readonly workerFunction: NodejsFunction;
   readonly apiFunction: NodejsFunction;
+  readonly sweeperFunction: NodejsFunction;
+  /** The key the API signs pagination cursors with (`DURABLE_CURSOR_SECRET`). */
+  readonly cursorSecret: Secret;
+  /** Runs the sweeper every `sweepSchedule`. */
+  readonly sweepRule: Rule;
   readonly httpApi: HttpApi;
+  /** The API's `$default` stage, with access logging. */
+  readonly httpStage: HttpStage;
+  readonly accessLogGroup: LogGroup;
   /** Base URL of the HTTP API, without a trailing slash. */
   readonly apiUrl: string;
+  readonly alarms: DurableWorkflowsAlarms;
 
   constructor(scope: Construct, id: string, props: DurableWorkflowsProps) {
     super(scope, id);
     const workflowsEntry = checkWorkflowsEntry(props.workflowsEntry);
     const workerTimeout = props.workerTimeout ?? DEFAULT_WORKER_TIMEOUT;
     const retention = props.retention ?? DEFAULT_RETENTION;
+    const workerConcurrency = checkWorkerConcurrency(props.workerConcurrency ?? DEFAULT_WORKER_CONCURRENCY);
+    const sweepSchedule = checkSweepSchedule(props.sweepSchedule ?? DEFAULT_SWEEP_SCHEDULE);
+    const auth = checkAuth(props.auth ?? { type: "iam" });
+    const removalPolicy = props.removalPolicy;
+    const logRemovalPolicy = removalPolicy ?? RemovalPolicy.RETAIN;
 
     this.table = new TableV2(this, "Table", {
       partitionKey: { name: "PK", type: AttributeType.STRING },
@@ -112,33 +211,41 @@ export class DurableWorkflows extends Construct {
       billing: Billing.onDemand(),
       timeToLiveAttribute: "expiresAtEpochSec",
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      // Projection ALL (the default): list pages are served from the index alone.
+      deletionProtection: props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY,
+      // Lean projections (as lambdas/store/keys.ts TABLE says): with ALL, every
+      // update of an execution item would be rewritten into every index. Listing
+      // reads keys plus the other filter attribute, then fetches the items.
       globalSecondaryIndexes: [
         {
           indexName: TABLE_INDEXES.byWorkflow,
           partitionKey: { name: "workflow", type: AttributeType.STRING },
           sortKey: { name: "createdAtMs", type: AttributeType.NUMBER },
+          projectionType: ProjectionType.INCLUDE,
+          nonKeyAttributes: ["status"],
         },
         {
           indexName: TABLE_INDEXES.byStatus,
           partitionKey: { name: "status", type: AttributeType.STRING },
           sortKey: { name: "createdAtMs", type: AttributeType.NUMBER },
+          projectionType: ProjectionType.INCLUDE,
+          nonKeyAttributes: ["workflow"],
         },
         {
           // Sparse: only non-terminal executions carry `dueShard`.
           indexName: TABLE_INDEXES.due,
           partitionKey: { name: "dueShard", type: AttributeType.STRING },
           sortKey: { name: "nextWakeAtMs", type: AttributeType.NUMBER },
+          projectionType: ProjectionType.KEYS_ONLY,
         },
       ],
-      ...(props.removalPolicy ? { removalPolicy: props.removalPolicy } : {}),
+      ...(removalPolicy ? { removalPolicy } : {}),
     });
 
     this.deadLetterQueue = new Queue(this, "WakeUpDeadLetterQueue", {
       retentionPeriod: DLQ_RETENTION,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      ...(props.removalPolicy ? { removalPolicy: props.removalPolicy } : {}),
+      ...(removalPolicy ? { removalPolicy } : {}),
     });
     this.queue = new Queue(this, "WakeUpQueue", {
       visibilityTimeout: Duration.seconds(workerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR),
@@ -146,7 +253,7 @@ export class DurableWorkflows extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
-      ...(props.removalPolicy ? { removalPolicy: props.removalPolicy } : {}),
+      ...(removalPolicy ? { removalPolicy } : {}),
     });
 
     const entries = writeHandlerEntries(workflowsEntry);
@@ -154,44 +261,134 @@ export class DurableWorkflows extends Construct {
       DURABLE_TABLE_NAME: this.table.tableName,
       DURABLE_QUEUE_URL: this.queue.queueUrl,
       DURABLE_RETENTION_SEC: String(retention.toSeconds()),
+      POWERTOOLS_SERVICE_NAME: "durable-workflows",
+      POWERTOOLS_METRICS_NAMESPACE: "DurableWorkflows",
       NODE_OPTIONS: "--enable-source-maps",
     };
+    const resources = { table: this.table, queue: this.queue, deadLetterQueue: this.deadLetterQueue };
+    /**
+     * One function with its own role and log group. The role starts empty (no
+     * AWSLambdaBasicExecutionRole, whose log grant covers every log group in
+     * the account): it may write to its own log group and do what `access` says.
+     */
+    const engineFunction = (name: string, access: FunctionAccess, options: Partial<NodejsFunctionProps> & { entry: string }) => {
+      const role = new Role(this, `${name}Role`, {
+        assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+        description: `Durable workflows: the ${name.toLowerCase()} function`,
+      });
+      const logGroup = new LogGroup(this, `${name}Logs`, { retention: LOG_RETENTION, removalPolicy: logRemovalPolicy });
+      logGroup.grantWrite(role);
+      grantAccess(role, resources, access);
+      return new NodejsFunction(this, name, {
+        handler: "handler",
+        runtime: RUNTIME,
+        architecture: Architecture.ARM_64,
+        projectRoot: REPO_ROOT,
+        depsLockFilePath: path.join(REPO_ROOT, "package-lock.json"),
+        bundling: {
+          // Bundle with the project's esbuild; never fall back to Docker.
+          forceDockerBundling: false,
+          format: OutputFormat.ESM,
+          minify: true,
+          sourceMap: true,
+          mainFields: ["module", "main"],
+          // CommonJS dependencies call `require`, which ESM output lacks.
+          banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        },
+        role,
+        logGroup,
+        loggingFormat: LoggingFormat.JSON,
+        environment,
+        ...options,
+      });
+    };
 
-    this.workerFunction = new NodejsFunction(this, "Worker", {
-      ...functionDefaults(entries.worker),
+    this.workerFunction = engineFunction("Worker", ACCESS.worker, {
+      entry: entries.worker,
       description: "Durable workflows: replays executions woken by SQS",
       memorySize: props.workerMemorySize ?? DEFAULT_WORKER_MEMORY_MB,
       timeout: workerTimeout,
-      environment,
+      environment: { ...environment, DURABLE_DLQ_URL: this.deadLetterQueue.queueUrl },
     });
+    // Grants the worker's role what consuming takes (Receive, Delete,
+    // ChangeMessageVisibility, GetQueueAttributes, GetQueueUrl on this queue).
     this.workerFunction.addEventSource(
       new SqsEventSource(this.queue, {
-        batchSize: 10,
-        maxBatchingWindow: Duration.seconds(1),
+        batchSize: WORKER_BATCH_SIZE,
+        maxBatchingWindow: WORKER_BATCHING_WINDOW,
         reportBatchItemFailures: true,
+        maxConcurrency: workerConcurrency,
       }),
     );
-    this.table.grantReadWriteData(this.workerFunction);
-    this.queue.grantSendMessages(this.workerFunction);
-    // The worker backs off by changing a message's visibility itself; do not
-    // rely on the event source's implicit consume grant for that.
-    this.queue.grant(this.workerFunction, "sqs:ChangeMessageVisibility");
 
-    this.apiFunction = new NodejsFunction(this, "Api", {
-      ...functionDefaults(entries.api),
-      description: "Durable workflows: HTTP API (start, inspect, signal executions)",
+    // Every API instance must sign cursors with the same key, or a page's
+    // cursor is refused by the next instance (lambdas/store/cursor.ts).
+    this.cursorSecret = new Secret(this, "CursorSecret", {
+      description: "Durable workflows: HMAC key of the API's pagination cursors",
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      // Losing it only invalidates cursors in flight: clients page again from the start.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.cursorSecret).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "The secret only signs short-lived pagination cursors. Rotation would need a custom rotation function and would " +
+        "invalidate cursors in flight; if it leaks, forged cursors still only page through lists the caller may already read.",
+    });
+    this.apiFunction = engineFunction("Api", ACCESS.api, {
+      entry: entries.api,
+      description: "Durable workflows: HTTP API (start, inspect, signal, cancel executions)",
       memorySize: API_MEMORY_MB,
       timeout: API_TIMEOUT,
-      environment,
+      environment: {
+        ...environment,
+        // A CloudFormation dynamic reference: resolved at deploy time, never in
+        // the template. The function reads it from its environment.
+        DURABLE_CURSOR_SECRET: this.cursorSecret.secretValue.unsafeUnwrap(),
+      },
     });
-    this.table.grantReadWriteData(this.apiFunction);
-    this.queue.grantSendMessages(this.apiFunction);
 
-    // IAM authorization on every route by default (SigV4-signed callers
-    // with execute-api:Invoke); the local stack uses a bearer token instead.
+    this.sweeperFunction = engineFunction("Sweeper", ACCESS.sweeper, {
+      entry: entries.sweeper,
+      description: "Durable workflows: re-sends wake-ups lost between a commit and a send",
+      memorySize: SWEEPER_MEMORY_MB,
+      timeout: SWEEPER_TIMEOUT,
+      // The next scheduled sweep is the retry.
+      retryAttempts: 0,
+    });
+    this.sweepRule = new Rule(this, "SweepSchedule", {
+      description: "Durable workflows: runs the sweeper",
+      schedule: Schedule.rate(sweepSchedule),
+      targets: [new LambdaFunction(this.sweeperFunction)],
+    });
+
+    this.accessLogGroup = new LogGroup(this, "ApiAccessLogs", { retention: LOG_RETENTION, removalPolicy: logRemovalPolicy });
     this.httpApi = new HttpApi(this, "HttpApi", {
       description: "Durable workflows API",
-      defaultAuthorizer: new HttpIamAuthorizer(),
+      defaultAuthorizer: authorizer(auth),
+      // Created below, with access logging.
+      createDefaultStage: false,
+    });
+    this.httpStage = this.httpApi.addStage("DefaultStage", {
+      stageName: "$default",
+      autoDeploy: true,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogGroup),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: "$context.requestId",
+            requestTime: "$context.requestTime",
+            routeKey: "$context.routeKey",
+            status: "$context.status",
+            sourceIp: "$context.identity.sourceIp",
+            caller: "$context.identity.userArn",
+            responseLength: "$context.responseLength",
+            integrationLatencyMs: "$context.integrationLatency",
+            integrationError: "$context.integrationErrorMessage",
+            authorizerError: "$context.authorizer.error",
+          }),
+        ),
+      },
     });
     const integration = new HttpLambdaIntegration("ApiIntegration", this.apiFunction);
     for (const [method, routePath] of API_ROUTES) {
@@ -199,80 +396,60 @@ export class DurableWorkflows extends Construct {
     }
     this.apiUrl = this.httpApi.apiEndpoint;
 
+    this.alarms = createAlarms(
+      this,
+      { queue: this.queue, deadLetterQueue: this.deadLetterQueue, worker: this.workerFunction, sweeper: this.sweeperFunction },
+      props.alarmTopic,
+    );
+
     new CfnOutput(this, "ApiUrl", { value: this.apiUrl, description: "Base URL of the workflows HTTP API" });
     new CfnOutput(this, "TableName", { value: this.table.tableName, description: "DynamoDB table of executions and history" });
     new CfnOutput(this, "QueueUrl", { value: this.queue.queueUrl, description: "SQS queue of execution wake-ups" });
+    new CfnOutput(this, "DeadLetterQueueUrl", {
+      value: this.deadLetterQueue.queueUrl,
+      description: "SQS dead-letter queue of wake-ups the engine gave up on",
+    });
+    new CfnOutput(this, "WorkerFunctionName", { value: this.workerFunction.functionName, description: "Worker Lambda function" });
+    new CfnOutput(this, "ApiFunctionName", { value: this.apiFunction.functionName, description: "API Lambda function" });
+    new CfnOutput(this, "SweeperFunctionName", { value: this.sweeperFunction.functionName, description: "Sweeper Lambda function" });
   }
 }
 
-function functionDefaults(entry: string) {
-  const bundling: BundlingOptions = {
-    // Bundle with the project's esbuild; never fall back to Docker.
-    forceDockerBundling: false,
-    format: OutputFormat.ESM,
-    minify: true,
-    sourceMap: true,
-    mainFields: ["module", "main"],
-    // CommonJS dependencies call `require`, which ESM output lacks.
-    banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-  };
-  return {
-    entry,
-    handler: "handler",
-    runtime: Runtime.NODEJS_22_X,
-    architecture: Architecture.ARM_64,
-    projectRoot: REPO_ROOT,
-    depsLockFilePath: path.join(REPO_ROOT, "package-lock.json"),
-    bundling,
-  };
+function authorizer(auth: DurableWorkflowsAuth): IHttpRouteAuthorizer {
+  switch (auth.type) {
+    case "iam":
+      // SigV4-signed callers with execute-api:Invoke; the local stack uses a bearer token instead.
+      return new HttpIamAuthorizer();
+    case "jwt":
+      return new HttpJwtAuthorizer("JwtAuthorizer", auth.issuer, { jwtAudience: [...auth.audience] });
+  }
 }
 
-function checkWorkflowsEntry(workflowsEntry: string): string {
-  if (!path.isAbsolute(workflowsEntry)) {
-    throw new Error(`DurableWorkflows: workflowsEntry must be an absolute path, got "${workflowsEntry}"`);
+function checkWorkerConcurrency(value: number): number {
+  if (!Token.isUnresolved(value) && (!Number.isInteger(value) || value < 2 || value > 1000)) {
+    throw new Error(`DurableWorkflows: workerConcurrency must be a whole number from 2 to 1000 (SQS event source maxConcurrency), got ${value}`);
   }
-  if (!existsSync(workflowsEntry)) {
-    throw new Error(`DurableWorkflows: workflowsEntry "${workflowsEntry}" does not exist`);
-  }
-  return workflowsEntry;
+  return value;
 }
 
-/**
- * Writes one entry module per function, binding the user's `workflows` to
- * the generic handler factory. NodejsFunction needs the entry under
- * `projectRoot`, so they live in `<repo>/.cache/durable-entries/<hash>/`
- * (git-ignored); the hash of the inputs keeps the folder stable across
- * synths and apart for different `workflowsEntry` values.
- */
-function writeHandlerEntries(workflowsEntry: string): { api: string; worker: string } {
-  const hash = createHash("sha256")
-    .update(JSON.stringify([workflowsEntry, HANDLERS.api.file, HANDLERS.worker.file]))
-    .digest("hex")
-    .slice(0, 16);
-  const dir = path.join(REPO_ROOT, ".cache", "durable-entries", hash);
-  mkdirSync(dir, { recursive: true });
-  const write = (name: keyof typeof HANDLERS): string => {
-    const { file, factory } = HANDLERS[name];
-    const source = [
-      "// Generated by lib/durable-workflows.ts; do not edit.",
-      `import { workflows } from ${importSpecifier(workflowsEntry)};`,
-      `import { ${factory} } from ${importSpecifier(file)};`,
-      `export const handler = ${factory}(workflows);`,
-      "",
-    ].join("\n");
-    const target = path.join(dir, `${name}.ts`);
-    if (!existsSync(target) || readFileSync(target, "utf8") !== source) {
-      // Write-then-rename: parallel synths (tests) never read a half-written file.
-      const temp = `${target}.${process.pid}.tmp`;
-      writeFileSync(temp, source);
-      renameSync(temp, target);
+function checkSweepSchedule(schedule: Duration): Duration {
+  if (!schedule.isUnresolved()) {
+    const seconds = schedule.toSeconds();
+    if (seconds < 60 || seconds % 60 !== 0) {
+      throw new Error(`DurableWorkflows: sweepSchedule must be whole minutes, at least one (an EventBridge rate), got ${schedule.toHumanString()}`);
     }
-    return target;
-  };
-  return { api: write("api"), worker: write("worker") };
+  }
+  return schedule;
 }
 
-/** A quoted import specifier esbuild resolves on any OS. */
-function importSpecifier(absolutePath: string): string {
-  return JSON.stringify(absolutePath.split(path.sep).join("/"));
+function checkAuth(auth: DurableWorkflowsAuth): DurableWorkflowsAuth {
+  if (auth.type === "jwt") {
+    if (!Token.isUnresolved(auth.issuer) && !auth.issuer.startsWith("https://")) {
+      throw new Error(`DurableWorkflows: auth.issuer must be an https:// URL (the token's iss), got "${auth.issuer}"`);
+    }
+    if (auth.audience.length === 0) {
+      throw new Error("DurableWorkflows: auth.audience must name at least one audience (a token's aud must match one)");
+    }
+  }
+  return auth;
 }

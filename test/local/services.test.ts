@@ -7,6 +7,7 @@ import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localClients } from "../../local/aws-clients";
 import {
+  DynamoDBLocalStartError,
   JavaNotFoundError,
   JavaVersionError,
   ensureDynamoDBLocal,
@@ -90,7 +91,7 @@ describe("ensureDynamoDBLocal", () => {
   });
 });
 
-describe("startDynamoDBLocal without a usable Java", () => {
+describe("startDynamoDBLocal without a working Java", () => {
   it("rejects with JavaNotFoundError when java is not on PATH", async () => {
     const emptyDir = await mkdtemp(join(scratch, "empty-path-"));
     const savedPath = process.env.PATH;
@@ -130,6 +131,26 @@ describe("startDynamoDBLocal without a usable Java", () => {
 
     expect(error).toBeInstanceOf(JavaVersionError);
     expect(error).toMatchObject({ code: "JAVA_TOO_OLD", foundVersion: "11.0.22" });
+  });
+
+  it("rejects with the JVM's own error when DynamoDB Local exits before answering", async () => {
+    const failingJava = join(scratch, "java-that-fails");
+    await writeFile(
+      failingJava,
+      [
+        "#!/bin/sh",
+        `if [ "$1" = "-version" ]; then echo 'openjdk version "17.0.15" 2025-04-15' >&2; exit 0; fi`,
+        "echo 'Error: Could not create the Java Virtual Machine.' >&2",
+        "exit 1",
+        "",
+      ].join("\n"),
+    );
+    await chmod(failingJava, 0o755);
+
+    const error = await startDynamoDBLocal({ java: failingJava }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(DynamoDBLocalStartError);
+    expect((error as Error).message).toContain("Could not create the Java Virtual Machine");
   });
 });
 
