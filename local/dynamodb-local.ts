@@ -405,6 +405,8 @@ async function launch(args: {
   // DynamoDB Local has no host flag: it binds every interface (Jetty's
   // `new Server(port)`). We only ever talk to it over 127.0.0.1.
   const child = spawn(java, javaArgs, {
+    // It writes dynamodb-local-metadata.json into its working directory: keep that in the cache.
+    cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, DDB_LOCAL_TELEMETRY: "0" },
   });

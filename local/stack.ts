@@ -13,14 +13,15 @@ import { RunCache } from "../lambdas/engine/run-cache";
 import { sweepDue } from "../lambdas/engine/sweeper";
 import { createApiHandler } from "../lambdas/handlers/api";
 import { createWorkerHandler } from "../lambdas/handlers/worker";
+import { SqsRedelivery } from "../lambdas/queue/redelivery";
 import { SqsWakeupScheduler, type WakeupScheduler } from "../lambdas/queue/wakeups";
-import { DynamoExecutionStore } from "../lambdas/store/dynamo-store";
+import { DynamoExecutionStore, type DynamoStoreOptions } from "../lambdas/store/dynamo-store";
 import { createTable } from "../lambdas/store/table";
 import { localClients, type LocalClients } from "./aws-clients";
 import { startDynamoDBLocal } from "./dynamodb-local";
 import { serveHttpApi } from "./http-api";
 import { startSqsEmulator } from "./sqs-emulator";
-import { startSqsPoller } from "./sqs-poller";
+import { type SqsHandler, startSqsPoller } from "./sqs-poller";
 
 export interface LocalStackOptions {
   workflows: readonly AnyWorkflow[];
@@ -46,6 +47,16 @@ export interface LocalStackOptions {
   logger?: EngineLogger;
   /** Wraps the scheduler (fault injection, counting). */
   wrapScheduler?: (scheduler: WakeupScheduler) => WakeupScheduler;
+  /** Fault injection and metering: called with the SDK clients before anything uses them (e.g. to add middleware). */
+  instrumentClients?: (clients: LocalClients) => void;
+  /** Wraps the worker handler the poller invokes (fault injection: a crashed invocation). */
+  wrapWorkerHandler?: (handler: SqsHandler) => SqsHandler;
+  /** Parallel poller loops (the event source mapping's concurrency). Default 2. */
+  workerConcurrency?: number;
+  /** How long a sweep's claim keeps other sweepers off an execution. Default 60 s. */
+  sweepLockMs?: number;
+  /** Store options for tests (e.g. the deliberately broken `unsafeSkipLeaseCheck` variant). */
+  storeOptions?: Pick<DynamoStoreOptions, "singlePutSteps" | "unsafeSkipLeaseCheck">;
 }
 
 export interface LocalStack {
@@ -80,6 +91,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       endpoints = { dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint };
     }
     const clients = localClients(endpoints);
+    options.instrumentClients?.(clients);
     const tableName = options.tableName ?? "durable-workflows";
     await createTable(clients.dynamo, tableName);
 
@@ -101,7 +113,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const clock = options.clock ?? Date.now;
     const baseScheduler = new SqsWakeupScheduler(clients.sqs, queueUrl);
     const deps: EngineDeps = {
-      store: new DynamoExecutionStore({ client: clients.doc, tableName }),
+      store: new DynamoExecutionStore({ client: clients.doc, tableName, ...options.storeOptions }),
       scheduler: options.wrapScheduler ? options.wrapScheduler(baseScheduler) : baseScheduler,
       registry: new WorkflowRegistry(options.workflows),
       clock,
@@ -109,6 +121,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       workerId: `local/${randomUUID()}`,
       logger: log,
       runCache: new RunCache(),
+      redelivery: new SqsRedelivery(clients.sqs, queueUrl, dlqUrl),
     };
 
     const bearerToken = options.bearerToken ?? randomBytes(18).toString("base64url");
@@ -119,19 +132,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => api.close());
 
     const workerTimeoutMs = options.workerTimeoutMs ?? 60_000;
+    const worker: SqsHandler = createWorkerHandler(deps, options.workerOptions ?? {});
     const poller = startSqsPoller({
       sqs: clients.sqs,
       queueUrl,
-      handler: createWorkerHandler(deps, options.workerOptions ?? {}),
+      handler: options.wrapWorkerHandler ? options.wrapWorkerHandler(worker) : worker,
       functionTimeoutMs: workerTimeoutMs,
-      concurrency: 2,
+      concurrency: options.workerConcurrency ?? 2,
       onError: (err) => log.warn("poller", { error: err instanceof Error ? err.message : String(err) }),
     });
     stops.push(() => poller.stop());
 
-    const sweep = async () => (await sweepDue(deps, { graceMs: options.sweepGraceMs ?? 5_000 })).woken;
+    const lockTimeMs = options.sweepLockMs ?? 60_000;
+    const sweep = async () => (await sweepDue(deps, { graceMs: options.sweepGraceMs ?? 5_000, lockTimeMs })).woken;
     // On start, re-enqueue whatever DynamoDB says is due: the emulator keeps no messages across restarts.
-    await sweepDue(deps, { graceMs: 0 });
+    await sweepDue(deps, { graceMs: 0, lockTimeMs });
     const timer = setInterval(() => {
       sweep().catch((err: unknown) => log.warn("sweep failed", { error: err instanceof Error ? err.message : String(err) }));
     }, options.sweepIntervalMs ?? 5_000);

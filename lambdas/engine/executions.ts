@@ -7,9 +7,11 @@ import { randomUUID } from "node:crypto";
 import type { ErrorInfo } from "../core/errors";
 import { DurableError } from "../core/errors";
 import type { HistoryEvent } from "../core/events";
+import type { ExecutionStatus } from "../core/status";
 import type { WorkflowRegistry } from "../core/workflow";
+import { createCursorCodec, type CursorCodec, InvalidCursorError } from "../store/cursor";
 import { ExecutionAlreadyExistsError, ExecutionNotFoundError } from "../store/errors";
-import type { ExecutionRecord, ExecutionStore } from "../store/store";
+import type { ExecutionListing, ExecutionRecord, ExecutionStore } from "../store/store";
 import type { WakeupScheduler } from "../queue/wakeups";
 import type { EngineLogger } from "./process-wakeup";
 import { silentLogger } from "./process-wakeup";
@@ -21,7 +23,11 @@ export interface ApiDeps {
   clock: () => number;
   newId?: () => string;
   logger?: EngineLogger;
+  /** Signs pagination cursors; this process's random secret when absent (see store/cursor.ts). */
+  cursors?: CursorCodec;
 }
+
+const processCursors = createCursorCodec();
 
 /** An execution as the API returns it. */
 export interface ExecutionView {
@@ -38,6 +44,9 @@ export interface ExecutionView {
   nextWakeAt?: string;
   parentId?: string;
 }
+
+/** An execution in a list: no input, output or error, so a page stays small; GET the execution for those. */
+export type ExecutionSummary = Omit<ExecutionView, "input" | "output" | "error">;
 
 export function toView(record: ExecutionRecord): ExecutionView {
   const view: ExecutionView = {
@@ -119,15 +128,92 @@ export async function getExecution(deps: ApiDeps, executionId: string): Promise<
   return toView(record);
 }
 
+/**
+ * A page's worth of JSON at most: a synchronous Lambda answers at most 6 MB, and one history
+ * event can be 350 KB, so a page of `limit` events can be cut short (its cursor goes on from there).
+ */
+export const MAX_PAGE_BYTES = 5_000_000;
+
+/**
+ * One page of an execution's history, oldest first. The cursor is bound to this execution: one
+ * from another execution's history (or a list) is INVALID_CURSOR.
+ */
 export async function getHistory(
   deps: ApiDeps,
   executionId: string,
-  page: { afterSeq?: number; limit: number },
-): Promise<{ events: Record<string, unknown>[]; nextAfterSeq?: number }> {
+  page: { limit: number; cursor?: string },
+): Promise<{ events: Record<string, unknown>[]; cursor?: string }> {
+  const cursors = deps.cursors ?? processCursors;
+  const query = `history:${executionId}`;
+  let afterSeq = page.cursor === undefined ? 0 : historyPosition(cursors.decode(query, page.cursor));
   const record = await deps.store.getExecution(executionId);
   if (!record) throw new ExecutionNotFoundError(executionId);
-  const { events, lastSeq } = await deps.store.readHistory(executionId, { ...page });
-  return { events: events.map(toEventView), ...(lastSeq === undefined ? {} : { nextAfterSeq: lastSeq }) };
+
+  const events: Record<string, unknown>[] = [];
+  let bytes = 0;
+  let more = false;
+  while (events.length < page.limit) {
+    const want = page.limit - events.length;
+    const part = await deps.store.readHistory(executionId, { afterSeq, limit: want });
+    for (const event of part.events) {
+      const view = toEventView(event);
+      bytes += Buffer.byteLength(JSON.stringify(view));
+      if (events.length > 0 && bytes > MAX_PAGE_BYTES) {
+        more = true;
+        break;
+      }
+      events.push(view);
+      afterSeq = event.seq;
+    }
+    if (more) break;
+    if (part.lastSeq !== undefined) {
+      more = true; // a full page and DynamoDB has more
+      continue;
+    }
+    // A short page without a next key is the end, or a query that stopped at 1 MB (readHistory
+    // does not tell the two apart): one more read settles it.
+    if (part.events.length === want || part.events.length === 0) break;
+  }
+  return { events, ...(more ? { cursor: cursors.encode(query, afterSeq) } : {}) };
+}
+
+function historyPosition(position: unknown): number {
+  if (typeof position === "number" && Number.isSafeInteger(position) && position >= 0) return position;
+  throw new InvalidCursorError("malformed position");
+}
+
+export interface ListRequest {
+  workflow?: string;
+  status?: ExecutionStatus;
+  limit: number;
+  cursor?: string;
+}
+
+/**
+ * Executions newest first, by workflow (and status) or by status; with neither filter, all
+ * statuses merged. A page may be shorter than `limit` and still have a cursor (a selective status
+ * filter reads a bounded number of index items per request): page on until there is no cursor.
+ */
+export async function listExecutions(deps: ApiDeps, request: ListRequest): Promise<{ executions: ExecutionSummary[]; cursor?: string }> {
+  const cursors = deps.cursors ?? processCursors;
+  const query = JSON.stringify(["executions", request.workflow ?? null, request.status ?? null]);
+  const after = request.cursor === undefined ? undefined : cursors.decode(query, request.cursor);
+  if (request.cursor !== undefined && (after === undefined || after === null)) throw new InvalidCursorError("malformed position");
+  const page = await deps.store.listExecutions({
+    limit: request.limit,
+    ...(request.workflow === undefined ? {} : { workflow: request.workflow }),
+    ...(request.status === undefined ? {} : { status: request.status }),
+    ...(after === undefined ? {} : { after }),
+  });
+  return {
+    executions: page.executions.map(toSummary),
+    ...(page.next === undefined ? {} : { cursor: cursors.encode(query, page.next) }),
+  };
+}
+
+function toSummary(record: ExecutionListing): ExecutionSummary {
+  const { input: _input, ...summary } = toView({ ...record, input: null });
+  return summary;
 }
 
 /** Puts a signal in the execution's inbox and wakes it. Ended or unknown executions refuse. */

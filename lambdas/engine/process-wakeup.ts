@@ -2,8 +2,8 @@
  * What the worker does with one wake-up message: take the lease, load what is new, replay, drive
  * the workflow forward, commit, and schedule the next wake-up. The SQS handler only wires this.
  */
-import { drive, type DriveOutcome } from "../core/driver";
-import { DurableError, toErrorInfo } from "../core/errors";
+import { type CommitBatch, drive, type DriveOutcome } from "../core/driver";
+import { DurableError, type ErrorInfo, toErrorInfo } from "../core/errors";
 import type { ExecutionStarted, HistoryEvent } from "../core/events";
 import { WorkflowRun } from "../core/run";
 import type { RunCache } from "./run-cache";
@@ -11,6 +11,8 @@ import type { WorkflowRegistry } from "../core/workflow";
 import { HistoryConflictError, LeaseLostError, PendingConflictError } from "../store/errors";
 import type { ExecutionStore, Lease } from "../store/store";
 import { type WakeupMessage, type WakeupScheduler } from "../queue/wakeups";
+import type { Redelivery } from "../queue/redelivery";
+import { engineRetryPolicy, giveUp } from "./engine-retries";
 
 export interface EngineLogger {
   debug(message: string, data?: Record<string, unknown>): void;
@@ -32,6 +34,8 @@ export interface EngineDeps {
   workerId: string;
   /** Replayed runs kept warm between turns (the worker's process lives on between invocations). */
   runCache?: RunCache;
+  /** Backoff through the message's visibility and the dead-letter queue (the worker; see engine-retries.ts). */
+  redelivery?: Redelivery;
   logger?: EngineLogger;
 }
 
@@ -45,20 +49,64 @@ export interface WorkerOptions {
   minRemainingMs?: number;
   /** The lease outlives the invocation by this much. Default 5 s. */
   leaseMarginMs?: number;
+  /**
+   * Engine retries (infrastructure failures): at most `maxRetries` after the first turn (default
+   * MAX_ENGINE_RETRIES, 20), waiting `delaySeconds(n)` before retry n (default
+   * engineRetryDelaySeconds). Tests shorten the wait.
+   */
+  engineRetries?: { maxRetries?: number; delaySeconds?: (retryCount: number, random: number) => number };
+}
+
+/** What SQS says about the message being handled. */
+export interface Delivery {
+  /** ApproximateReceiveCount: 1 on the first delivery. */
+  receiveCount?: number;
 }
 
 export type WakeupResult =
   | { kind: "ran"; outcome: DriveOutcome["kind"]; commits: number; stepAttempts: number }
   | { kind: "rescheduled"; dueAtMs: number }
   | { kind: "dropped"; reason: "not-found" | "terminal" | "superseded" }
-  | { kind: "busy"; retryAtMs: number };
+  | { kind: "busy"; retryAtMs: number }
+  /** An infrastructure failure: the message should come back in `delaySeconds` (engine retry `retryCount`). */
+  | { kind: "retry"; retryCount: number; delaySeconds: number; error: ErrorInfo }
+  /** Engine retries spent: the execution was failed and its wake-up dead-lettered. */
+  | { kind: "gave-up"; failedTurns: number; error: ErrorInfo };
 
-/** Handles one wake-up. Throws only for failures worth an engine retry (SQS redelivers). */
+/**
+ * Handles one wake-up. Never throws: a failure worth an engine retry comes back as `retry` (the
+ * handler makes the message reappear after `delaySeconds`), and as `gave-up` once retries are
+ * spent (see engine-retries.ts).
+ */
 export async function processWakeup(
   message: WakeupMessage,
   time: InvocationTime,
   deps: EngineDeps,
   options: WorkerOptions = {},
+  delivery: Delivery = {},
+): Promise<WakeupResult> {
+  try {
+    return await takeTurn(message, time, deps, options, delivery);
+  } catch (err) {
+    // Failed with no lease held (DynamoDB refused the acquire, a re-send was refused): nothing of
+    // the execution changed and its count did not move, so back off by the deliveries so far.
+    return retryLater(message.executionId, err, Math.max(1, delivery.receiveCount ?? 1), deps, options);
+  }
+}
+
+function retryLater(executionId: string, err: unknown, retryCount: number, deps: EngineDeps, options: WorkerOptions): WakeupResult {
+  const error = toErrorInfo(err);
+  const delaySeconds = engineRetryPolicy(options).delaySeconds(retryCount, deps.random());
+  (deps.logger ?? silentLogger).warn("turn failed; engine retry", { executionId, retryCount, delaySeconds, error: error.message, errorName: error.name });
+  return { kind: "retry", retryCount, delaySeconds, error };
+}
+
+async function takeTurn(
+  message: WakeupMessage,
+  time: InvocationTime,
+  deps: EngineDeps,
+  options: WorkerOptions,
+  delivery: Delivery,
 ): Promise<WakeupResult> {
   const log = deps.logger ?? silentLogger;
   const now = deps.clock();
@@ -87,8 +135,14 @@ export async function processWakeup(
   }
 
   const { lease, previous } = { lease: taken.lease, previous: taken.previous };
+  const { maxRetries } = engineRetryPolicy(options);
+  if (previous.retryCount > maxRetries) {
+    // The turns before this one all died without reporting (crashes, timeouts): stop here.
+    return await giveUp(message, taken, previous.retryCount, undefined, deps);
+  }
+  const turn: TurnProgress = { ended: false };
   try {
-    return await runUnderLease(executionId, lease, previous, time, deps, options);
+    return await runUnderLease(executionId, lease, previous, time, deps, options, turn, delivery);
   } catch (err) {
     if (err instanceof LeaseLostError) {
       log.warn("lease lost; another worker took over", { executionId });
@@ -101,9 +155,25 @@ export async function processWakeup(
       await deps.scheduler.wakeNow([executionId]);
       return { kind: "dropped", reason: "superseded" };
     }
+    // An infrastructure failure (store busy, a send refused, a bug, a version this deployment lacks).
+    if (turn.ended) {
+      // The turn's last commit landed (it reset the count and gave the lease back): only what came
+      // after it failed, a send. The redelivered message re-sends it.
+      return retryLater(executionId, err, 1, deps, options);
+    }
+    if (previous.retryCount >= maxRetries) return await giveUp(message, taken, previous.retryCount + 1, err, deps);
+    // Let go so the retry can take the lease at once; the count taken with it stays.
     await taken.unlock().catch(() => undefined);
-    throw err;
+    return retryLater(executionId, err, previous.retryCount + 1, deps, options);
   }
+}
+
+/** Inbox events one turn takes in (see runUnderLease). */
+export const INBOX_PER_TURN = 40;
+
+/** Whether the commit that ends the turn (and gives the lease back) has landed. */
+interface TurnProgress {
+  ended: boolean;
 }
 
 async function runUnderLease(
@@ -113,6 +183,8 @@ async function runUnderLease(
   time: InvocationTime,
   deps: EngineDeps,
   options: WorkerOptions,
+  turn: TurnProgress,
+  delivery: Delivery,
 ): Promise<WakeupResult> {
   const log = deps.logger ?? silentLogger;
   // A warm run from this worker's last turn needs only what was written since.
@@ -146,7 +218,11 @@ async function runUnderLease(
   let commits = 0;
   let stepAttempts = 0;
   let currentStatus = execution.status;
-  let pending = snapshot.pending;
+  // The driver takes the inbox in one commit: two transaction items per event (history put +
+  // inbox delete). Past INBOX_PER_TURN the rest waits for the next turn, which this one asks for,
+  // so a storm of signals never makes a commit over DynamoDB's 100-item transaction limit.
+  let pending = snapshot.pending.slice(0, INBOX_PER_TURN);
+  const inboxLeft = snapshot.pending.length > pending.length;
 
   for (;;) {
     const definition = deps.registry.get(runStart.workflow, runStart.version);
@@ -159,7 +235,10 @@ async function runUnderLease(
         clock: deps.clock,
         random: deps.random,
         hasTime: () => time.remainingMs() > minRemainingMs,
-        commit: (batch) => deps.store.commit(lease, batch, deps.clock()),
+        commit: async (batch: CommitBatch) => {
+          await deps.store.commit(lease, batch, deps.clock());
+          if (batch.execution?.releaseLease) turn.ended = true;
+        },
         onStepAttempt: (info) => log.debug("step attempt", { executionId, workflow: runStart.workflow, ...info }),
       },
       { currentStatus, pending },
@@ -179,13 +258,16 @@ async function runUnderLease(
     }
     if (outcome.kind === "sleeping" && outcome.nextWakeAtMs !== undefined) {
       // A wake-up for this time is already on its way if nothing changed it: do not add another.
-      const unchanged = previous.status === "sleeping" && previous.nextWakeAtMs === outcome.nextWakeAtMs && result.commits <= 1;
+      // Unless this message is a redelivery: the send after the previous turn may be what failed.
+      const unchanged =
+        previous.status === "sleeping" && previous.nextWakeAtMs === outcome.nextWakeAtMs && result.commits <= 1 && (delivery.receiveCount ?? 1) <= 1;
       if (!unchanged) await deps.scheduler.schedule(executionId, { dueAtMs: outcome.nextWakeAtMs, nowMs: deps.clock() });
     } else if (outcome.kind === "yielded") {
       await deps.scheduler.wakeNow([executionId]);
     } else if (outcome.kind === "failed") {
       log.warn("execution failed", { executionId, workflow: runStart.workflow, error: outcome.error.message });
     }
+    if (inboxLeft && outcome.kind === "sleeping") await deps.scheduler.wakeNow([executionId]);
     if ((outcome.kind === "sleeping" || outcome.kind === "yielded") && !run.fatal) {
       deps.runCache?.put(executionId, { run, runStartSeq: runStart.seq, workflow: runStart.workflow, version: runStart.version });
     }

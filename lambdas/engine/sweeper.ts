@@ -1,9 +1,11 @@
 /**
  * The sweeper: the backstop for a wake-up lost between a DynamoDB commit and the SQS send (a
- * crash, a failed send, the local emulator restarted empty). It finds executions whose wake time
- * passed a grace period ago (sparse "due" index: one query when nothing is due) and wakes them.
- * A live lease keeps an execution's wake time at the lease's end, so running executions are not
- * swept; a crashed worker's execution becomes due when its lease runs out.
+ * crash, a failed send, the local emulator restarted empty). It claims executions whose wake time
+ * passed a grace period ago and that no worker holds (`pendingExecutions`: one query on the sparse
+ * "due" index when nothing is due, then one conditional update per execution, so two sweepers
+ * running at once never both wake the same one), and wakes them. A live lease keeps an
+ * execution's wake time at the lease's end, so running executions are not swept; a crashed
+ * worker's execution becomes due when its lease runs out.
  */
 import type { ExecutionStore } from "../store/store";
 import type { WakeupScheduler } from "../queue/wakeups";
@@ -14,6 +16,11 @@ export interface SweepOptions {
   graceMs?: number;
   /** At most this many per sweep. Default 500. */
   limit?: number;
+  /**
+   * How long a claim keeps other sweepers off an execution whose wake-up was just sent; if that
+   * wake-up is lost too, the execution is due again after it. Default 60 s.
+   */
+  lockTimeMs?: number;
 }
 
 export interface SweepDeps {
@@ -23,12 +30,31 @@ export interface SweepDeps {
   logger?: EngineLogger;
 }
 
-export async function sweepDue(deps: SweepDeps, options: SweepOptions = {}): Promise<{ woken: string[] }> {
-  const due = await deps.store.findDue(deps.clock() - (options.graceMs ?? 30_000), options.limit ?? 500);
-  const ids = due.map((d) => d.executionId);
-  if (ids.length > 0) {
-    await deps.scheduler.wakeNow(ids);
-    (deps.logger ?? silentLogger).info("sweeper woke overdue executions", { count: ids.length });
+/** SQS takes up to 10 messages per batch: claims are sent, or given back, 10 at a time. */
+const SEND_BATCH = 10;
+
+export async function sweepDue(deps: SweepDeps, options: SweepOptions = {}): Promise<{ woken: string[]; failed: string[] }> {
+  const log = deps.logger ?? silentLogger;
+  const nowMs = deps.clock();
+  const claimed = await deps.store.pendingExecutions(options.lockTimeMs ?? 60_000, options.limit ?? 500, {
+    nowMs,
+    dueBeforeMs: nowMs - (options.graceMs ?? 30_000),
+  });
+  const woken: string[] = [];
+  const failed: string[] = [];
+  for (let i = 0; i < claimed.length; i += SEND_BATCH) {
+    const chunk = claimed.slice(i, i + SEND_BATCH);
+    const ids = chunk.map((c) => c.executionId);
+    try {
+      await deps.scheduler.wakeNow(ids);
+      woken.push(...ids);
+    } catch (err) {
+      // Give the claims back so the next sweep tries again at once.
+      failed.push(...ids);
+      log.warn("sweeper could not send wake-ups; released them", { count: ids.length, error: err instanceof Error ? err.message : String(err) });
+      await Promise.all(chunk.map((c) => c.unlock().catch(() => undefined)));
+    }
   }
-  return { woken: ids };
+  if (woken.length > 0) log.info("sweeper woke overdue executions", { count: woken.length });
+  return { woken, failed };
 }

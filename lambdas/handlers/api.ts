@@ -1,44 +1,66 @@
 /**
  * The API Lambda (API Gateway HTTP API, payload v2). Parses and validates the request, calls one
  * engine function, shapes the answer. The local stack serves this same handler over HTTP.
+ * docs/api.md describes every route, with examples and error codes.
  *
  *   POST /executions                       start (idempotent on a client-given id)
+ *   GET  /executions                       list, newest first (?workflow=&status=&cursor=&limit=)
  *   GET  /executions/{id}                  one execution
  *   GET  /executions/{id}/history          its history, paged (?cursor=&limit=)
  *   POST /executions/{id}/signals/{name}   send a signal (JSON body = payload)
  *   POST /executions/{id}/cancel           ask it to cancel ({ "reason"?: string })
  *   GET  /workflows                        registered workflows and versions
+ *
+ * Order of checks: bearer token (401) → route (404) → method (405) → content type (415) → body
+ * size (413) → JSON and schema (400) → the engine. Everything before the engine writes nothing,
+ * and the engine's writes are conditional, so a refused request leaves the table as it was.
  */
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
+import { EXECUTION_STATUSES, type ExecutionStatus } from "../core/status";
 import { type AnyWorkflow, WorkflowRegistry } from "../core/workflow";
 import {
   type ApiDeps,
   cancelExecution,
   getExecution,
   getHistory,
+  listExecutions,
   sendSignal,
   startExecution,
 } from "../engine/executions";
-import { MAX_VALUE_BYTES } from "../store/dynamo-store";
+import { createCursorCodec } from "../store/cursor";
+import { readCursorSecret } from "./config";
 import { createEngineDeps } from "./deps";
-import { errorResponse, HttpError, json } from "./http";
+import { errorResponse, HttpError, json, parseWith, readJsonBody, requireBearer, truncate } from "./http";
 
 export interface ApiOptions {
   /** When set, every request needs `Authorization: Bearer <token>` (the local stack). In AWS, IAM authorizes at API Gateway. */
   bearerToken?: string;
+  /** Signs pagination cursors (DURABLE_CURSOR_SECRET); a per-process random secret when absent. */
+  cursorSecret?: string;
   /** Where unexpected errors are reported (never sent to the client). */
   onError?: (err: unknown) => void;
 }
 
 const ID = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "must be 1–128 characters of A–Z, a–z, 0–9, _ or -");
 const SIGNAL_NAME = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "must be 1–128 characters of A–Z, a–z, 0–9, _ . : or -");
+const WORKFLOW_NAME = z.string().min(1).max(128);
+const STATUS = z.enum(EXECUTION_STATUSES as unknown as [ExecutionStatus, ...ExecutionStatus[]]);
+
+/** A query-string limit: digits only (no "1e2", no " 5"), within 1..max. */
+function limitParam(max: number) {
+  return z
+    .string()
+    .regex(/^[0-9]{1,6}$/, `must be a whole number from 1 to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(1, `must be a whole number from 1 to ${max}`).max(max, `must be a whole number from 1 to ${max}`))
+    .optional();
+}
 
 const StartBody = z
   .object({
-    workflow: z.string().min(1).max(128),
+    workflow: WORKFLOW_NAME,
     version: z.number().int().positive().optional(),
     input: z.unknown().optional(),
     id: ID.optional(),
@@ -47,47 +69,69 @@ const StartBody = z
 
 const CancelBody = z.object({ reason: z.string().max(1024).optional() }).strict();
 
-const HistoryQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().max(200).optional(),
-});
+const HistoryQuery = z
+  .object({
+    limit: limitParam(1000),
+    cursor: z.string().optional(),
+  })
+  .strict();
+
+const ListQuery = z
+  .object({
+    workflow: WORKFLOW_NAME.optional(),
+    status: STATUS.optional(),
+    limit: limitParam(100),
+    cursor: z.string().optional(),
+  })
+  .strict();
 
 type Route = (event: APIGatewayProxyEventV2, params: string[]) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
+  const engine: ApiDeps = { ...deps, cursors: deps.cursors ?? createCursorCodec(options.cursorSecret) };
+
   const routes: { method: string; pattern: RegExp; run: Route }[] = [
     {
       method: "POST",
       pattern: /^\/executions$/,
       run: async (event) => {
-        const body = parse(StartBody, readJson(event), "body");
-        const { created, execution } = await startExecution(deps, body);
+        const body = parseWith(StartBody, requireBody(event, 'a JSON object like {"workflow": "greet", "input": {...}}'), "body");
+        const { created, execution } = await startExecution(engine, body);
         return json(created ? 201 : 200, execution, created ? { location: `/executions/${execution.id}` } : {});
       },
     },
     {
       method: "GET",
+      pattern: /^\/executions$/,
+      run: async (event) => {
+        const query = parseWith(ListQuery, event.queryStringParameters ?? {}, "query");
+        const page = await listExecutions(engine, { ...query, limit: query.limit ?? 20 });
+        return json(200, page);
+      },
+    },
+    {
+      method: "GET",
       pattern: /^\/executions\/([^/]+)$/,
-      run: async (_event, [id]) => json(200, await getExecution(deps, parse(ID, id, "execution id"))),
+      run: async (_event, [id]) => json(200, await getExecution(engine, parseWith(ID, id, "execution id"))),
     },
     {
       method: "GET",
       pattern: /^\/executions\/([^/]+)\/history$/,
       run: async (event, [id]) => {
-        const query = parse(HistoryQuery, event.queryStringParameters ?? {}, "query");
-        const afterSeq = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-        const page = await getHistory(deps, parse(ID, id, "execution id"), { limit: query.limit, ...(afterSeq === undefined ? {} : { afterSeq }) });
-        return json(200, { events: page.events, ...(page.nextAfterSeq === undefined ? {} : { cursor: encodeCursor(page.nextAfterSeq) }) });
+        const executionId = parseWith(ID, id, "execution id");
+        const query = parseWith(HistoryQuery, event.queryStringParameters ?? {}, "query");
+        const page = await getHistory(engine, executionId, { limit: query.limit ?? 100, ...(query.cursor === undefined ? {} : { cursor: query.cursor }) });
+        return json(200, page);
       },
     },
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/signals\/([^/]+)$/,
       run: async (event, [id, name]) => {
-        const executionId = parse(ID, id, "execution id");
-        const signalName = parse(SIGNAL_NAME, decodeURIComponent(name ?? ""), "signal name");
-        const payload = event.body === undefined || event.body === "" ? null : readJson(event);
-        const { signalId } = await sendSignal(deps, executionId, signalName, payload);
+        const executionId = parseWith(ID, id, "execution id");
+        const signalName = parseWith(SIGNAL_NAME, decodePathSegment(name ?? ""), "signal name");
+        const payload = readJsonBody(event) ?? null;
+        const { signalId } = await sendSignal(engine, executionId, signalName, payload);
         return json(202, { signalId });
       },
     },
@@ -95,29 +139,35 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/cancel$/,
       run: async (event, [id]) => {
-        const executionId = parse(ID, id, "execution id");
-        const body = event.body === undefined || event.body === "" ? {} : parse(CancelBody, readJson(event), "body");
-        await cancelExecution(deps, executionId, body.reason);
+        const executionId = parseWith(ID, id, "execution id");
+        const body = parseWith(CancelBody, readJsonBody(event) ?? {}, "body");
+        await cancelExecution(engine, executionId, body.reason);
         return json(202, { id: executionId, cancelRequested: true });
       },
     },
     {
       method: "GET",
       pattern: /^\/workflows$/,
-      run: async () => json(200, { workflows: deps.registry.list() }),
+      run: async () => json(200, { workflows: engine.registry.list() }),
     },
   ];
 
   const handle = async (event: APIGatewayProxyEventV2, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
-      if (options.bearerToken !== undefined) checkBearer(event, options.bearerToken);
+      if (options.bearerToken !== undefined) requireBearer(event, options.bearerToken);
       const method = event.requestContext.http.method.toUpperCase();
       const path = event.rawPath.replace(/\/+$/, "") || "/";
-      const matches = routes.map((r) => ({ r, m: r.pattern.exec(path) })).filter((x) => x.m);
-      if (matches.length === 0) throw new HttpError(404, "ROUTE_NOT_FOUND", `no route for ${method} ${path}`);
-      const match = matches.find((x) => x.r.method === method);
-      if (!match || !match.m) throw new HttpError(405, "METHOD_NOT_ALLOWED", `${method} is not allowed on ${path}`);
-      return await match.r.run(event, match.m.slice(1));
+      const matches = routes.flatMap((route) => {
+        const params = route.pattern.exec(path);
+        return params ? [{ route, params: params.slice(1) }] : [];
+      });
+      if (matches.length === 0) throw new HttpError(404, "ROUTE_NOT_FOUND", `no route for ${method} ${truncate(path, 200)}; see GET /workflows and docs/api.md`);
+      const match = matches.find((m) => m.route.method === method);
+      if (!match) {
+        const allow = matches.map((m) => m.route.method).join(", ");
+        throw new HttpError(405, "METHOD_NOT_ALLOWED", `${truncate(method, 20)} is not allowed on ${truncate(path, 200)}; allowed: ${allow}`, { allow });
+      }
+      return await match.route.run(event, match.params);
     } catch (err) {
       const { response, unexpected } = errorResponse(err);
       if (unexpected) options.onError?.(err);
@@ -130,54 +180,24 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
 /** The deployed entry: `export const handler = apiHandlerFromEnv(workflows)`. */
 export function apiHandlerFromEnv(workflows: readonly AnyWorkflow[]) {
   const deps = createEngineDeps(new WorkflowRegistry(workflows));
+  const cursorSecret = readCursorSecret();
   return createApiHandler(deps, {
+    ...(cursorSecret === undefined ? {} : { cursorSecret }),
     onError: (err) => deps.logger?.error("unexpected error", { error: err instanceof Error ? err.stack ?? err.message : String(err) }),
   });
 }
 
-// ---- request parsing --------------------------------------------------------------------------
+function requireBody(event: APIGatewayProxyEventV2, what: string): unknown {
+  const body = readJsonBody(event);
+  if (body === undefined) throw new HttpError(400, "INVALID_JSON", `the request body must be ${what}`);
+  return body;
+}
 
-function readJson(event: APIGatewayProxyEventV2): unknown {
-  const raw = event.body === undefined ? "" : event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
-  if (Buffer.byteLength(raw) > MAX_VALUE_BYTES) {
-    throw new HttpError(413, "PAYLOAD_TOO_LARGE", `the request body is ${Buffer.byteLength(raw)} bytes; the limit is ${MAX_VALUE_BYTES} bytes`);
-  }
-  if (raw.trim() === "") throw new HttpError(400, "INVALID_JSON", "the request body must be JSON");
+/** Path segments arrive percent-encoded; a malformed escape is the client's mistake, not a 500. */
+function decodePathSegment(segment: string): string {
   try {
-    return JSON.parse(raw) as unknown;
+    return decodeURIComponent(segment);
   } catch {
-    throw new HttpError(400, "INVALID_JSON", "the request body is not valid JSON");
+    throw new HttpError(400, "INVALID_INPUT", "the path holds a malformed %-escape");
   }
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const where = issue && issue.path.length > 0 ? `${what}.${issue.path.join(".")}` : what;
-  throw new HttpError(400, "INVALID_INPUT", `${where}: ${issue?.message ?? "invalid"}`);
-}
-
-function checkBearer(event: APIGatewayProxyEventV2, token: string): void {
-  const header = event.headers?.authorization ?? "";
-  const given = header.startsWith("Bearer ") ? header.slice("Bearer ".length) : "";
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) {
-    throw new HttpError(401, "UNAUTHORIZED", "missing or wrong bearer token (Authorization: Bearer <token>)");
-  }
-}
-
-function encodeCursor(afterSeq: number): string {
-  return Buffer.from(JSON.stringify({ h: afterSeq })).toString("base64url");
-}
-
-function decodeCursor(cursor: string): number {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { h?: unknown };
-    if (typeof value.h === "number" && Number.isInteger(value.h) && value.h >= 0) return value.h;
-  } catch {
-    // fall through
-  }
-  throw new HttpError(400, "INVALID_CURSOR", "the cursor is not one this API gave out");
 }

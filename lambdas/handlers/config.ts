@@ -14,6 +14,11 @@ export interface EngineConfig {
   tableName: string;
   queueUrl: string;
   retentionSeconds: number;
+  /**
+   * DURABLE_DLQ_URL: where the worker sends the wake-up of an execution it gave up on (engine
+   * retries spent). Required by the worker (`requireDeadLetterQueueUrl`), unused elsewhere.
+   */
+  deadLetterQueueUrl?: string;
   /** Set only for local runs (DynamoDB Local / the SQS emulator). */
   dynamoEndpoint?: string;
   sqsEndpoint?: string;
@@ -39,7 +44,26 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     queueUrl: required(env, "DURABLE_QUEUE_URL"),
     retentionSeconds: positiveInt(env, "DURABLE_RETENTION_SEC", 30 * 86_400),
   };
+  if (env.DURABLE_DLQ_URL) config.deadLetterQueueUrl = env.DURABLE_DLQ_URL;
   if (env.DURABLE_DYNAMODB_ENDPOINT) config.dynamoEndpoint = env.DURABLE_DYNAMODB_ENDPOINT;
   if (env.DURABLE_SQS_ENDPOINT) config.sqsEndpoint = env.DURABLE_SQS_ENDPOINT;
   return config;
+}
+
+/**
+ * DURABLE_CURSOR_SECRET: the key that signs pagination cursors (store/cursor.ts), at least 32
+ * characters. Undefined when unset: each process then makes a random one, and a cursor is
+ * refused by any other Lambda instance, so deployed APIs should set it.
+ */
+export function readCursorSecret(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env.DURABLE_CURSOR_SECRET;
+  if (value === undefined || value === "") return undefined;
+  if (value.length < 32) throw new ConfigError("DURABLE_CURSOR_SECRET", `must be at least 32 characters, got ${value.length}`);
+  return value;
+}
+
+/** The worker cannot run without a dead-letter queue to send given-up wake-ups to. */
+export function requireDeadLetterQueueUrl(config: EngineConfig): string {
+  if (!config.deadLetterQueueUrl) throw new ConfigError("DURABLE_DLQ_URL", "is not set (the worker dead-letters the wake-ups of executions it gave up on)");
+  return config.deadLetterQueueUrl;
 }

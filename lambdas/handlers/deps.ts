@@ -5,9 +5,10 @@ import { randomUUID } from "node:crypto";
 import type { WorkflowRegistry } from "../core/workflow";
 import type { EngineDeps, EngineLogger } from "../engine/process-wakeup";
 import { SqsWakeupScheduler } from "../queue/wakeups";
+import { SqsRedelivery } from "../queue/redelivery";
 import { RunCache } from "../engine/run-cache";
 import { DynamoExecutionStore } from "../store/dynamo-store";
-import { readConfig } from "./config";
+import { readConfig, requireDeadLetterQueueUrl } from "./config";
 
 /** JSON lines on stdout/stderr: CloudWatch Logs ingests them as structured events. */
 export const jsonLogger: EngineLogger = {
@@ -19,8 +20,10 @@ export const jsonLogger: EngineLogger = {
   error: (message, data) => console.error(JSON.stringify({ level: "ERROR", message, ...data })),
 };
 
-export function createEngineDeps(registry: WorkflowRegistry, env: NodeJS.ProcessEnv = process.env): EngineDeps {
+/** `worker: true` also wires engine-retry backoff and the dead-letter queue (DURABLE_DLQ_URL, required then). */
+export function createEngineDeps(registry: WorkflowRegistry, env: NodeJS.ProcessEnv = process.env, options: { worker?: boolean } = {}): EngineDeps {
   const config = readConfig(env);
+  const deadLetterQueueUrl = options.worker ? requireDeadLetterQueueUrl(config) : undefined;
   const dynamo = new DynamoDBClient(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {});
   const sqs = new SQSClient(config.sqsEndpoint ? { endpoint: config.sqsEndpoint } : {});
   return {
@@ -32,5 +35,6 @@ export function createEngineDeps(registry: WorkflowRegistry, env: NodeJS.Process
     workerId: `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? "worker"}/${randomUUID()}`,
     logger: jsonLogger,
     runCache: new RunCache(),
+    ...(deadLetterQueueUrl ? { redelivery: new SqsRedelivery(sqs, config.queueUrl, deadLetterQueueUrl) } : {}),
   };
 }

@@ -1,15 +1,20 @@
 /**
- * HTTP plumbing for the API handler: JSON responses, and the one table that maps error codes to
+ * HTTP plumbing for the API handler: the bearer check, reading a JSON body (content type, size,
+ * syntax, depth), schema parsing, JSON answers, and the one table that maps error codes to
  * statuses. Errors never carry stack traces out.
  */
-import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { timingSafeEqual } from "node:crypto";
+import type { z } from "zod";
 import { DurableError } from "../core/errors";
+import { MAX_VALUE_BYTES } from "../store/dynamo-store";
 
 export class HttpError extends DurableError {
   constructor(
     readonly status: number,
     code: string,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(code, message);
   }
@@ -32,10 +37,13 @@ const STATUS_BY_CODE: Record<string, number> = {
   STORE_BUSY: 503,
 };
 
+/** Deeper JSON than this is refused: serializing it again (store, replay) would overflow the stack. */
+export const MAX_JSON_DEPTH = 64;
+
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode: status,
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", "cache-control": "no-store", ...headers },
     body: JSON.stringify(body),
   };
 }
@@ -43,7 +51,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 /** The error answer for anything thrown while handling a request. */
 export function errorResponse(err: unknown): { response: APIGatewayProxyStructuredResultV2; unexpected: boolean } {
   if (err instanceof HttpError) {
-    return { response: json(err.status, { error: { code: err.code, message: err.message } }), unexpected: false };
+    return { response: json(err.status, { error: { code: err.code, message: err.message } }, err.headers), unexpected: false };
   }
   if (err instanceof DurableError) {
     const status = STATUS_BY_CODE[err.code];
@@ -52,4 +60,85 @@ export function errorResponse(err: unknown): { response: APIGatewayProxyStructur
     }
   }
   return { response: json(500, { error: { code: "INTERNAL", message: "Internal Server Error" } }), unexpected: true };
+}
+
+/**
+ * `Authorization: Bearer <token>` (scheme case-insensitive, RFC 7235), compared in constant time.
+ * Anything else, including several Authorization headers (API Gateway joins them with commas), is 401.
+ */
+export function requireBearer(event: APIGatewayProxyEventV2, token: string): void {
+  const header = event.headers?.authorization ?? "";
+  const match = /^Bearer +(\S+)$/i.exec(header);
+  const given = Buffer.from(match?.[1] ?? "");
+  const expected = Buffer.from(token);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new HttpError(401, "UNAUTHORIZED", "missing or wrong bearer token (send Authorization: Bearer <token>)", {
+      "www-authenticate": 'Bearer realm="durable"',
+    });
+  }
+}
+
+/**
+ * The request's JSON body; `undefined` when there is none (empty or only whitespace).
+ *
+ * Content type: `application/json` or any `application/*+json`, optionally with
+ * `charset=utf-8`; a body without a content type is read as JSON too (plain `curl --data-binary`
+ * from a file). Anything else is 415. Size: the body must fit one DynamoDB value
+ * (MAX_VALUE_BYTES), else 413.
+ */
+export function readJsonBody(event: APIGatewayProxyEventV2): unknown {
+  const raw = event.body === undefined || event.body === null ? "" : event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
+  if (raw.trim() === "") return undefined;
+  requireJsonContentType(event.headers?.["content-type"]);
+  const bytes = Buffer.byteLength(raw);
+  if (bytes > MAX_VALUE_BYTES) {
+    throw new HttpError(413, "PAYLOAD_TOO_LARGE", `the request body is ${bytes} bytes; the limit is ${MAX_VALUE_BYTES} bytes (a value must fit in one DynamoDB item)`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(raw) as unknown;
+  } catch {
+    throw new HttpError(400, "INVALID_JSON", "the request body is not valid JSON");
+  }
+  if (jsonDepth(value) > MAX_JSON_DEPTH) {
+    throw new HttpError(400, "INVALID_INPUT", `the request body is nested more than ${MAX_JSON_DEPTH} levels deep`);
+  }
+  return value;
+}
+
+function requireJsonContentType(contentType: string | undefined): void {
+  if (contentType === undefined) return;
+  const [mediaType = "", ...params] = contentType.split(";").map((part) => part.trim().toLowerCase());
+  const isJson = mediaType === "application/json" || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(mediaType);
+  const charset = params.find((p) => p.startsWith("charset="))?.slice("charset=".length).replace(/"/g, "");
+  if (!isJson || (charset !== undefined && charset !== "utf-8" && charset !== "utf8")) {
+    throw new HttpError(415, "UNSUPPORTED_MEDIA_TYPE", `the request body must be JSON (content-type: application/json; charset utf-8), not "${truncate(contentType, 100)}"`);
+  }
+}
+
+/** Nesting depth, without recursion (the value may be deep enough to overflow the stack). */
+function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (node === null || typeof node !== "object") continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_JSON_DEPTH) return deepest;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/** `schema.parse` with the first problem as a 400 naming where it is (`body.input`, `query.limit`). */
+export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${what}.${issue.path.join(".")}` : what;
+  throw new HttpError(400, "INVALID_INPUT", `${where}: ${issue?.message ?? "invalid"}`);
+}
+
+export function truncate(text: string, maxChars: number): string {
+  return text.length <= maxChars ? text : `${text.slice(0, maxChars)}…`;
 }

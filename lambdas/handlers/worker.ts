@@ -1,13 +1,14 @@
 /**
  * The worker Lambda (SQS event source with ReportBatchItemFailures). Each record is handled on its
- * own: one failing execution never fails the batch. A failed record reappears after its
- * visibility timeout (an engine retry).
+ * own: one failing execution never fails the batch. A record whose turn failed is reported as a
+ * batch item failure after its visibility is set to the engine's backoff, so it comes back then
+ * (an engine retry); a record of an execution the engine gave up on was dead-lettered and is acked.
  */
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { type AnyWorkflow, WorkflowRegistry } from "../core/workflow";
 import { type EngineDeps, processWakeup, silentLogger, type WorkerOptions } from "../engine/process-wakeup";
-import { InvalidWakeupMessageError, parseWakeup } from "../queue/wakeups";
+import { parseWakeup } from "../queue/wakeups";
 import { createEngineDeps } from "./deps";
 
 export function createWorkerHandler(deps: EngineDeps, options: WorkerOptions = {}) {
@@ -17,21 +18,24 @@ export function createWorkerHandler(deps: EngineDeps, options: WorkerOptions = {
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
     // Records of one batch run one after another: they share the invocation's time budget.
     for (const record of event.Records) {
+      let message;
       try {
-        const message = parseWakeup(record.body);
-        await processWakeup(message, time, deps, options);
+        message = parseWakeup(record.body);
       } catch (err) {
-        if (err instanceof InvalidWakeupMessageError) {
-          // Retrying cannot fix it: drop it, loudly.
-          log.error("dropping a message that is not a wake-up", { messageId: record.messageId, error: err.message });
-          continue;
-        }
-        log.error("wake-up failed; SQS will redeliver it", {
-          messageId: record.messageId,
-          error: err instanceof Error ? err.message : String(err),
-        });
-        batchItemFailures.push({ itemIdentifier: record.messageId });
+        // Retrying cannot fix it: drop it, loudly.
+        log.error("dropping a message that is not a wake-up", { messageId: record.messageId, error: err instanceof Error ? err.message : String(err) });
+        continue;
       }
+      const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? "1") || 1;
+      const result = await processWakeup(message, time, deps, options, { receiveCount });
+      if (result.kind !== "retry") continue;
+      try {
+        await deps.redelivery?.retryLater(record.receiptHandle, result.delaySeconds);
+      } catch (err) {
+        // It still comes back, after the queue's own visibility timeout.
+        log.warn("could not set the retry backoff", { messageId: record.messageId, error: err instanceof Error ? err.message : String(err) });
+      }
+      batchItemFailures.push({ itemIdentifier: record.messageId });
     }
     return { batchItemFailures };
   };
@@ -40,5 +44,5 @@ export function createWorkerHandler(deps: EngineDeps, options: WorkerOptions = {
 
 /** The deployed entry: `export const handler = workerHandlerFromEnv(workflows)`. */
 export function workerHandlerFromEnv(workflows: readonly AnyWorkflow[]) {
-  return createWorkerHandler(createEngineDeps(new WorkflowRegistry(workflows)));
+  return createWorkerHandler(createEngineDeps(new WorkflowRegistry(workflows), process.env, { worker: true }));
 }

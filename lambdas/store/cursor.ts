@@ -67,6 +67,8 @@ export function createCursorCodec(secret?: string | Buffer): CursorCodec {
       const expected = mac(body);
       // Length first: timingSafeEqual throws on different lengths.
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new InvalidCursorError("bad signature");
+      // Base64 decoding ignores a last character's spare bits: only the one spelling we made counts.
+      if (given.toString("base64url") !== signature) throw new InvalidCursorError("bad signature");
       let payload: unknown;
       try {
         payload = JSON.parse(Buffer.from(body, "base64url").toString("utf8"));

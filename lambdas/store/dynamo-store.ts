@@ -9,6 +9,7 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
+  BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -30,7 +31,18 @@ import {
   StoreBusyError,
 } from "./errors";
 import { DUE_SHARD, executionIdFromPk, executionPk, HISTORY_PREFIX, historySk, META_SK, PENDING_PREFIX, pendingSk, seqFromHistorySk, TABLE } from "./keys";
-import type { ExecutionListPage, ExecutionRecord, ExecutionSnapshot, ExecutionStore, Lease, LeaseResult, ListExecutionsQuery, NewExecution } from "./store";
+import type {
+  ExecutionListing,
+  ExecutionListPage,
+  ExecutionRecord,
+  ExecutionSnapshot,
+  ExecutionStore,
+  Lease,
+  LeaseResult,
+  ListExecutionsQuery,
+  NewExecution,
+  PendingExecution,
+} from "./store";
 import { type TransactWrite, TransactionConflict, withinTransaction } from "./transaction";
 import { exclusiveStartKey, type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, positionOf, type StreamRead, streamsFor } from "./listing";
 
@@ -38,6 +50,8 @@ import { exclusiveStartKey, type IndexStream, type ItemPosition, mergeNewestFirs
 const LIST_READ_BUDGET = 1000;
 /** Items a filtered list query asks for at a time: enough that a selective filter needs few round trips. */
 const FILTERED_PAGE_SIZE = 100;
+/** What a list reads of each execution item: all but input, output and error. */
+const LISTED_ATTRIBUTES = ["id", "workflow", "version", "status", "createdAtMs", "updatedAtMs", "run", "runStartSeq", "lastSeq", "leaseVersion", "retryCount", "nextWakeAtMs", "parent", "expiresAtEpochSec"];
 
 /** DynamoDB items are at most 400 KB; keep room for keys and attributes. */
 export const MAX_VALUE_BYTES = 350_000;
@@ -52,6 +66,12 @@ export interface DynamoStoreOptions {
    * through TransactWriteItems with the lease check: the benchmark compares the two.
    */
   singlePutSteps?: boolean;
+  /**
+   * TESTS ONLY, deliberately broken: commits skip the lease condition (owner + fencing token), so
+   * a zombie worker can overwrite the execution item. The fault suite runs with it to show that it
+   * detects the breakage (test/faults/broken-variant.test.ts). Never set it anywhere else.
+   */
+  unsafeSkipLeaseCheck?: boolean;
 }
 
 type MetaItem = {
@@ -84,6 +104,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly retentionSeconds: number;
   private readonly singlePutSteps: boolean;
+  private readonly unsafeSkipLeaseCheck: boolean;
 
   constructor(options: DynamoStoreOptions) {
     this.tableName = options.tableName;
@@ -93,6 +114,7 @@ export class DynamoExecutionStore implements ExecutionStore {
         : DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
     this.retentionSeconds = options.retentionSeconds ?? 30 * 86_400;
     this.singlePutSteps = options.singlePutSteps ?? true;
+    this.unsafeSkipLeaseCheck = options.unsafeSkipLeaseCheck ?? false;
   }
 
   async createExecution(request: NewExecution): Promise<{ created: boolean; execution: ExecutionRecord }> {
@@ -185,6 +207,10 @@ export class DynamoExecutionStore implements ExecutionStore {
    *
    * Acquiring bumps leaseVersion (the fencing token), so a worker that paused past its expiry
    * and wakes up later fails its next commit even if it still believes it holds the lease.
+   *
+   * Acquiring also adds 1 to retryCount, and the commit that ends a turn sets it back to 0: a turn
+   * that fails, crashes or times out leaves it counted without having to write anything (a dead
+   * worker cannot). So retryCount is the number of turns in a row that did not finish.
    */
   async acquireLease(executionId: string, options: { owner: string; nowMs: number; leaseMs: number }): Promise<LeaseResult> {
     const expiresAtMs = options.nowMs + options.leaseMs;
@@ -201,7 +227,7 @@ export class DynamoExecutionStore implements ExecutionStore {
             "SET leaseOwner = :owner, leaseExpiresAtMs = :exp, leaseVersion = if_not_exists(leaseVersion, :zero) + :one, " +
             // While leased, the execution is due when the lease runs out: if this worker dies,
             // the sweeper finds it then.
-            "nextWakeAtMs = :exp, dueShard = :due",
+            "nextWakeAtMs = :exp, dueShard = :due, retryCount = if_not_exists(retryCount, :zero) + :one",
           ConditionExpression: `${executionExists} AND ${notEnded} AND (${leaseFree} OR ${leaseExpired})`,
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
@@ -225,9 +251,14 @@ export class DynamoExecutionStore implements ExecutionStore {
         leaseExpiresAtMs: expiresAtMs,
         leaseVersion: old.leaseVersion + 1,
         nextWakeAtMs: expiresAtMs,
+        retryCount: old.retryCount + 1,
       };
       const lease: Lease = { executionId, owner: options.owner, version: execution.leaseVersion, expiresAtMs };
-      const previous = { status: old.status, ...(old.nextWakeAtMs === undefined ? {} : { nextWakeAtMs: old.nextWakeAtMs }) };
+      const previous = {
+        status: old.status,
+        retryCount: old.retryCount,
+        ...(old.nextWakeAtMs === undefined ? {} : { nextWakeAtMs: old.nextWakeAtMs }),
+      };
       return { acquired: true, lease, execution, previous, unlock: () => this.releaseLease(lease) };
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) {
@@ -255,6 +286,122 @@ export class DynamoExecutionStore implements ExecutionStore {
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return; // already someone else's
       throw translate(err, lease.executionId);
+    }
+  }
+
+  /*
+   * Claim timeline (the sweeper; the seed's `pendingExecutions(lockTimeMs, limit)`):
+   *
+   *   nextWakeAtMs ── grace ── query sees it due ── claim: nextWakeAtMs := now + lockTimeMs ── ...
+   *                                                   │ only if nextWakeAtMs is still what the
+   *                                                   │ query read and no live lease holds it
+   *   a second sweeper that read the same value ──────┴─ fails this condition and skips it
+   *
+   * The claimed execution is woken by the caller; its worker takes the lease (which moves the wake
+   * time again). If that wake-up is lost too, the claim runs out and the next sweep finds it.
+   */
+  async pendingExecutions(lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<PendingExecution[]> {
+    const due = await this.findDue(options.dueBeforeMs ?? options.nowMs, limit);
+    if (due.length === 0) return [];
+    const claims = await Promise.allSettled(due.map((d) => this.claimDue(d.executionId, d.nextWakeAtMs, options.nowMs + lockTimeMs, options.nowMs)));
+    // A claim that failed for a reason other than its condition (throttling) is skipped: the next sweep retries it.
+    return claims.flatMap((c) => (c.status === "fulfilled" && c.value ? [c.value] : []));
+  }
+
+  private async claimDue(executionId: string, seenWakeAtMs: number, lockedUntilMs: number, nowMs: number): Promise<PendingExecution | undefined> {
+    const key = { PK: executionPk(executionId), SK: META_SK };
+    const stillDue = "nextWakeAtMs = :seen"; // nobody (sweeper, worker, signal) moved it since the query
+    const notEnded = "#status IN (:running, :sleeping)";
+    const noLiveLease = "(attribute_not_exists(leaseExpiresAtMs) OR leaseExpiresAtMs < :now)";
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: "SET nextWakeAtMs = :lockedUntil",
+          ConditionExpression: `${stillDue} AND ${notEnded} AND ${noLiveLease}`,
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":seen": seenWakeAtMs, ":lockedUntil": lockedUntilMs, ":now": nowMs, ":running": "running", ":sleeping": "sleeping" },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw translate(err, executionId);
+      const old = err.Item ? unmarshallItem(err.Item) : undefined;
+      if (old && old.status !== "running" && old.status !== "sleeping" && old.nextWakeAtMs === seenWakeAtMs) {
+        // Not a live execution (ended, or an item a late notification created): take it out of the
+        // due index so it is not read again.
+        await this.doc
+          .send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: key,
+              UpdateExpression: "REMOVE nextWakeAtMs, dueShard",
+              ConditionExpression: `nextWakeAtMs = :seen AND NOT ${notEnded}`,
+              ExpressionAttributeNames: { "#status": "status" },
+              ExpressionAttributeValues: { ":seen": seenWakeAtMs, ":running": "running", ":sleeping": "sleeping" },
+            }),
+          )
+          .catch(() => undefined);
+      }
+      return undefined;
+    }
+    const unlock = async () => {
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: "SET nextWakeAtMs = :seen",
+            ConditionExpression: "nextWakeAtMs = :lockedUntil", // still our claim: nothing else moved it
+            ExpressionAttributeValues: { ":seen": seenWakeAtMs, ":lockedUntil": lockedUntilMs },
+          }),
+        );
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) return;
+        throw translate(err, executionId);
+      }
+    };
+    return { executionId, unlock };
+  }
+
+  async failWithoutLease(
+    executionId: string,
+    error: ErrorInfo,
+    nowMs: number,
+    options: { parent?: { executionId: string; cmd: number } } = {},
+  ): Promise<boolean> {
+    try {
+      await withinTransaction(this.doc, (tx) => {
+        tx.update(this.tableName, { PK: executionPk(executionId), SK: META_SK }, {
+          // The fencing token moves on: a worker still holding a lease cannot commit over this.
+          UpdateExpression:
+            "SET #status = :failed, #error = :error, updatedAtMs = :now, expiresAtEpochSec = :ttl, leaseVersion = if_not_exists(leaseVersion, :zero) + :one " +
+            "REMOVE leaseOwner, leaseExpiresAtMs, nextWakeAtMs, dueShard",
+          ConditionExpression: "attribute_exists(PK) AND #status IN (:running, :sleeping)",
+          ExpressionAttributeNames: { "#status": "status", "#error": "error" },
+          ExpressionAttributeValues: {
+            ":failed": "failed",
+            ":error": JSON.stringify(error),
+            ":now": nowMs,
+            ":ttl": Math.floor(nowMs / 1000) + this.retentionSeconds,
+            ":zero": 0,
+            ":one": 1,
+            ":running": "running",
+            ":sleeping": "sleeping",
+          },
+        });
+        const parent = options.parent;
+        if (parent) {
+          const event: PendingEvent = { type: "ChildEnded", cmd: parent.cmd, childId: executionId, status: "failed", error };
+          tx.put(this.tableName, this.pendingItem(parent.executionId, event, nowMs, `child-${executionId}`));
+          this.markDue(tx, parent.executionId, nowMs);
+        }
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof TransactionConflict && err.reasons[0] === "ConditionalCheckFailed") return false;
+      throw translate(err, executionId);
     }
   }
 
@@ -300,11 +447,15 @@ export class DynamoExecutionStore implements ExecutionStore {
           tx.put(this.tableName, this.metaItem(request), newItemCondition);
           tx.put(this.tableName, this.historyItem(child.childId, startedEvent(request)), newItemCondition);
         }
+        // Safety guard, as for a signal: the execution told something becomes due now, so the
+        // sweeper wakes it if the wake-up sent after this commit is lost (a crash in between).
         for (const childId of batch.childCancels) {
           tx.put(this.tableName, this.pendingItem(childId, { type: "Cancel", reason: "parent canceled" }, nowMs, `cancel-${id}`));
+          this.markDue(tx, childId, nowMs);
         }
         if (batch.notifyParent) {
           tx.put(this.tableName, this.pendingItem(batch.notifyParent.executionId, batch.notifyParent.event, nowMs, `child-${id}`));
+          this.markDue(tx, batch.notifyParent.executionId, nowMs);
         }
       });
     } catch (err) {
@@ -372,7 +523,35 @@ export class DynamoExecutionStore implements ExecutionStore {
       }),
     );
     const page = mergeNewestFirst(streams, reads, previous, query.limit);
-    return { executions: page.items.map(toRecord), ...(page.next ? { next: page.next } : {}) };
+    // The indexes project keys only (keys.ts): fetch the items, consistently. One that changed
+    // status since the index was read is left out of a status-filtered page; one deleted (TTL)
+    // is left out; one seen in two status partitions mid-move is listed once.
+    const ids = [...new Set(page.items.map((item) => executionIdFromPk(item.PK)))];
+    const fetched = await this.fetchListed(ids);
+    const executions = ids
+      .map((id) => fetched.get(id))
+      .filter((item): item is MetaItem => item !== undefined && (query.status === undefined || item.status === query.status))
+      .map((item): ExecutionListing => toRecord(item));
+    return { executions, ...(page.next ? { next: page.next } : {}) };
+  }
+
+  /** Execution items by id (at most 100), consistent reads, without their big attributes. */
+  private async fetchListed(ids: readonly string[]): Promise<Map<string, MetaItem>> {
+    const found = new Map<string, MetaItem>();
+    const names = Object.fromEntries(LISTED_ATTRIBUTES.map((name, i) => [`#a${i}`, name]));
+    let keys: Record<string, unknown>[] = ids.map((id) => ({ PK: executionPk(id), SK: META_SK }));
+    for (let attempt = 0; keys.length > 0; attempt += 1) {
+      if (attempt >= 6) throw new StoreBusyError(`DynamoDB left ${keys.length} keys of a list unprocessed`, undefined);
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt)); // unprocessed keys: back off
+      const out = await this.doc.send(
+        new BatchGetCommand({
+          RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: Object.keys(names).join(", "), ExpressionAttributeNames: names } },
+        }),
+      );
+      for (const item of out.Responses?.[this.tableName] ?? []) found.set(String(item.id), item as MetaItem);
+      keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    }
+    return found;
   }
 
   /**
@@ -380,8 +559,13 @@ export class DynamoExecutionStore implements ExecutionStore {
    * Limit counts items before the status filter and a query returns at most 1 MB; stops after
    * reading `budget` items so one request stays bounded (the page is then short).
    */
-  private async readIndexStream(stream: IndexStream, after: ItemPosition | undefined, want: number, budget: number): Promise<StreamRead<MetaItem>> {
-    const items: MetaItem[] = [];
+  private async readIndexStream(
+    stream: IndexStream,
+    after: ItemPosition | undefined,
+    want: number,
+    budget: number,
+  ): Promise<StreamRead<{ PK: string; createdAtMs: number }>> {
+    const items: { PK: string; createdAtMs: number }[] = [];
     let startKey = after ? exclusiveStartKey(stream, after) : undefined;
     let evaluated = 0;
     let evaluatedTo = after;
@@ -400,7 +584,7 @@ export class DynamoExecutionStore implements ExecutionStore {
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      items.push(...((out.Items ?? []) as MetaItem[]));
+      for (const item of out.Items ?? []) items.push({ PK: String(item.PK), createdAtMs: Number(item.createdAtMs) });
       evaluated += out.ScannedCount ?? pageSize;
       if (!out.LastEvaluatedKey) return { items, exhausted: true };
       startKey = out.LastEvaluatedKey;
@@ -448,14 +632,29 @@ export class DynamoExecutionStore implements ExecutionStore {
     };
   }
 
+  /**
+   * Makes another execution due now (no condition: one that has ended is taken out of the due
+   * index by the next sweep, see claimDue).
+   */
+  private markDue(tx: TransactWrite, executionId: string, nowMs: number): void {
+    tx.update(this.tableName, { PK: executionPk(executionId), SK: META_SK }, {
+      UpdateExpression: "SET nextWakeAtMs = :now, dueShard = :due",
+      ExpressionAttributeValues: { ":now": nowMs, ":due": DUE_SHARD },
+    });
+  }
+
   /** The execution item's part of a commit: an update if the batch changes it, else a check. */
   private writeLeaseChecked(tx: TransactWrite, lease: Lease, batch: CommitBatch, nowMs: number): void {
     const key = { PK: executionPk(lease.executionId), SK: META_SK };
-    const leaseHeld = "leaseOwner = :owner AND leaseVersion = :version";
-    const leaseValues = { ":owner": lease.owner, ":version": lease.version };
+    // The lease is still this worker's: same owner and same fencing token as when it was taken.
+    const leaseHeld = this.unsafeSkipLeaseCheck ? "attribute_exists(PK)" : "leaseOwner = :owner AND leaseVersion = :version";
+    const leaseValues: Record<string, unknown> = this.unsafeSkipLeaseCheck ? {} : { ":owner": lease.owner, ":version": lease.version };
     const update = batch.execution;
     if (!update) {
-      tx.conditionCheck(this.tableName, key, { ConditionExpression: leaseHeld, ExpressionAttributeValues: leaseValues });
+      tx.conditionCheck(this.tableName, key, {
+        ConditionExpression: leaseHeld,
+        ...(Object.keys(leaseValues).length > 0 ? { ExpressionAttributeValues: leaseValues } : {}),
+      });
       return;
     }
     const set: string[] = ["#status = :status", "updatedAtMs = :now", "retryCount = :zero"];

@@ -43,8 +43,12 @@ export type LeaseResult =
       lease: Lease;
       /** The execution as it is now, under this lease. */
       execution: ExecutionRecord;
-      /** Status and wake time before the lease was taken (taking it sets the wake time to the lease's end). */
-      previous: { status: ExecutionStatus; nextWakeAtMs?: number };
+      /**
+       * Status and wake time before the lease was taken (taking it sets the wake time to the
+       * lease's end), and `retryCount`: turns in a row that were started and did not finish
+       * (taking the lease counts this turn in advance; the commit that ends a turn resets it).
+       */
+      previous: { status: ExecutionStatus; nextWakeAtMs?: number; retryCount: number };
       /** Gives the lease back. */
       unlock: () => Promise<void>;
     }
@@ -65,6 +69,37 @@ export interface Page<T> {
   items: T[];
   /** Opaque; pass back to get the next page. Absent on the last page. */
   cursor?: string;
+}
+
+/** Which executions to list, newest first (by `createdAtMs`). */
+export interface ListExecutionsQuery {
+  workflow?: string;
+  status?: ExecutionStatus;
+  /** At most this many executions in the page. */
+  limit: number;
+  /** `next` of the previous page, exactly as the store returned it (the API signs it into a cursor). */
+  after?: unknown;
+  /**
+   * Most index items one call reads per index partition before it returns a short page (a filter
+   * can skip many). Default 1000; tests lower it.
+   */
+  readBudget?: number;
+}
+
+/** An execution as a list shows it: without input, output and error (up to 350 KB each). */
+export type ExecutionListing = Omit<ExecutionRecord, "input" | "output" | "error">;
+
+export interface ExecutionListPage {
+  executions: ExecutionListing[];
+  /** Where this page stopped: a JSON value only the store understands. Absent on the last page. */
+  next?: unknown;
+}
+
+/** A due execution claimed by `pendingExecutions`, with the callback that gives the claim back. */
+export interface PendingExecution {
+  executionId: string;
+  /** Makes the execution due again at once (e.g. its wake-up could not be sent). */
+  unlock: () => Promise<void>;
 }
 
 /** What a worker reads to run an execution: everything newer than what it knows. */
@@ -96,4 +131,23 @@ export interface ExecutionStore {
   addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem>;
   /** Executions due by `nowMs` (sparse index), oldest first. */
   findDue(nowMs: number, limit: number): Promise<{ executionId: string; nextWakeAtMs: number }[]>;
+  /**
+   * Finds executions due by `dueBeforeMs` (default `nowMs`) that no worker holds, and claims each
+   * for `lockTimeMs` (its wake time moves to the claim's end), so that two sweepers never both
+   * wake the same one. One query when nothing is due.
+   */
+  pendingExecutions(lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<PendingExecution[]>;
+  /**
+   * Marks a running execution failed without a lease (when one cannot be had): a conditional
+   * status update that also bumps the fencing token, so a worker still holding a lease can no
+   * longer commit. No history event is written; a parent is told (inbox + due), as a commit would.
+   * False if the execution had already ended.
+   */
+  failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options?: { parent?: { executionId: string; cmd: number } }): Promise<boolean>;
+  /**
+   * Executions newest first, from the byWorkflow index (status filtered) or the byStatus index.
+   * A page can hold fewer than `limit` executions and still have a `next`; a `next` this store did
+   * not make throws InvalidCursorError.
+   */
+  listExecutions(query: ListExecutionsQuery): Promise<ExecutionListPage>;
 }

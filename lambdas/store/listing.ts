@@ -1,0 +1,152 @@
+/**
+ * Listing executions newest first over the table's GSIs (keys.ts `TABLE.indexes`):
+ *
+ *   workflow given        one stream: byWorkflow[workflow], status as a FilterExpression
+ *   only status given     one stream: byStatus[status]
+ *   neither               five streams, byStatus[s] for each status, merged newest first
+ *
+ * A position says, per stream, the last item handed out (`{ at: createdAtMs, id }`), `null`
+ * once the stream is read to its end, or nothing for "not started". The store returns it as a
+ * page's `next`; the API signs it into a cursor, so only positions made here come back.
+ */
+import { EXECUTION_STATUSES, type ExecutionStatus } from "../core/status";
+import { InvalidCursorError } from "./cursor";
+import { executionIdFromPk, executionPk, META_SK, TABLE } from "./keys";
+
+export interface IndexStream {
+  /** The stream's key in a position. */
+  name: string;
+  indexName: string;
+  partitionAttribute: string;
+  partitionValue: string;
+  /** Only items with this status. A FilterExpression: a query's Limit counts items before it. */
+  statusFilter?: ExecutionStatus;
+}
+
+export interface ItemPosition {
+  at: number;
+  id: string;
+}
+
+/** Per stream: after this item; `null` = read to its end; absent = from the newest. */
+export type ListPosition = Record<string, ItemPosition | null>;
+
+/** What one stream gave for a page: matching items newest first, and how far it read. */
+export interface StreamRead<T> {
+  items: T[];
+  /** No items left after the last one read. */
+  exhausted: boolean;
+  /** The last index item read, matching or not (DynamoDB's LastEvaluatedKey); set unless exhausted. */
+  evaluatedTo?: ItemPosition;
+}
+
+/** What a listed item must carry: its table key and creation time. */
+export interface ListedItem {
+  PK: string;
+  createdAtMs: number;
+}
+
+export function streamsFor(query: { workflow?: string; status?: ExecutionStatus }): IndexStream[] {
+  const { byWorkflow, byStatus } = TABLE.indexes;
+  if (query.workflow !== undefined) {
+    return [
+      {
+        name: "workflow",
+        indexName: byWorkflow.name,
+        partitionAttribute: byWorkflow.partitionKey,
+        partitionValue: query.workflow,
+        ...(query.status === undefined ? {} : { statusFilter: query.status }),
+      },
+    ];
+  }
+  const statuses = query.status === undefined ? EXECUTION_STATUSES : [query.status];
+  return statuses.map((status) => ({
+    name: status,
+    indexName: byStatus.name,
+    partitionAttribute: byStatus.partitionKey,
+    partitionValue: status,
+  }));
+}
+
+/**
+ * Reads a position back. Cursors are signed, so a bad shape means a position from an older
+ * format or another query shape: refused like a forged cursor, never passed to DynamoDB.
+ */
+export function parsePosition(streams: readonly IndexStream[], after: unknown): ListPosition {
+  if (after === undefined) return {};
+  if (typeof after !== "object" || after === null || Array.isArray(after)) throw new InvalidCursorError("malformed position");
+  const names = new Set(streams.map((s) => s.name));
+  const position: ListPosition = {};
+  for (const [name, value] of Object.entries(after)) {
+    if (!names.has(name)) throw new InvalidCursorError("malformed position");
+    if (value === null) {
+      position[name] = null;
+      continue;
+    }
+    const { at, id } = (value ?? {}) as { at?: unknown; id?: unknown };
+    const wellFormed =
+      typeof at === "number" && Number.isSafeInteger(at) && at >= 0 && typeof id === "string" && id.length > 0 && id.length <= 256;
+    if (!wellFormed) throw new InvalidCursorError("malformed position");
+    position[name] = { at, id };
+  }
+  return position;
+}
+
+/** The GSI key to resume a stream after `position`: index keys plus the table's keys. */
+export function exclusiveStartKey(stream: IndexStream, position: ItemPosition): Record<string, unknown> {
+  return {
+    [TABLE.partitionKey]: executionPk(position.id),
+    [TABLE.sortKey]: META_SK,
+    [stream.partitionAttribute]: stream.partitionValue,
+    [TABLE.indexes.byStatus.sortKey]: position.at,
+  };
+}
+
+export function positionOf(item: Record<string, unknown>): ItemPosition {
+  return { at: Number(item[TABLE.indexes.byStatus.sortKey]), id: executionIdFromPk(String(item[TABLE.partitionKey])) };
+}
+
+/**
+ * Merges the streams' reads into one page of at most `limit` items, newest first, and says where
+ * each stream stands after it.
+ *
+ * An item may go out only if no stream could still hold something newer: a stream that stopped
+ * early (read budget, 1 MB per query) has unread items no newer than where it stopped reading
+ * (`evaluatedTo`), so items older than that wait for a later page. Each stream's own order is
+ * kept (a stable sort), which keeps its position exact when several items share a millisecond.
+ *
+ * A page never repeats or skips an item, and always moves: if nothing can go out, some stream
+ * read only non-matching items, and its position advances past them.
+ */
+export function mergeNewestFirst<T extends ListedItem>(
+  streams: readonly IndexStream[],
+  reads: readonly StreamRead<T>[],
+  previous: ListPosition,
+  limit: number,
+): { items: T[]; next?: ListPosition } {
+  const candidates = reads
+    .flatMap((read, stream) => read.items.map((item) => ({ item, stream })))
+    .sort((a, b) => b.item.createdAtMs - a.item.createdAtMs);
+  const stoppedAt = reads.map((read) => (read.exhausted ? undefined : read.evaluatedTo?.at));
+  const taken: { item: T; stream: number }[] = [];
+  for (const candidate of candidates) {
+    if (taken.length >= limit) break;
+    const maybeNewerElsewhere = stoppedAt.some((at, stream) => stream !== candidate.stream && at !== undefined && candidate.item.createdAtMs < at);
+    if (maybeNewerElsewhere) break;
+    taken.push(candidate);
+  }
+
+  const next: ListPosition = {};
+  streams.forEach((stream, index) => {
+    const read = reads[index] as StreamRead<T>;
+    const mine = taken.filter((t) => t.stream === index);
+    const before = previous[stream.name];
+    let after: ItemPosition | null | undefined = before;
+    if (before === null || (read.exhausted && mine.length === read.items.length)) after = null;
+    else if (mine.length === read.items.length) after = read.evaluatedTo ?? before; // all handed out: skip what the filter dropped too
+    else if (mine.length > 0) after = positionOf(mine[mine.length - 1]!.item as unknown as Record<string, unknown>);
+    if (after !== undefined) next[stream.name] = after;
+  });
+  const done = streams.every((stream) => next[stream.name] === null);
+  return { items: taken.map((t) => t.item), ...(done ? {} : { next }) };
+}

@@ -1,0 +1,82 @@
+/**
+ * History paging with big events, against DynamoDB Local: a query stops at 1 MB, and a Lambda
+ * answers at most 6 MB, so a page of `limit` events can hold fewer; paging must still walk the
+ * whole history, in order, with nothing lost or repeated.
+ */
+import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WorkflowRegistry } from "../../lambdas/core/workflow";
+import { type ApiDeps, getHistory, MAX_PAGE_BYTES } from "../../lambdas/engine/executions";
+import { createCursorCodec } from "../../lambdas/store/cursor";
+import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
+import { executionPk, historySk } from "../../lambdas/store/keys";
+import { createTable } from "../../lambdas/store/table";
+import { testClients, uniqueName } from "../support/services";
+
+const clients = testClients();
+const tableName = uniqueName("api-history");
+const store = new DynamoExecutionStore({ client: clients.doc, tableName });
+const deps: ApiDeps = {
+  store,
+  scheduler: { schedule: async () => undefined, wakeNow: async () => undefined },
+  registry: new WorkflowRegistry([]),
+  clock: Date.now,
+  cursors: createCursorCodec("a test secret of at least 16 bytes"),
+};
+const BIG_EVENTS = 24;
+const RESULT_BYTES = 300_000;
+
+beforeAll(async () => {
+  await createTable(clients.dynamo, tableName);
+  await store.createExecution({ id: "big", workflow: "w", version: 1, input: null, nowMs: Date.now() });
+  await store.createExecution({ id: "small", workflow: "w", version: 1, input: null, nowMs: Date.now() });
+  for (let seq = 2; seq <= BIG_EVENTS + 1; seq += 1) {
+    const event = { seq, atMs: Date.now(), type: "StepCompleted", cmd: seq, name: `s${seq}`, attempt: 1, result: "x".repeat(RESULT_BYTES) };
+    await clients.doc.send(new PutCommand({ TableName: tableName, Item: { PK: executionPk("big"), SK: historySk(seq), type: event.type, data: JSON.stringify(event) } }));
+  }
+});
+
+afterAll(async () => {
+  await clients.dynamo.send(new DeleteTableCommand({ TableName: tableName }));
+});
+
+async function pageThrough(id: string, limit: number): Promise<{ seqs: number[]; pages: number[] }> {
+  const seqs: number[] = [];
+  const pages: number[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await getHistory(deps, id, { limit, ...(cursor ? { cursor } : {}) });
+    expect(page.events.length).toBeLessThanOrEqual(limit);
+    expect(Buffer.byteLength(JSON.stringify(page))).toBeLessThan(MAX_PAGE_BYTES + RESULT_BYTES);
+    seqs.push(...page.events.map((e) => e.seq as number));
+    pages.push(page.events.length);
+    cursor = page.cursor;
+  } while (cursor);
+  return { seqs, pages };
+}
+
+describe("history pages", () => {
+  const all = Array.from({ length: BIG_EVENTS + 1 }, (_, i) => i + 1);
+
+  it("walk a history of 7 MB in pages under the Lambda response limit, though each query stops at 1 MB", async () => {
+    const { seqs, pages } = await pageThrough("big", 1000);
+    expect(seqs).toEqual(all);
+    expect(pages.length).toBeGreaterThan(1);
+  });
+
+  it.each([1, 2, 5, 7])("walk it with limit %i too", async (limit) => {
+    expect((await pageThrough("big", limit)).seqs).toEqual(all);
+  });
+
+  it("end without a cursor on the last page, and a one-event history fits one page", async () => {
+    const page = await getHistory(deps, "small", { limit: 100 });
+    expect(page.events.map((e) => e.type)).toEqual(["ExecutionStarted"]);
+    expect(page.cursor).toBeUndefined();
+  });
+
+  it("refuse a cursor made for another execution's history", async () => {
+    const first = await getHistory(deps, "big", { limit: 1 });
+    await expect(getHistory(deps, "small", { limit: 1, cursor: first.cursor as string })).rejects.toMatchObject({ code: "INVALID_CURSOR" });
+  });
+});
