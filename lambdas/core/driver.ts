@@ -14,6 +14,7 @@ import {
   ValueNotSerializableError,
 } from "./errors";
 import type { EventBody, ExecutionStarted, HistoryEvent, PendingEvent, PendingItem } from "./events";
+import { jsonBytes, MAX_VALUE_BYTES } from "./limits";
 import { shouldRetryStep, stepRetryDelayMs } from "./retry";
 import { type ChildStart, isContinueAsNewMarker, type StepCommand, type WorkflowRun } from "./run";
 import type { ExecutionStatus } from "./status";
@@ -346,7 +347,10 @@ export class StepTimeoutError extends Error {
   }
 }
 
-/** JSON round trip, so the first run sees exactly what a replay will read back. */
+/**
+ * JSON round trip, so the first run sees exactly what a replay will read back; a value too large
+ * to record fails at once (retrying would not make it smaller).
+ */
 function jsonClone(value: unknown, what: string): unknown {
   if (value === undefined) return undefined;
   let text: string | undefined;
@@ -356,6 +360,10 @@ function jsonClone(value: unknown, what: string): unknown {
     throw new NonRetryableError(new ValueNotSerializableError(what, cause).message, { code: "NOT_SERIALIZABLE", cause });
   }
   if (text === undefined) throw new NonRetryableError(`${what} must be JSON-serialisable`, { code: "NOT_SERIALIZABLE" });
+  const bytes = jsonBytes(text);
+  if (bytes > MAX_VALUE_BYTES) {
+    throw new NonRetryableError(`${what} is ${bytes} bytes of JSON; the limit is ${MAX_VALUE_BYTES} bytes`, { code: "PAYLOAD_TOO_LARGE" });
+  }
   return JSON.parse(text);
 }
 

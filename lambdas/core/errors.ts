@@ -1,6 +1,6 @@
 /**
  * Errors of the engine. Every error has a stable `code` callers can switch on and a message a
- * person can act on. The API maps codes to HTTP statuses in one place (handlers/http-errors.ts).
+ * person can act on. The API maps codes to HTTP statuses in one place (handlers/http.ts).
  */
 
 /** Serialised form of an error, as stored in history and returned by the API. */

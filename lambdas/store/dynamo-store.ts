@@ -18,6 +18,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import type { CommitBatch } from "../core/driver";
+import { MAX_VALUE_BYTES } from "../core/limits";
 import type { ErrorInfo } from "../core/errors";
 import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events";
 import { isTerminal, type ExecutionStatus } from "../core/status";
@@ -53,8 +54,12 @@ const FILTERED_PAGE_SIZE = 100;
 /** What a list reads of each execution item: all but input, output and error. */
 const LISTED_ATTRIBUTES = ["id", "workflow", "version", "status", "createdAtMs", "updatedAtMs", "run", "runStartSeq", "lastSeq", "leaseVersion", "retryCount", "nextWakeAtMs", "parent", "expiresAtEpochSec"];
 
-/** DynamoDB items are at most 400 KB; keep room for keys and attributes. */
-export const MAX_VALUE_BYTES = 350_000;
+export { MAX_VALUE_BYTES };
+/**
+ * Input and output are repeated on the execution item only up to this size; larger ones are read
+ * from their history event, so input + output never push the execution item past 400 KB.
+ */
+export const INLINE_VALUE_BYTES = 64_000;
 
 export interface DynamoStoreOptions {
   tableName: string;
@@ -82,6 +87,10 @@ type MetaItem = {
   version: number;
   status: ExecutionStatus;
   input?: string;
+  /** Set when the input is too large to repeat here: it is in the run's ExecutionStarted event. */
+  inputInHistory?: boolean;
+  /** Set when the output is too large to repeat here: the seq of the ExecutionCompleted event. */
+  outputSeq?: number;
   output?: string;
   error?: string;
   createdAtMs: number;
@@ -124,7 +133,7 @@ export class DynamoExecutionStore implements ExecutionStore {
         tx.put(this.tableName, meta, newItemCondition);
         tx.put(this.tableName, this.historyItem(request.id, startedEvent(request)), newItemCondition);
       });
-      return { created: true, execution: toRecord(meta) };
+      return { created: true, execution: { ...toRecord(meta), input: request.input } };
     } catch (err) {
       if (err instanceof TransactionConflict && err.reasons[0] === "ConditionalCheckFailed") {
         const existing = await this.getExecution(request.id);
@@ -138,7 +147,26 @@ export class DynamoExecutionStore implements ExecutionStore {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: { PK: executionPk(executionId), SK: META_SK }, ConsistentRead: true }),
     );
-    return out.Item ? toRecord(out.Item as MetaItem) : undefined;
+    if (!out.Item) return undefined;
+    const item = out.Item as MetaItem;
+    const record = toRecord(item);
+    // Large values live only in history (one copy, and the execution item stays far below 400 KB).
+    if (item.inputInHistory) {
+      const started = await this.getHistoryEvent(executionId, record.runStartSeq);
+      if (started?.type === "ExecutionStarted") record.input = started.input;
+    }
+    if (item.outputSeq !== undefined) {
+      const completed = await this.getHistoryEvent(executionId, Number(item.outputSeq));
+      if (completed?.type === "ExecutionCompleted") record.output = completed.output;
+    }
+    return record;
+  }
+
+  private async getHistoryEvent(executionId: string, seq: number): Promise<HistoryEvent | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { PK: executionPk(executionId), SK: historySk(seq) }, ConsistentRead: true }),
+    );
+    return out.Item ? decodeEvent(out.Item) : undefined;
   }
 
   async readHistory(executionId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<{ events: HistoryEvent[]; lastSeq?: number }> {
@@ -610,7 +638,9 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   private metaItem(request: NewExecution): MetaItem {
-    const input = encode(request.input, "the input");
+    const encoded = encode(request.input, "the input");
+    const inline = encoded === undefined || Buffer.byteLength(encoded) <= INLINE_VALUE_BYTES;
+    const input = inline ? encoded : undefined;
     return {
       PK: executionPk(request.id),
       SK: META_SK,
@@ -619,6 +649,7 @@ export class DynamoExecutionStore implements ExecutionStore {
       version: request.version,
       status: "running",
       ...(input === undefined ? {} : { input }),
+      ...(inline ? {} : { inputInHistory: true }),
       createdAtMs: request.nowMs,
       updatedAtMs: request.nowMs,
       run: 1,
@@ -674,8 +705,14 @@ export class DynamoExecutionStore implements ExecutionStore {
     }
     if (update.releaseLease) remove.push("leaseOwner", "leaseExpiresAtMs");
     if (update.output !== undefined) {
-      set.push("#output = :output");
-      values[":output"] = encode(update.output, "the output");
+      const output = encode(update.output, "the output") as string;
+      if (Buffer.byteLength(output) <= INLINE_VALUE_BYTES || !lastEvent) {
+        set.push("#output = :output");
+        values[":output"] = output;
+      } else {
+        set.push("outputSeq = :outputSeq");
+        values[":outputSeq"] = lastEvent.seq;
+      }
     }
     if (update.error !== undefined) {
       set.push("#error = :error");
@@ -686,11 +723,20 @@ export class DynamoExecutionStore implements ExecutionStore {
       values[":ttl"] = Math.floor(nowMs / 1000) + this.retentionSeconds;
     }
     if (update.run) {
-      set.push("#run = :run", "runStartSeq = :runStart", "#input = :input");
+      set.push("#run = :run", "runStartSeq = :runStart");
       values[":run"] = update.run.run;
       values[":runStart"] = update.run.runStartSeq;
-      values[":input"] = encode(update.run.input, "the input") ?? "null";
-      remove.push("#output", "#error");
+      const input = encode(update.run.input, "the input") ?? "null";
+      if (Buffer.byteLength(input) <= INLINE_VALUE_BYTES) {
+        set.push("#input = :input");
+        values[":input"] = input;
+        remove.push("inputInHistory");
+      } else {
+        set.push("inputInHistory = :true");
+        values[":true"] = true;
+        remove.push("#input");
+      }
+      remove.push("#output", "#error", "outputSeq");
     }
     const names: Record<string, string> = { "#status": "status" };
     for (const part of [...set, ...remove]) {
