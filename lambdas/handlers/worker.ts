@@ -27,7 +27,16 @@ export function createWorkerHandler(deps: EngineDeps, options: WorkerOptions = {
         continue;
       }
       const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? "1") || 1;
-      const result = await processWakeup(message, time, deps, options, { receiveCount });
+      let result;
+      try {
+        result = await processWakeup(message, time, deps, options, { receiveCount });
+      } catch (err) {
+        // processWakeup reports failures as `retry`; this is a last resort so one record never
+        // fails the batch. The message comes back after the queue's own visibility timeout.
+        log.error("wake-up failed unexpectedly", { messageId: record.messageId, error: err instanceof Error ? err.message : String(err) });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+        continue;
+      }
       if (result.kind !== "retry") continue;
       try {
         await deps.redelivery?.retryLater(record.receiptHandle, result.delaySeconds);

@@ -27,6 +27,7 @@ describe("the engine under faults", () => {
         crashBeforeWrite: 0.008,
         crashAfterWrite: 0.008,
         stall: 0.003,
+        stallUpdateOnly: 0.02,
         crashHoldingLease: 0.01,
         crashInStep: 0.01,
         sqsSendFail: 0.02,

@@ -336,7 +336,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
       `${faults.invocations} invocations, ${runCount} step runs (${reruns} re-runs after faults); ` +
       `faults injected: ${faults.describeCounts()}; violations=${violations.length}; ${(durationMs / 1000).toFixed(1)} s`;
     if (trace.length > 0) console.log(trace.join("\n"));
-    if (violations.length > 0) console.log([...reported.entries()].map(([m, n]) => `${n} × ${m}`).join("\n"));
+    if (violations.length > 0 && !options.unsafeSkipLeaseCheck) console.log([...reported.entries()].map(([m, n]) => `${n} × ${m}`).join("\n"));
     return { violations, summary, injected: { ...faults.counts }, durationMs };
   } finally {
     await Promise.all(stacks.map((s) => s.stop()));
