@@ -124,7 +124,10 @@ class Driver {
       if (steps.length > 0) {
         if (!this.deps.hasTime()) return this.yieldForTime();
         const results = await Promise.all(steps.map((s) => this.attempt(s)));
-        await this.commitAndApply(results);
+        // Recorded in call order; many at once (a wide Promise.all) in several commits.
+        for (let i = 0; i < results.length; i += MAX_EVENTS_PER_COMMIT) {
+          await this.commitAndApply(results.slice(i, i + MAX_EVENTS_PER_COMMIT));
+        }
         continue;
       }
 
@@ -141,6 +144,13 @@ class Driver {
   }
 
   private async takeInbox(pending: readonly PendingItem[]): Promise<void> {
+    // Each item is a delete and an event: chunks keep each commit within one transaction.
+    for (let i = 0; i < pending.length; i += MAX_EVENTS_PER_COMMIT) {
+      await this.takeInboxChunk(pending.slice(i, i + MAX_EVENTS_PER_COMMIT));
+    }
+  }
+
+  private async takeInboxChunk(pending: readonly PendingItem[]): Promise<void> {
     const events: EventBody[] = [];
     let canceling = this.run.cancelRequested;
     for (const item of pending) {
@@ -170,6 +180,54 @@ class Driver {
     extra: { consumed?: PendingItem[]; execution?: ExecutionUpdate; notifyParent?: CommitBatch["notifyParent"] } = {},
   ): Promise<HistoryEvent[]> {
     const unrecorded = this.run.takeUnrecorded();
+    const items =
+      1 + // the lease check / execution update
+      unrecorded.events.length +
+      events.length +
+      (extra.consumed?.length ?? 0) +
+      ITEMS_PER_CHILD_START * unrecorded.childStarts.length +
+      ITEMS_PER_CHILD_CANCEL * unrecorded.childCancels.length +
+      (extra.notifyParent ? ITEMS_PER_CHILD_CANCEL : 0);
+    if (items > MAX_ITEMS_PER_COMMIT) {
+      // Too much for one transaction: the records of calls made so far go first, in chunks with
+      // the children they start. History keeps the same order a single commit would have had.
+      await this.commitRecords(unrecorded);
+      return this.commitStamped(events, { events: [], childStarts: [], childCancels: [] }, extra);
+    }
+    return this.commitStamped(events, unrecorded, extra);
+  }
+
+  private async commitRecords(unrecorded: ReturnType<WorkflowRun["takeUnrecorded"]>): Promise<void> {
+    const startsById = new Map(unrecorded.childStarts.map((c) => [c.childId, c]));
+    let chunk: EventBody[] = [];
+    let starts: ChildStart[] = [];
+    let weight = 1;
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      await this.commitStamped([], { events: chunk, childStarts: starts, childCancels: [] }, {});
+      chunk = [];
+      starts = [];
+      weight = 1;
+    };
+    for (const record of unrecorded.events) {
+      const start = record.type === "ChildStarted" ? startsById.get(record.childId) : undefined;
+      const cost = 1 + (start ? ITEMS_PER_CHILD_START : 0);
+      if (weight + cost > MAX_ITEMS_PER_COMMIT) await flush();
+      chunk.push(record);
+      if (start) starts.push(start);
+      weight += cost;
+    }
+    await flush();
+    for (let i = 0; i < unrecorded.childCancels.length; i += MAX_EVENTS_PER_COMMIT) {
+      await this.commitStamped([], { events: [], childStarts: [], childCancels: unrecorded.childCancels.slice(i, i + MAX_EVENTS_PER_COMMIT) }, {});
+    }
+  }
+
+  private async commitStamped(
+    events: EventBody[],
+    unrecorded: ReturnType<WorkflowRun["takeUnrecorded"]>,
+    extra: { consumed?: PendingItem[]; execution?: ExecutionUpdate; notifyParent?: CommitBatch["notifyParent"] },
+  ): Promise<HistoryEvent[]> {
     const bodies = [...unrecorded.events, ...events];
     const atMs = this.deps.clock();
     let seq = this.run.lastSeq;
@@ -337,6 +395,15 @@ class Driver {
     return next === undefined ? { kind: "sleeping" } : { kind: "sleeping", nextWakeAtMs: next };
   }
 }
+
+/** DynamoDB's transaction limit is 100 items; keep a margin. */
+const MAX_ITEMS_PER_COMMIT = 95;
+/** Events per commit when a turn has many at once (inbox items, results of a wide Promise.all). */
+const MAX_EVENTS_PER_COMMIT = 40;
+/** A child start writes the child's execution item and its first history event. */
+const ITEMS_PER_CHILD_START = 2;
+/** A cancel (or a result) sent to another execution writes its inbox item and marks it due. */
+const ITEMS_PER_CHILD_CANCEL = 2;
 
 /** An attempt ran past its `timeout`. Retryable. */
 export class StepTimeoutError extends Error {
