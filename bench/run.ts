@@ -45,11 +45,14 @@ async function measureSteps(env: TestEnvironment, meter: RequestMeter, label: st
   for (const id of ids) if ((await env.result(id)) !== (STEPS * (STEPS - 1)) / 2) throw new Error(`${label}: wrong result`);
   const steps = EXECUTIONS * STEPS;
   const ddb = meter.total("dynamodb.");
+  const puts = meter.snapshot()["dynamodb.PutItem"] ?? { requests: 0, writeUnits: 0 };
+  const stepCommitUnits = puts.requests === 0 ? 0 : puts.writeUnits / puts.requests;
   const sqs = meter.total("sqs.");
   return {
     steps,
     "ddb requests/step": ddb.requests / steps,
     "write units/step": ddb.writeUnits / steps,
+    "write units per step commit (single put)": stepCommitUnits,
     "read units/step": ddb.readUnits / steps,
     "sqs requests/execution": sqs.requests / EXECUTIONS,
     "worker invocations/execution": (env.stats.invocations - invocationsBefore) / EXECUTIONS,
@@ -79,6 +82,10 @@ async function main(): Promise<void> {
     for (const key of Object.keys(a)) {
       const x = a[key] as number;
       const y = b[key] as number;
+      if (key.includes("single put")) {
+        console.log(`| ${key} | ${fmt(x)} | – | – |`);
+        continue;
+      }
       console.log(`| ${key} | ${fmt(x)} | ${fmt(y)} | ${y === 0 ? "–" : fmt(x / y)} |`);
     }
 
