@@ -103,30 +103,46 @@ export const API_ROUTES: ReadonlyArray<readonly [HttpMethod, string]> = [
  * What each function's code calls (lambdas/store/dynamo-store.ts,
  * lambdas/queue/wakeups.ts and redelivery.ts). A change that calls something new must
  * add it here: the local stack does not check IAM, AWS does.
+ *
+ * TransactWriteItems is authorized item by item (PutItem, UpdateItem,
+ * DeleteItem, ConditionCheckItem: see access.ts); SendMessageBatch as
+ * SendMessage; UpdateItem's ReturnValues and
+ * ReturnValuesOnConditionCheckFailure need nothing beyond UpdateItem.
  */
 const ACCESS = {
-  // start (transaction of puts), get, history, list (index query, then a
-  // BatchGetItem of the listed items), signal and cancel (transaction: update
-  // + put). ConditionCheckItem is not called today; it adds nothing GetItem
-  // does not already allow, and keeps a transaction gaining a check working.
+  // start: a transaction of two puts, then a GetItem of the existing
+  // execution when the id is taken (idempotent start); get: GetItem (+
+  // GetItem of a large input/output's history event); history: Query on the
+  // table; list: Query on byWorkflow/byStatus, then BatchGetItem of the listed
+  // items; signal and cancel: a transaction of an update and a put, and a
+  // GetItem to explain a refusal. Wake-ups: SendMessage(Batch).
   api: {
-    table: ["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query", "ConditionCheckItem"],
+    table: ["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query"],
     queriedIndexes: [TABLE_INDEXES.byWorkflow, TABLE_INDEXES.byStatus],
     queue: ["SendMessage"],
     deadLetterQueue: [],
   },
-  // lease, snapshot, commits (a conditional put, or a transaction that also
-  // deletes consumed inbox items), wake-ups and visibility back-off; after
-  // the last engine retry, the message goes to the DLQ.
+  // lease: UpdateItem (acquire, release); snapshot: Query on the table;
+  // commits: a conditional PutItem, or a transaction of an UpdateItem or a
+  // ConditionCheckItem on the execution, history puts, DeleteItem of consumed
+  // inbox items, puts of child executions and of inbox items (a child's
+  // cancel, a parent's notice) with UpdateItem marking them due; giving up:
+  // the same commit, or a transaction of UpdateItem (+ PutItem, UpdateItem
+  // for the parent). No GetItem: the worker reads only by Query. Wake-ups
+  // and visibility back-off on the queue; given-up wake-ups to the DLQ.
   worker: {
-    table: ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "ConditionCheckItem"],
+    table: ["PutItem", "UpdateItem", "DeleteItem", "Query", "ConditionCheckItem"],
     queriedIndexes: [],
     queue: ["SendMessage", "ChangeMessageVisibility"],
     deadLetterQueue: ["SendMessage"],
   },
-  // finds due executions in the sparse index and sends them wake-ups.
+  // pendingExecutions: Query on the sparse due index, then per execution a
+  // conditional UpdateItem claiming it (another UpdateItem takes an ended one
+  // out of the index, or gives a claim back when its send failed); then
+  // SendMessageBatch. No GetItem: the claim's condition failure returns the
+  // old item.
   sweeper: {
-    table: [],
+    table: ["UpdateItem"],
     queriedIndexes: [TABLE_INDEXES.due],
     queue: ["SendMessage"],
     deadLetterQueue: [],

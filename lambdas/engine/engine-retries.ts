@@ -62,13 +62,15 @@ export async function giveUp(
   const log = deps.logger;
   const executionId = message.executionId;
   const error = toErrorInfo(new EngineRetriesExhaustedError(executionId, failedTurns, cause));
+  // False when the execution had ended (or gone) before this could fail it: nothing to count.
+  let failedIt: boolean;
   try {
     // Dead-letter first: if anything below fails, the next delivery gives up (and sends) again,
     // so an execution the engine failed always has its message there, at least once.
     if (deps.redelivery) await deps.redelivery.deadLetter(message, error);
     else log?.error("no dead-letter queue configured (DURABLE_DLQ_URL): the given-up wake-up is only logged", { executionId });
     try {
-      await failUnderLease(taken.lease, taken.execution, error, deps);
+      failedIt = await failUnderLease(taken.lease, taken.execution, error, deps);
     } catch (err) {
       if (err instanceof LeaseLostError) {
         log?.warn("lease lost while giving up; the worker that took over counts on", { executionId });
@@ -77,13 +79,18 @@ export async function giveUp(
       // Busy is passing: the next delivery gives up again, under a lease, with the history event.
       if (err instanceof StoreBusyError) throw err;
       log?.warn("could not append ExecutionFailed under the lease; failing by a status update", { executionId, error: toErrorInfo(err).message });
-      await deps.store.failWithoutLease(executionId, error, deps.clock(), { parent: taken.execution.parent });
+      failedIt = await deps.store.failWithoutLease(executionId, error, deps.clock(), { parent: taken.execution.parent });
     }
   } catch (err) {
     await taken.unlock().catch(() => undefined);
     throw err;
   }
-  log?.error("execution failed: engine retries exhausted", { executionId, failedTurns, error: error.message });
+  const workflow = taken.execution.workflow;
+  log?.error("execution failed: engine retries exhausted", { executionId, workflow, failedTurns, error: error.message });
+  if (failedIt) {
+    deps.metrics?.engineGaveUp(workflow);
+    deps.metrics?.executionEnded("failed", workflow);
+  }
   const parent = taken.execution.parent;
   if (parent) {
     // The commit made the parent due, so the sweeper wakes it if this send is lost.
@@ -94,14 +101,14 @@ export async function giveUp(
   return { kind: "gave-up", failedTurns, error };
 }
 
-/** Appends ExecutionFailed after the last event, in one commit under the lease. */
-async function failUnderLease(lease: Lease, execution: ExecutionRecord, error: ErrorInfo, deps: EngineDeps): Promise<void> {
+/** Appends ExecutionFailed after the last event, in one commit under the lease; false if the execution is gone. */
+async function failUnderLease(lease: Lease, execution: ExecutionRecord, error: ErrorInfo, deps: EngineDeps): Promise<boolean> {
   const executionId = lease.executionId;
   for (let attempt = 1; ; attempt += 1) {
     const nowMs = deps.clock();
     // The execution item's lastSeq is that of the last turn's end; single-event appends may follow it.
     const snapshot = await deps.store.loadSnapshot(executionId, { afterSeq: execution.lastSeq, nowMs });
-    if (!snapshot) return;
+    if (!snapshot) return false;
     const lastSeq = snapshot.history.reduce((max, e) => Math.max(max, e.seq), execution.lastSeq);
     const parent = snapshot.execution.parent;
     const batch: CommitBatch = {
@@ -116,7 +123,7 @@ async function failUnderLease(lease: Lease, execution: ExecutionRecord, error: E
     };
     try {
       await deps.store.commit(lease, batch, nowMs);
-      return;
+      return true;
     } catch (err) {
       // A zombie's single-event append took that seq a moment ago: read again and go after it.
       if (err instanceof HistoryConflictError && attempt < 3) continue;

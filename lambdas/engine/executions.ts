@@ -13,8 +13,7 @@ import { createCursorCodec, type CursorCodec, InvalidCursorError } from "../stor
 import { ExecutionAlreadyExistsError, ExecutionNotFoundError } from "../store/errors";
 import type { ExecutionListing, ExecutionRecord, ExecutionStore } from "../store/store";
 import type { WakeupScheduler } from "../queue/wakeups";
-import type { EngineLogger } from "./process-wakeup";
-import { silentLogger } from "./process-wakeup";
+import { type EngineLogger, type EngineMetrics, silentLogger } from "./observability";
 
 export interface ApiDeps {
   store: ExecutionStore;
@@ -23,6 +22,8 @@ export interface ApiDeps {
   clock: () => number;
   newId?: () => string;
   logger?: EngineLogger;
+  /** Counts executions started (Powertools Metrics when deployed). */
+  metrics?: EngineMetrics;
   /** Signs pagination cursors; this process's random secret when absent (see store/cursor.ts). */
   cursors?: CursorCodec;
 }
@@ -116,6 +117,7 @@ export async function startExecution(deps: ApiDeps, request: StartRequest): Prom
     if (!sameRequest || execution.parent) throw new InputMismatchError(id);
     return { created: false, execution: toView(execution) };
   }
+  deps.metrics?.executionStarted(definition.name);
   // Safety guard: if this send is lost, the execution is due now and the sweeper finds it.
   await sendOrLog(deps, () => deps.scheduler.wakeNow([id]), id);
   (deps.logger ?? silentLogger).info("execution started", { executionId: id, workflow: definition.name, version: definition.version });

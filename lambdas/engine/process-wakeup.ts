@@ -13,15 +13,10 @@ import type { ExecutionStore, Lease } from "../store/store";
 import { type WakeupMessage, type WakeupScheduler } from "../queue/wakeups";
 import type { Redelivery } from "../queue/redelivery";
 import { engineRetryPolicy, giveUp } from "./engine-retries";
+import { type EngineLogger, type EngineMetrics, noMetrics, silentLogger } from "./observability";
 
-export interface EngineLogger {
-  debug(message: string, data?: Record<string, unknown>): void;
-  info(message: string, data?: Record<string, unknown>): void;
-  warn(message: string, data?: Record<string, unknown>): void;
-  error(message: string, data?: Record<string, unknown>): void;
-}
-
-export const silentLogger: EngineLogger = { debug() {}, info() {}, warn() {}, error() {} };
+// Other modules and the local stack import these from here.
+export { type EngineLogger, type EngineMetrics, noMetrics, silentLogger };
 
 export interface EngineDeps {
   store: ExecutionStore;
@@ -37,6 +32,8 @@ export interface EngineDeps {
   /** Backoff through the message's visibility and the dead-letter queue (the worker; see engine-retries.ts). */
   redelivery?: Redelivery;
   logger?: EngineLogger;
+  /** Executions ended, step attempts and their latency (Powertools Metrics when deployed). */
+  metrics?: EngineMetrics;
 }
 
 export interface InvocationTime {
@@ -187,6 +184,7 @@ async function runUnderLease(
   delivery: Delivery,
 ): Promise<WakeupResult> {
   const log = deps.logger ?? silentLogger;
+  const metrics = deps.metrics ?? noMetrics;
   // A warm run from this worker's last turn needs only what was written since.
   const warm = deps.runCache?.take(executionId);
   let snapshot = await deps.store.loadSnapshot(executionId, { nowMs: deps.clock(), ...(warm ? { afterSeq: warm.run.lastSeq } : {}) });
@@ -238,15 +236,23 @@ async function runUnderLease(
         commit: async (batch: CommitBatch) => {
           await deps.store.commit(lease, batch, deps.clock());
           if (batch.execution?.releaseLease) turn.ended = true;
+          // Children are created by the commit, not by the API: counted here, once, as it landed.
+          for (const child of batch.childStarts) metrics.executionStarted(child.workflow);
         },
-        onStepAttempt: (info) => log.debug("step attempt", { executionId, workflow: runStart.workflow, ...info }),
+        onStepAttempt: (info) => {
+          log.debug("step attempt", { executionId, workflow: runStart.workflow, ...info });
+          metrics.stepAttempt(info.ok, info.durationMs, runStart.workflow);
+        },
       },
       { currentStatus, pending },
     );
     commits += result.commits;
     stepAttempts += result.stepAttempts;
-    if (result.wake.length > 0) await deps.scheduler.wakeNow(result.wake);
     const outcome = result.outcome;
+    // Counted as soon as the ending commit landed: a wake-up send failing below must not lose it
+    // (the redelivery finds the execution ended and drops the message).
+    if (outcome.kind === "completed" || outcome.kind === "failed" || outcome.kind === "canceled") metrics.executionEnded(outcome.kind, runStart.workflow);
+    if (result.wake.length > 0) await deps.scheduler.wakeNow(result.wake);
 
     if (outcome.kind === "continued") {
       runStart = outcome.started;
@@ -271,7 +277,7 @@ async function runUnderLease(
     if ((outcome.kind === "sleeping" || outcome.kind === "yielded") && !run.fatal) {
       deps.runCache?.put(executionId, { run, runStartSeq: runStart.seq, workflow: runStart.workflow, version: runStart.version });
     }
-    log.info("turn ended", { executionId, workflow: runStart.workflow, outcome: outcome.kind, commits, stepAttempts });
+    log.info("turn ended", { executionId, workflow: runStart.workflow, seq: run.lastSeq, outcome: outcome.kind, commits, stepAttempts });
     return { kind: "ran", outcome: outcome.kind, commits, stepAttempts };
   }
 }

@@ -9,7 +9,7 @@
  */
 import type { ExecutionStore } from "../store/store";
 import type { WakeupScheduler } from "../queue/wakeups";
-import { type EngineLogger, silentLogger } from "./process-wakeup";
+import { type EngineLogger, silentLogger } from "./observability";
 
 export interface SweepOptions {
   /** Only executions due at least this long ago: their own wake-up had its chance. Default 30 s. */

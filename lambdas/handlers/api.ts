@@ -33,6 +33,7 @@ import { createCursorCodec } from "../store/cursor";
 import { readCursorSecret } from "./config";
 import { createEngineDeps } from "./deps";
 import { errorResponse, HttpError, json, parseWith, readJsonBody, requireBearer, truncate } from "./http";
+import { withPowertools } from "./observability";
 
 export interface ApiOptions {
   /** When set, every request needs `Authorization: Bearer <token>` (the local stack). In AWS, IAM authorizes at API Gateway. */
@@ -181,10 +182,12 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
 export function apiHandlerFromEnv(workflows: readonly AnyWorkflow[]) {
   const deps = createEngineDeps(new WorkflowRegistry(workflows));
   const cursorSecret = readCursorSecret();
-  return createApiHandler(deps, {
-    ...(cursorSecret === undefined ? {} : { cursorSecret }),
-    onError: (err) => deps.logger?.error("unexpected error", { error: err instanceof Error ? err.stack ?? err.message : String(err) }),
-  });
+  return withPowertools(
+    createApiHandler(deps, {
+      ...(cursorSecret === undefined ? {} : { cursorSecret }),
+      onError: (err) => deps.logger?.error("unexpected error", { error: err instanceof Error ? err.stack ?? err.message : String(err) }),
+    }),
+  );
 }
 
 function requireBody(event: APIGatewayProxyEventV2, what: string): unknown {

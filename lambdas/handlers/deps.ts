@@ -3,22 +3,13 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { randomUUID } from "node:crypto";
 import type { WorkflowRegistry } from "../core/workflow";
-import type { EngineDeps, EngineLogger } from "../engine/process-wakeup";
+import type { EngineDeps } from "../engine/process-wakeup";
 import { SqsWakeupScheduler } from "../queue/wakeups";
 import { SqsRedelivery } from "../queue/redelivery";
 import { RunCache } from "../engine/run-cache";
 import { DynamoExecutionStore } from "../store/dynamo-store";
 import { readConfig, requireDeadLetterQueueUrl } from "./config";
-
-/** JSON lines on stdout/stderr: CloudWatch Logs ingests them as structured events. */
-export const jsonLogger: EngineLogger = {
-  debug: (message, data) => {
-    if (process.env.DURABLE_LOG_LEVEL === "debug") console.log(JSON.stringify({ level: "DEBUG", message, ...data }));
-  },
-  info: (message, data) => console.log(JSON.stringify({ level: "INFO", message, ...data })),
-  warn: (message, data) => console.warn(JSON.stringify({ level: "WARN", message, ...data })),
-  error: (message, data) => console.error(JSON.stringify({ level: "ERROR", message, ...data })),
-};
+import { powertoolsLogger, powertoolsMetrics } from "./observability";
 
 /** `worker: true` also wires engine-retry backoff and the dead-letter queue (DURABLE_DLQ_URL, required then). */
 export function createEngineDeps(registry: WorkflowRegistry, env: NodeJS.ProcessEnv = process.env, options: { worker?: boolean } = {}): EngineDeps {
@@ -33,7 +24,8 @@ export function createEngineDeps(registry: WorkflowRegistry, env: NodeJS.Process
     clock: Date.now,
     random: Math.random,
     workerId: `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? "worker"}/${randomUUID()}`,
-    logger: jsonLogger,
+    logger: powertoolsLogger,
+    metrics: powertoolsMetrics,
     runCache: new RunCache(),
     ...(deadLetterQueueUrl ? { redelivery: new SqsRedelivery(sqs, config.queueUrl, deadLetterQueueUrl) } : {}),
   };

@@ -3,6 +3,7 @@ import middy from "@middy/core";
 import { WorkflowRegistry } from "../core/workflow";
 import { type SweepDeps, sweepDue, type SweepOptions } from "../engine/sweeper";
 import { createEngineDeps } from "./deps";
+import { withPowertools } from "./observability";
 
 export function createSweeperHandler(deps: SweepDeps, options: SweepOptions = {}) {
   return middy(async () => sweepDue(deps, options));
@@ -10,5 +11,5 @@ export function createSweeperHandler(deps: SweepDeps, options: SweepOptions = {}
 
 /** The deployed entry: `export const handler = sweeperHandlerFromEnv()`. */
 export function sweeperHandlerFromEnv() {
-  return createSweeperHandler(createEngineDeps(new WorkflowRegistry([])));
+  return withPowertools(createSweeperHandler(createEngineDeps(new WorkflowRegistry([]))));
 }

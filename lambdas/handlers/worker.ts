@@ -10,6 +10,7 @@ import { type AnyWorkflow, WorkflowRegistry } from "../core/workflow";
 import { type EngineDeps, processWakeup, silentLogger, type WorkerOptions } from "../engine/process-wakeup";
 import { parseWakeup } from "../queue/wakeups";
 import { createEngineDeps } from "./deps";
+import { withPowertools } from "./observability";
 
 export function createWorkerHandler(deps: EngineDeps, options: WorkerOptions = {}) {
   const log = deps.logger ?? silentLogger;
@@ -53,5 +54,5 @@ export function createWorkerHandler(deps: EngineDeps, options: WorkerOptions = {
 
 /** The deployed entry: `export const handler = workerHandlerFromEnv(workflows)`. */
 export function workerHandlerFromEnv(workflows: readonly AnyWorkflow[]) {
-  return createWorkerHandler(createEngineDeps(new WorkflowRegistry(workflows), process.env, { worker: true }));
+  return withPowertools(createWorkerHandler(createEngineDeps(new WorkflowRegistry(workflows), process.env, { worker: true })));
 }

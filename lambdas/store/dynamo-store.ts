@@ -45,6 +45,22 @@ import type {
   PendingExecution,
 } from "./store";
 import { type TransactWrite, TransactionConflict, withinTransaction } from "./transaction";
+import {
+  decode,
+  decodeEvent,
+  decodePending,
+  encode,
+  historyItem,
+  INLINE_VALUE_BYTES,
+  type MetaItem,
+  metaItem,
+  newItemCondition,
+  nextArrivalCounter,
+  pendingItem,
+  startedEvent,
+  toRecord,
+  unmarshallItem,
+} from "./items";
 import { exclusiveStartKey, type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, positionOf, type StreamRead, streamsFor } from "./listing";
 
 /** Most index items one list request reads per index partition (each a read unit or less). */
@@ -54,13 +70,7 @@ const FILTERED_PAGE_SIZE = 100;
 /** What a list reads of each execution item: all but input, output and error. */
 const LISTED_ATTRIBUTES = ["id", "workflow", "version", "status", "createdAtMs", "updatedAtMs", "run", "runStartSeq", "lastSeq", "leaseVersion", "retryCount", "nextWakeAtMs", "parent", "expiresAtEpochSec"];
 
-export { MAX_VALUE_BYTES };
-/**
- * Input and output are repeated on the execution item only up to this size; larger ones are read
- * from their history event, so input + output never push the execution item past 400 KB.
- */
-export const INLINE_VALUE_BYTES = 64_000;
-
+export { INLINE_VALUE_BYTES, MAX_VALUE_BYTES };
 export interface DynamoStoreOptions {
   tableName: string;
   client: DynamoDBClient | DynamoDBDocumentClient;
@@ -78,35 +88,6 @@ export interface DynamoStoreOptions {
    */
   unsafeSkipLeaseCheck?: boolean;
 }
-
-type MetaItem = {
-  PK: string;
-  SK: string;
-  id: string;
-  workflow: string;
-  version: number;
-  status: ExecutionStatus;
-  input?: string;
-  /** Set when the input is too large to repeat here: it is in the run's ExecutionStarted event. */
-  inputInHistory?: boolean;
-  /** Set when the output is too large to repeat here: the seq of the ExecutionCompleted event. */
-  outputSeq?: number;
-  output?: string;
-  error?: string;
-  createdAtMs: number;
-  updatedAtMs: number;
-  run: number;
-  runStartSeq: number;
-  lastSeq: number;
-  leaseOwner?: string;
-  leaseExpiresAtMs?: number;
-  leaseVersion: number;
-  retryCount: number;
-  nextWakeAtMs?: number;
-  dueShard?: string;
-  parent?: string;
-  expiresAtEpochSec?: number;
-};
 
 export class DynamoExecutionStore implements ExecutionStore {
   readonly tableName: string;
@@ -127,11 +108,11 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async createExecution(request: NewExecution): Promise<{ created: boolean; execution: ExecutionRecord }> {
-    const meta = this.metaItem(request);
+    const meta = metaItem(request);
     try {
       await withinTransaction(this.doc, (tx) => {
         tx.put(this.tableName, meta, newItemCondition);
-        tx.put(this.tableName, this.historyItem(request.id, startedEvent(request)), newItemCondition);
+        tx.put(this.tableName, historyItem(request.id, startedEvent(request)), newItemCondition);
       });
       return { created: true, execution: { ...toRecord(meta), input: request.input } };
     } catch (err) {
@@ -422,7 +403,7 @@ export class DynamoExecutionStore implements ExecutionStore {
         const parent = options.parent;
         if (parent) {
           const event: PendingEvent = { type: "ChildEnded", cmd: parent.cmd, childId: executionId, status: "failed", error };
-          tx.put(this.tableName, this.pendingItem(parent.executionId, event, nowMs, `child-${executionId}`));
+          tx.put(this.tableName, pendingItem(parent.executionId, event, nowMs, `child-${executionId}`));
           this.markDue(tx, parent.executionId, nowMs);
         }
       });
@@ -449,7 +430,7 @@ export class DynamoExecutionStore implements ExecutionStore {
       // write what the lease holder would have written at N (see README, "Cost per step").
       const event = batch.events[0] as HistoryEvent;
       try {
-        await this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.historyItem(id, event), ...newItemCondition }));
+        await this.doc.send(new PutCommand({ TableName: this.tableName, Item: historyItem(id, event), ...newItemCondition }));
         return;
       } catch (err) {
         if (err instanceof ConditionalCheckFailedException) throw new HistoryConflictError(id, event.seq);
@@ -459,7 +440,7 @@ export class DynamoExecutionStore implements ExecutionStore {
     try {
       await withinTransaction(this.doc, (tx) => {
         this.writeLeaseChecked(tx, lease, batch, nowMs);
-        for (const event of batch.events) tx.put(this.tableName, this.historyItem(id, event), newItemCondition);
+        for (const event of batch.events) tx.put(this.tableName, historyItem(id, event), newItemCondition);
         for (const item of batch.consumed) {
           tx.delete(this.tableName, { PK: executionPk(id), SK: item.key }, { ConditionExpression: "attribute_exists(PK)" });
         }
@@ -472,17 +453,17 @@ export class DynamoExecutionStore implements ExecutionStore {
             nowMs,
             parent: { executionId: id, cmd: child.parentCmd },
           };
-          tx.put(this.tableName, this.metaItem(request), newItemCondition);
-          tx.put(this.tableName, this.historyItem(child.childId, startedEvent(request)), newItemCondition);
+          tx.put(this.tableName, metaItem(request), newItemCondition);
+          tx.put(this.tableName, historyItem(child.childId, startedEvent(request)), newItemCondition);
         }
         // Safety guard, as for a signal: the execution told something becomes due now, so the
         // sweeper wakes it if the wake-up sent after this commit is lost (a crash in between).
         for (const childId of batch.childCancels) {
-          tx.put(this.tableName, this.pendingItem(childId, { type: "Cancel", reason: "parent canceled" }, nowMs, `cancel-${id}`));
+          tx.put(this.tableName, pendingItem(childId, { type: "Cancel", reason: "parent canceled" }, nowMs, `cancel-${id}`));
           this.markDue(tx, childId, nowMs);
         }
         if (batch.notifyParent) {
-          tx.put(this.tableName, this.pendingItem(batch.notifyParent.executionId, batch.notifyParent.event, nowMs, `child-${id}`));
+          tx.put(this.tableName, pendingItem(batch.notifyParent.executionId, batch.notifyParent.event, nowMs, `child-${id}`));
           this.markDue(tx, batch.notifyParent.executionId, nowMs);
         }
       });
@@ -498,7 +479,7 @@ export class DynamoExecutionStore implements ExecutionStore {
     // same millisecond are concurrent: either order is a true one).
     const unique = event.type === "Signal" ? event.signalId : `${event.type.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`;
     const eventId = `${nextArrivalCounter()}#${unique}`;
-    const item = this.pendingItem(executionId, event, nowMs, eventId);
+    const item = pendingItem(executionId, event, nowMs, eventId);
     try {
       await withinTransaction(this.doc, (tx) => {
         // The execution must exist and not have ended: nothing is written otherwise. It becomes
@@ -621,48 +602,6 @@ export class DynamoExecutionStore implements ExecutionStore {
     return { items, exhausted: false, ...(evaluatedTo ? { evaluatedTo } : {}) };
   }
 
-  // ---- items --------------------------------------------------------------------------------
-
-  private historyItem(executionId: string, event: HistoryEvent): Record<string, unknown> {
-    const data = JSON.stringify(event);
-    const bytes = Buffer.byteLength(data);
-    if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(`history event ${event.type} at seq ${event.seq}`, bytes, MAX_VALUE_BYTES);
-    return { PK: executionPk(executionId), SK: historySk(event.seq), type: event.type, data };
-  }
-
-  private pendingItem(executionId: string, event: PendingEvent, nowMs: number, eventId: string): Record<string, unknown> {
-    const data = JSON.stringify(event);
-    const bytes = Buffer.byteLength(data);
-    if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(`the ${event.type.toLowerCase()} event`, bytes, MAX_VALUE_BYTES);
-    return { PK: executionPk(executionId), SK: pendingSk(nowMs, eventId), type: event.type, arrivedAtMs: nowMs, data };
-  }
-
-  private metaItem(request: NewExecution): MetaItem {
-    const encoded = encode(request.input, "the input");
-    const inline = encoded === undefined || Buffer.byteLength(encoded) <= INLINE_VALUE_BYTES;
-    const input = inline ? encoded : undefined;
-    return {
-      PK: executionPk(request.id),
-      SK: META_SK,
-      id: request.id,
-      workflow: request.workflow,
-      version: request.version,
-      status: "running",
-      ...(input === undefined ? {} : { input }),
-      ...(inline ? {} : { inputInHistory: true }),
-      createdAtMs: request.nowMs,
-      updatedAtMs: request.nowMs,
-      run: 1,
-      runStartSeq: 1,
-      lastSeq: 1,
-      leaseVersion: 0,
-      retryCount: 0,
-      nextWakeAtMs: request.nowMs,
-      dueShard: DUE_SHARD,
-      ...(request.parent ? { parent: JSON.stringify(request.parent) } : {}),
-    };
-  }
-
   /**
    * Makes another execution due now (no condition: one that has ended is taken out of the due
    * index by the next sweep, see claimDue).
@@ -772,83 +711,6 @@ export class DynamoExecutionStore implements ExecutionStore {
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
-
-let arrivalCounter = 0;
-function nextArrivalCounter(): string {
-  arrivalCounter += 1;
-  return String(arrivalCounter).padStart(12, "0");
-}
-
-const newItemCondition = { ConditionExpression: "attribute_not_exists(PK)" };
-
-function startedEvent(request: NewExecution): HistoryEvent {
-  return {
-    seq: 1,
-    atMs: request.nowMs,
-    type: "ExecutionStarted",
-    workflow: request.workflow,
-    version: request.version,
-    input: request.input,
-    run: 1,
-    ...(request.parent ? { parent: request.parent } : {}),
-  };
-}
-
-function encode(value: unknown, what: string): string | undefined {
-  if (value === undefined) return undefined;
-  const text = JSON.stringify(value);
-  const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(what, bytes, MAX_VALUE_BYTES);
-  return text;
-}
-
-function decode(text: unknown): unknown {
-  return typeof text === "string" ? JSON.parse(text) : undefined;
-}
-
-function decodeEvent(item: Record<string, unknown>): HistoryEvent {
-  return JSON.parse(String(item.data)) as HistoryEvent;
-}
-
-function decodePending(item: Record<string, unknown>): PendingItem {
-  return { key: String(item.SK), arrivedAtMs: Number(item.arrivedAtMs), event: JSON.parse(String(item.data)) as PendingEvent };
-}
-
-function toRecord(item: MetaItem): ExecutionRecord {
-  const record: ExecutionRecord = {
-    id: item.id,
-    workflow: item.workflow,
-    version: Number(item.version),
-    status: item.status,
-    input: decode(item.input),
-    createdAtMs: Number(item.createdAtMs),
-    updatedAtMs: Number(item.updatedAtMs),
-    run: Number(item.run ?? 1),
-    runStartSeq: Number(item.runStartSeq ?? 1),
-    lastSeq: Number(item.lastSeq ?? 0),
-    leaseVersion: Number(item.leaseVersion ?? 0),
-    retryCount: Number(item.retryCount ?? 0),
-  };
-  if (item.output !== undefined) record.output = decode(item.output);
-  if (item.error !== undefined) record.error = decode(item.error) as ErrorInfo;
-  if (item.leaseOwner !== undefined) record.leaseOwner = item.leaseOwner;
-  if (item.leaseExpiresAtMs !== undefined) record.leaseExpiresAtMs = Number(item.leaseExpiresAtMs);
-  if (item.nextWakeAtMs !== undefined) record.nextWakeAtMs = Number(item.nextWakeAtMs);
-  if (item.parent !== undefined) record.parent = JSON.parse(item.parent) as { executionId: string; cmd: number };
-  if (item.expiresAtEpochSec !== undefined) record.expiresAtEpochSec = Number(item.expiresAtEpochSec);
-  return record;
-}
-
-/** ALL_OLD on a failed condition comes back in wire format even through the document client. */
-function unmarshallItem(item: Record<string, unknown>): MetaItem {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(item)) {
-    const v = value as { S?: string; N?: string; BOOL?: boolean } | string | number;
-    if (typeof v === "object" && v !== null) out[key] = v.S ?? (v.N !== undefined ? Number(v.N) : v.BOOL);
-    else out[key] = v;
-  }
-  return out as unknown as MetaItem;
-}
 
 const BUSY = new Set([
   "ProvisionedThroughputExceededException",

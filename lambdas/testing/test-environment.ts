@@ -29,6 +29,7 @@ import {
   sendSignal,
   startExecution,
 } from "../engine/executions";
+import type { EngineMetrics } from "../engine/observability";
 import type { EngineDeps, WorkerOptions } from "../engine/process-wakeup";
 import { RunCache } from "../engine/run-cache";
 import { createWorkerHandler } from "../handlers/worker";
@@ -53,6 +54,8 @@ export interface TestEnvironmentOptions {
   warmRuns?: boolean;
   /** Store settings (e.g. `singlePutSteps: false` to force transactions). */
   storeOptions?: { singlePutSteps?: boolean };
+  /** Receives the engine's metrics (starts, ends, step attempts), e.g. to assert on them. */
+  metrics?: EngineMetrics;
 }
 
 /** Holds wake-ups due in the future until the test's clock reaches them. */
@@ -138,6 +141,7 @@ export class TestEnvironment {
       random: Math.random,
       workerId: `test/${suffix}`,
       ...(options.warmRuns ? { runCache: new RunCache() } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
     };
     const worker = createWorkerHandler(deps, options.workerOptions ?? {});
     env = new TestEnvironment(deps, clients, tableName, queueUrl, scheduler, worker, async () => {

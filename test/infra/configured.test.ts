@@ -117,6 +117,7 @@ describe("a configured DurableWorkflows", () => {
     names[logGroupOf(sweeperId)] = "logs";
     expect(grantsOf(configured.template, sweeperId, names)).toEqual([
       "dynamodb:Query on table/index/due",
+      "dynamodb:UpdateItem on table",
       "logs:CreateLogStream on logs",
       "logs:PutLogEvents on logs",
       "sqs:SendMessage on queue",

@@ -274,7 +274,6 @@ describe("least privilege", () => {
       [
         "dynamodb:ConditionCheckItem on table",
         "dynamodb:DeleteItem on table",
-        "dynamodb:GetItem on table",
         "dynamodb:PutItem on table",
         "dynamodb:Query on table",
         "dynamodb:UpdateItem on table",
@@ -295,7 +294,6 @@ describe("least privilege", () => {
     expect(grantsOf(synth.template, ids.api, names)).toEqual(
       [
         "dynamodb:BatchGetItem on table",
-        "dynamodb:ConditionCheckItem on table",
         "dynamodb:GetItem on table",
         "dynamodb:PutItem on table",
         "dynamodb:Query on table",
@@ -309,10 +307,11 @@ describe("least privilege", () => {
     );
   });
 
-  it("the sweeper may query the due index and send wake-ups, nothing more", () => {
+  it("the sweeper may query the due index, claim executions by a conditional update, and send wake-ups, nothing more", () => {
     expect(grantsOf(synth.template, ids.sweeper, names)).toEqual(
       [
         "dynamodb:Query on table/index/due",
+        "dynamodb:UpdateItem on table",
         "logs:CreateLogStream on sweeper logs",
         "logs:PutLogEvents on sweeper logs",
         "sqs:SendMessage on queue",

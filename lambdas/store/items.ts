@@ -1,0 +1,165 @@
+/**
+ * How executions, history events and inbox items are laid out as DynamoDB items, and read back.
+ * Event bodies and payloads are stored as JSON strings so a value reads back exactly as written.
+ */
+import type { ErrorInfo } from "../core/errors";
+import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events";
+import { MAX_VALUE_BYTES } from "../core/limits";
+import type { ExecutionStatus } from "../core/status";
+import { PayloadTooLargeError } from "./errors";
+import { DUE_SHARD, executionPk, historySk, META_SK, pendingSk } from "./keys";
+import type { ExecutionRecord, NewExecution } from "./store";
+
+/**
+ * Input and output are repeated on the execution item only up to this size; larger ones are read
+ * from their history event, so input + output never push the execution item past 400 KB.
+ */
+export const INLINE_VALUE_BYTES = 64_000;
+
+/** The execution item (META) as stored. */
+export type MetaItem = {
+  PK: string;
+  SK: string;
+  id: string;
+  workflow: string;
+  version: number;
+  status: ExecutionStatus;
+  input?: string;
+  /** Set when the input is too large to repeat here: it is in the run's ExecutionStarted event. */
+  inputInHistory?: boolean;
+  /** Set when the output is too large to repeat here: the seq of the ExecutionCompleted event. */
+  outputSeq?: number;
+  output?: string;
+  error?: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+  run: number;
+  runStartSeq: number;
+  lastSeq: number;
+  leaseOwner?: string;
+  leaseExpiresAtMs?: number;
+  leaseVersion: number;
+  retryCount: number;
+  nextWakeAtMs?: number;
+  dueShard?: string;
+  parent?: string;
+  expiresAtEpochSec?: number;
+};
+
+export function historyItem(executionId: string, event: HistoryEvent): Record<string, unknown> {
+  const data = JSON.stringify(event);
+  const bytes = Buffer.byteLength(data);
+  if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(`history event ${event.type} at seq ${event.seq}`, bytes, MAX_VALUE_BYTES);
+  return { PK: executionPk(executionId), SK: historySk(event.seq), type: event.type, data };
+}
+
+export function pendingItem(executionId: string, event: PendingEvent, nowMs: number, eventId: string): Record<string, unknown> {
+  const data = JSON.stringify(event);
+  const bytes = Buffer.byteLength(data);
+  if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(`the ${event.type.toLowerCase()} event`, bytes, MAX_VALUE_BYTES);
+  return { PK: executionPk(executionId), SK: pendingSk(nowMs, eventId), type: event.type, arrivedAtMs: nowMs, data };
+}
+
+export function metaItem(request: NewExecution): MetaItem {
+  const encoded = encode(request.input, "the input");
+  const inline = encoded === undefined || Buffer.byteLength(encoded) <= INLINE_VALUE_BYTES;
+  const input = inline ? encoded : undefined;
+  return {
+    PK: executionPk(request.id),
+    SK: META_SK,
+    id: request.id,
+    workflow: request.workflow,
+    version: request.version,
+    status: "running",
+    ...(input === undefined ? {} : { input }),
+    ...(inline ? {} : { inputInHistory: true }),
+    createdAtMs: request.nowMs,
+    updatedAtMs: request.nowMs,
+    run: 1,
+    runStartSeq: 1,
+    lastSeq: 1,
+    leaseVersion: 0,
+    retryCount: 0,
+    nextWakeAtMs: request.nowMs,
+    dueShard: DUE_SHARD,
+    ...(request.parent ? { parent: JSON.stringify(request.parent) } : {}),
+  };
+}
+
+let arrivalCounter = 0;
+export function nextArrivalCounter(): string {
+  arrivalCounter += 1;
+  return String(arrivalCounter).padStart(12, "0");
+}
+
+export const newItemCondition = { ConditionExpression: "attribute_not_exists(PK)" };
+
+export function startedEvent(request: NewExecution): HistoryEvent {
+  return {
+    seq: 1,
+    atMs: request.nowMs,
+    type: "ExecutionStarted",
+    workflow: request.workflow,
+    version: request.version,
+    input: request.input,
+    run: 1,
+    ...(request.parent ? { parent: request.parent } : {}),
+  };
+}
+
+export function encode(value: unknown, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  const text = JSON.stringify(value);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(what, bytes, MAX_VALUE_BYTES);
+  return text;
+}
+
+export function decode(text: unknown): unknown {
+  return typeof text === "string" ? JSON.parse(text) : undefined;
+}
+
+export function decodeEvent(item: Record<string, unknown>): HistoryEvent {
+  return JSON.parse(String(item.data)) as HistoryEvent;
+}
+
+export function decodePending(item: Record<string, unknown>): PendingItem {
+  return { key: String(item.SK), arrivedAtMs: Number(item.arrivedAtMs), event: JSON.parse(String(item.data)) as PendingEvent };
+}
+
+export function toRecord(item: MetaItem): ExecutionRecord {
+  const record: ExecutionRecord = {
+    id: item.id,
+    workflow: item.workflow,
+    version: Number(item.version),
+    status: item.status,
+    input: decode(item.input),
+    createdAtMs: Number(item.createdAtMs),
+    updatedAtMs: Number(item.updatedAtMs),
+    run: Number(item.run ?? 1),
+    runStartSeq: Number(item.runStartSeq ?? 1),
+    lastSeq: Number(item.lastSeq ?? 0),
+    leaseVersion: Number(item.leaseVersion ?? 0),
+    retryCount: Number(item.retryCount ?? 0),
+  };
+  if (item.output !== undefined) record.output = decode(item.output);
+  if (item.error !== undefined) record.error = decode(item.error) as ErrorInfo;
+  if (item.leaseOwner !== undefined) record.leaseOwner = item.leaseOwner;
+  if (item.leaseExpiresAtMs !== undefined) record.leaseExpiresAtMs = Number(item.leaseExpiresAtMs);
+  if (item.nextWakeAtMs !== undefined) record.nextWakeAtMs = Number(item.nextWakeAtMs);
+  if (item.parent !== undefined) record.parent = JSON.parse(item.parent) as { executionId: string; cmd: number };
+  if (item.expiresAtEpochSec !== undefined) record.expiresAtEpochSec = Number(item.expiresAtEpochSec);
+  return record;
+}
+
+/** ALL_OLD on a failed condition comes back in wire format even through the document client. */
+export function unmarshallItem(item: Record<string, unknown>): MetaItem {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(item)) {
+    const v = value as { S?: string; N?: string; BOOL?: boolean } | string | number;
+    if (typeof v === "object" && v !== null) out[key] = v.S ?? (v.N !== undefined ? Number(v.N) : v.BOOL);
+    else out[key] = v;
+  }
+  return out as unknown as MetaItem;
+}
+
