@@ -17,7 +17,7 @@ import type { EventBody, ExecutionStarted, HistoryEvent, PendingEvent, PendingIt
 import { jsonBytes, MAX_VALUE_BYTES } from "./limits";
 import { shouldRetryStep, stepRetryDelayMs } from "./retry";
 import { type ChildStart, isContinueAsNewMarker, type StepCommand, type WorkflowRun } from "./run";
-import type { ExecutionStatus } from "./status";
+import { assertTransition, type ExecutionStatus } from "./status";
 
 /** A change to the execution item that must land with the events. */
 export interface ExecutionUpdate {
@@ -250,6 +250,8 @@ class Driver {
     if (batch.events.length === 0 && batch.consumed.length === 0 && !batch.execution && batch.childStarts.length === 0 && batch.childCancels.length === 0) {
       return [];
     }
+    // Only legal transitions reach the store; nothing leaves a terminal status.
+    if (execution) assertTransition(this.status, execution.status);
     await this.deps.commit(batch);
     this.commits += 1;
     if (execution) this.status = execution.status;

@@ -15,7 +15,8 @@ export function isTerminal(status: ExecutionStatus): boolean {
 
 const ALLOWED: Record<ExecutionStatus, readonly ExecutionStatus[]> = {
   running: ["running", "sleeping", "completed", "failed", "canceled"],
-  sleeping: ["running", "sleeping", "failed", "canceled"],
+  // A woken execution keeps `sleeping` until its turn ends (the item changes once per turn).
+  sleeping: ["running", "sleeping", "completed", "failed", "canceled"],
   completed: [],
   failed: [],
   canceled: [],

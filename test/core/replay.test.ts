@@ -26,8 +26,9 @@ describe("replay", () => {
     expect(calls).toEqual({ a: 1, b: 1 });
     expect(exec.history.filter((e) => e.type === "StepCompleted")).toHaveLength(2);
 
-    // Replaying a finished history from scratch runs no step body.
-    await exec.turn();
+    // Replaying a finished history from scratch runs no step body, and the finished execution
+    // cannot be ended again.
+    await expect(exec.turn()).rejects.toMatchObject({ code: "INVALID_TRANSITION" });
     expect(calls).toEqual({ a: 1, b: 1 });
   });
 
