@@ -249,6 +249,7 @@ describe("serveHttpApi", () => {
     expect(await res.text()).toBe("ok");
     const started = Date.now();
     await server.close();
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Below Node's 5 s keep-alive timeout, which a close that waited for the socket would take.
+    expect(Date.now() - started).toBeLessThan(3_000);
   });
 });

@@ -256,7 +256,8 @@ describe("startSqsPoller", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const started = Date.now();
     await poller.stop();
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Far below the 20 s the poll would take; loose, since the machine may be busy.
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("stop() waits for the in-flight batch to finish and deletes its messages", async () => {
