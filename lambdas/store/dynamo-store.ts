@@ -51,6 +51,7 @@ import {
   decodePending,
   encode,
   historyItem,
+  INLINE_INPUT_BYTES,
   INLINE_VALUE_BYTES,
   type MetaItem,
   metaItem,
@@ -234,9 +235,10 @@ export class DynamoExecutionStore implements ExecutionStore {
           Key: { PK: executionPk(executionId), SK: META_SK },
           UpdateExpression:
             "SET leaseOwner = :owner, leaseExpiresAtMs = :exp, leaseVersion = if_not_exists(leaseVersion, :zero) + :one, " +
-            // While leased, the execution is due when the lease runs out: if this worker dies,
-            // the sweeper finds it then.
-            "nextWakeAtMs = :exp, dueShard = :due, retryCount = if_not_exists(retryCount, :zero) + :one",
+            "retryCount = if_not_exists(retryCount, :zero) + :one",
+          // The wake time is left alone (no index write): whatever woke the execution made it due
+          // first (start, signal, timer, child result), so if this worker dies the sweeper claims
+          // it once the lease has run out (a claim needs no live lease).
           ConditionExpression: `${executionExists} AND ${notEnded} AND (${leaseFree} OR ${leaseExpired})`,
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
@@ -247,7 +249,6 @@ export class DynamoExecutionStore implements ExecutionStore {
             ":one": 1,
             ":running": "running",
             ":sleeping": "sleeping",
-            ":due": DUE_SHARD,
           },
           ReturnValues: "ALL_OLD",
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -259,7 +260,6 @@ export class DynamoExecutionStore implements ExecutionStore {
         leaseOwner: options.owner,
         leaseExpiresAtMs: expiresAtMs,
         leaseVersion: old.leaseVersion + 1,
-        nextWakeAtMs: expiresAtMs,
         retryCount: old.retryCount + 1,
       };
       const lease: Lease = { executionId, owner: options.owner, version: execution.leaseVersion, expiresAtMs };
@@ -666,7 +666,7 @@ export class DynamoExecutionStore implements ExecutionStore {
       values[":run"] = update.run.run;
       values[":runStart"] = update.run.runStartSeq;
       const input = encode(update.run.input, "the input") ?? "null";
-      if (Buffer.byteLength(input) <= INLINE_VALUE_BYTES) {
+      if (Buffer.byteLength(input) <= INLINE_INPUT_BYTES) {
         set.push("#input = :input");
         values[":input"] = input;
         remove.push("inputInHistory");

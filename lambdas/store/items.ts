@@ -15,6 +15,11 @@ import type { ExecutionRecord, NewExecution } from "./store";
  * from their history event, so input + output never push the execution item past 400 KB.
  */
 export const INLINE_VALUE_BYTES = 64_000;
+/**
+ * The input rides on every update of the execution item (a write costs by the item's size), so it
+ * is repeated there only when small.
+ */
+export const INLINE_INPUT_BYTES = 1_024;
 
 /** The execution item (META) as stored. */
 export type MetaItem = {
@@ -62,7 +67,7 @@ export function pendingItem(executionId: string, event: PendingEvent, nowMs: num
 
 export function metaItem(request: NewExecution): MetaItem {
   const encoded = encode(request.input, "the input");
-  const inline = encoded === undefined || Buffer.byteLength(encoded) <= INLINE_VALUE_BYTES;
+  const inline = encoded === undefined || Buffer.byteLength(encoded) <= INLINE_INPUT_BYTES;
   const input = inline ? encoded : undefined;
   return {
     PK: executionPk(request.id),

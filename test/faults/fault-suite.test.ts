@@ -21,17 +21,19 @@ describe("the engine under faults", () => {
       storm: { senders: 3, perSender: 20 },
       stallMs: 7_000,
       deadlineMs: 100_000,
+      // Rates high enough that every kind is injected several times whatever the interleaving of
+      // the workers (the rolls are seeded, but which call gets which roll depends on timing).
       profile: {
         ddbThrottle: 0.015,
         txConflict: 0.02,
         crashBeforeWrite: 0.008,
         crashAfterWrite: 0.008,
-        stall: 0.003,
-        stallUpdateOnly: 0.02,
+        stall: 0.006,
+        stallUpdateOnly: 0.05,
         crashHoldingLease: 0.01,
-        crashInStep: 0.01,
+        crashInStep: 0.025,
         sqsSendFail: 0.02,
-        crashAfterSend: 0.008,
+        crashAfterSend: 0.025,
         duplicateSend: 1, // every wake-up is sent twice
       },
     });
