@@ -3,9 +3,9 @@
  * crash, a failed send, the local emulator restarted empty). It claims executions whose wake time
  * passed a grace period ago and that no worker holds (`pendingExecutions`: one query on the sparse
  * "due" index when nothing is due, then one conditional update per execution, so two sweepers
- * running at once never both wake the same one), and wakes them. A live lease keeps an
- * execution's wake time at the lease's end, so running executions are not swept; a crashed
- * worker's execution becomes due when its lease runs out.
+ * running at once never both wake the same one), and wakes them. A claim needs no live lease, so
+ * running executions are not swept; a crashed worker's execution (due since whatever woke it) is
+ * claimed once its lease runs out.
  */
 import type { ExecutionStore } from "../store/store";
 import type { WakeupScheduler } from "../queue/wakeups";

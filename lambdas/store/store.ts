@@ -44,8 +44,8 @@ export type LeaseResult =
       /** The execution as it is now, under this lease. */
       execution: ExecutionRecord;
       /**
-       * Status and wake time before the lease was taken (taking it sets the wake time to the
-       * lease's end), and `retryCount`: turns in a row that were started and did not finish
+       * Status and wake time before the lease was taken (taking it leaves the wake time as it
+       * is), and `retryCount`: turns in a row that were started and did not finish
        * (taking the lease counts this turn in advance; the commit that ends a turn resets it).
        */
       previous: { status: ExecutionStatus; nextWakeAtMs?: number; retryCount: number };
