@@ -24,6 +24,7 @@ import {
 import { type SQSClient, SQSServiceException } from "@aws-sdk/client-sqs";
 import type { StepInfo } from "../../lambdas/core/workflow";
 import type { SqsHandler } from "../../local/sqs-poller";
+import { createPrng } from "../../lambdas/core/prng";
 
 export const FAULT_KINDS = [
   "ddbThrottle",
@@ -89,17 +90,8 @@ interface MiddlewareClient {
   middlewareStack: { add(middleware: Middleware, options: { step: "initialize"; name: string; override?: boolean }): void };
 }
 
-/** mulberry32: small, fast, good enough to pick faults from a seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The engine's own seeded PRNG (mulberry32), to pick faults from a seed. */
+export const seededRandom = createPrng;
 
 export class FaultInjector {
   /** Faults injected, by kind, plus invocations killed for running past their timeout. */
