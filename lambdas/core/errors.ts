@@ -129,15 +129,6 @@ export function toErrorInfo(err: unknown): ErrorInfo {
   return { name: "Error", message: typeof err === "string" ? err : safeJson(err) };
 }
 
-/** Rebuilds an Error from its stored form, for the workflow to catch. */
-export function fromErrorInfo(info: ErrorInfo): Error {
-  const err = new Error(info.message);
-  err.name = info.name;
-  if (info.code !== undefined) (err as Error & { code?: string }).code = info.code;
-  if (info.stack !== undefined) err.stack = info.stack;
-  return err;
-}
-
 function safeJson(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);

@@ -16,7 +16,6 @@ import {
   CancelledError,
   type DurableError,
   type ErrorInfo,
-  fromErrorInfo,
   NonDeterminismError,
   StepFailedError,
   WorkflowBlockedError,
@@ -613,5 +612,3 @@ function describe(kind: string, name: string | undefined): string {
 export function isContinueAsNewMarker(error: unknown): boolean {
   return error instanceof ContinueAsNewMarker;
 }
-
-export { fromErrorInfo };

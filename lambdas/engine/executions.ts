@@ -10,7 +10,7 @@ import type { HistoryEvent } from "../core/events";
 import type { ExecutionStatus } from "../core/status";
 import type { WorkflowRegistry } from "../core/workflow";
 import { createCursorCodec, type CursorCodec, InvalidCursorError } from "../store/cursor";
-import { ExecutionAlreadyExistsError, ExecutionNotFoundError } from "../store/errors";
+import { ExecutionNotFoundError } from "../store/errors";
 import type { ExecutionListing, ExecutionRecord, ExecutionStore } from "../store/store";
 import type { WakeupScheduler } from "../queue/wakeups";
 import { type EngineLogger, type EngineMetrics, silentLogger } from "./observability";
@@ -254,5 +254,3 @@ export function stableJson(value: unknown): string {
       : v,
   );
 }
-
-export { ExecutionAlreadyExistsError };

@@ -281,5 +281,3 @@ async function runUnderLease(
     return { kind: "ran", outcome: outcome.kind, commits, stepAttempts };
   }
 }
-
-export { toErrorInfo };

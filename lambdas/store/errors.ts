@@ -30,12 +30,6 @@ export class ExecutionNotFoundError extends StoreError {
   }
 }
 
-export class ExecutionAlreadyExistsError extends StoreError {
-  constructor(executionId: string) {
-    super("EXECUTION_EXISTS", `an execution with id "${executionId}" already exists`, { details: { executionId } });
-  }
-}
-
 /** The execution has ended; it takes no more signals or cancel requests. */
 export class ExecutionEndedError extends StoreError {
   constructor(executionId: string, status: string) {
