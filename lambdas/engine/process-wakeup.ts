@@ -165,9 +165,6 @@ async function takeTurn(
   }
 }
 
-/** Inbox events one turn takes in (see runUnderLease). */
-export const INBOX_PER_TURN = 40;
-
 /** Whether the commit that ends the turn (and gives the lease back) has landed. */
 interface TurnProgress {
   ended: boolean;
@@ -192,7 +189,7 @@ async function runUnderLease(
   let warmRun: WorkflowRun | undefined;
   if (warm) {
     const first = snapshot.history[0];
-    const continues = snapshot.execution.runStartSeq === warm.runStartSeq && (first === undefined || first.seq === warm.run.lastSeq + 1);
+    const continues = snapshot.execution.runStartSeq === warm.run.startedEvent.seq && (first === undefined || first.seq === warm.run.lastSeq + 1);
     if (continues) warmRun = warm.run;
     else snapshot = await deps.store.loadSnapshot(executionId, { nowMs: deps.clock() });
     if (!snapshot) return { kind: "dropped", reason: "not-found" };
@@ -200,7 +197,7 @@ async function runUnderLease(
   const { execution } = snapshot;
   let runStart: HistoryEvent & ExecutionStarted;
   let history: HistoryEvent[];
-  if (warmRun && warm) {
+  if (warmRun) {
     runStart = warmRun.startedEvent;
     history = snapshot.history;
   } else {
@@ -216,11 +213,8 @@ async function runUnderLease(
   let commits = 0;
   let stepAttempts = 0;
   let currentStatus = execution.status;
-  // The driver takes the inbox in one commit: two transaction items per event (history put +
-  // inbox delete). Past INBOX_PER_TURN the rest waits for the next turn, which this one asks for,
-  // so a storm of signals never makes a commit over DynamoDB's 100-item transaction limit.
-  let pending = snapshot.pending.slice(0, INBOX_PER_TURN);
-  const inboxLeft = snapshot.pending.length > pending.length;
+  // However large the inbox, the driver takes it in commits that fit one transaction.
+  let pending = snapshot.pending;
 
   for (;;) {
     const definition = deps.registry.get(runStart.workflow, runStart.version);
@@ -273,9 +267,8 @@ async function runUnderLease(
     } else if (outcome.kind === "failed") {
       log.warn("execution failed", { executionId, workflow: runStart.workflow, error: outcome.error.message });
     }
-    if (inboxLeft && outcome.kind === "sleeping") await deps.scheduler.wakeNow([executionId]);
     if ((outcome.kind === "sleeping" || outcome.kind === "yielded") && !run.fatal) {
-      deps.runCache?.put(executionId, { run, runStartSeq: runStart.seq, workflow: runStart.workflow, version: runStart.version });
+      deps.runCache?.put(executionId, { run });
     }
     log.info("turn ended", { executionId, workflow: runStart.workflow, seq: run.lastSeq, outcome: outcome.kind, commits, stepAttempts });
     return { kind: "ran", outcome: outcome.kind, commits, stepAttempts };

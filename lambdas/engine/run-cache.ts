@@ -10,10 +10,8 @@
 import type { WorkflowRun } from "../core/run";
 
 export interface WarmRun {
+  /** The replayed run; its ExecutionStarted and lastSeq say where it stands. */
   run: WorkflowRun;
-  runStartSeq: number;
-  workflow: string;
-  version: number;
 }
 
 export class RunCache {
