@@ -225,7 +225,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   async acquireLease(executionId: string, options: { owner: string; nowMs: number; leaseMs: number }): Promise<LeaseResult> {
     const expiresAtMs = options.nowMs + options.leaseMs;
     const executionExists = "attribute_exists(PK)";
-    const notEnded = "#status IN (:running, :sleeping)";
+    const notEnded = NOT_ENDED.condition;
     const leaseFree = "attribute_not_exists(leaseExpiresAtMs)";
     const leaseExpired = "leaseExpiresAtMs < :now";
     try {
@@ -247,8 +247,7 @@ export class DynamoExecutionStore implements ExecutionStore {
             ":now": options.nowMs,
             ":zero": 0,
             ":one": 1,
-            ":running": "running",
-            ":sleeping": "sleeping",
+            ...NOT_ENDED.values,
           },
           ReturnValues: "ALL_OLD",
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -320,7 +319,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   private async claimDue(executionId: string, seenWakeAtMs: number, lockedUntilMs: number, nowMs: number): Promise<PendingExecution | undefined> {
     const key = { PK: executionPk(executionId), SK: META_SK };
     const stillDue = "nextWakeAtMs = :seen"; // nobody (sweeper, worker, signal) moved it since the query
-    const notEnded = "#status IN (:running, :sleeping)";
+    const notEnded = NOT_ENDED.condition;
     const noLiveLease = "(attribute_not_exists(leaseExpiresAtMs) OR leaseExpiresAtMs < :now)";
     try {
       await this.doc.send(
@@ -330,7 +329,7 @@ export class DynamoExecutionStore implements ExecutionStore {
           UpdateExpression: "SET nextWakeAtMs = :lockedUntil",
           ConditionExpression: `${stillDue} AND ${notEnded} AND ${noLiveLease}`,
           ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":seen": seenWakeAtMs, ":lockedUntil": lockedUntilMs, ":now": nowMs, ":running": "running", ":sleeping": "sleeping" },
+          ExpressionAttributeValues: { ":seen": seenWakeAtMs, ":lockedUntil": lockedUntilMs, ":now": nowMs, ...NOT_ENDED.values },
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
@@ -348,7 +347,7 @@ export class DynamoExecutionStore implements ExecutionStore {
               UpdateExpression: "REMOVE nextWakeAtMs, dueShard",
               ConditionExpression: `nextWakeAtMs = :seen AND NOT ${notEnded}`,
               ExpressionAttributeNames: { "#status": "status" },
-              ExpressionAttributeValues: { ":seen": seenWakeAtMs, ":running": "running", ":sleeping": "sleeping" },
+              ExpressionAttributeValues: { ":seen": seenWakeAtMs, ...NOT_ENDED.values },
             }),
           )
           .catch(() => undefined);
@@ -387,7 +386,7 @@ export class DynamoExecutionStore implements ExecutionStore {
           UpdateExpression:
             "SET #status = :failed, #error = :error, updatedAtMs = :now, expiresAtEpochSec = :ttl, leaseVersion = if_not_exists(leaseVersion, :zero) + :one " +
             "REMOVE leaseOwner, leaseExpiresAtMs, nextWakeAtMs, dueShard",
-          ConditionExpression: "attribute_exists(PK) AND #status IN (:running, :sleeping)",
+          ConditionExpression: `attribute_exists(PK) AND ${NOT_ENDED.condition}`,
           ExpressionAttributeNames: { "#status": "status", "#error": "error" },
           ExpressionAttributeValues: {
             ":failed": "failed",
@@ -396,8 +395,7 @@ export class DynamoExecutionStore implements ExecutionStore {
             ":ttl": Math.floor(nowMs / 1000) + this.retentionSeconds,
             ":zero": 0,
             ":one": 1,
-            ":running": "running",
-            ":sleeping": "sleeping",
+            ...NOT_ENDED.values,
           },
         });
         const parent = options.parent;
@@ -486,9 +484,9 @@ export class DynamoExecutionStore implements ExecutionStore {
         // due now, so the sweeper wakes it even if the caller's wake-up message is lost.
         tx.update(this.tableName, { PK: executionPk(executionId), SK: META_SK }, {
           UpdateExpression: "SET nextWakeAtMs = :now, dueShard = :due",
-          ConditionExpression: "attribute_exists(PK) AND #status IN (:running, :sleeping)",
+          ConditionExpression: `attribute_exists(PK) AND ${NOT_ENDED.condition}`,
           ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":running": "running", ":sleeping": "sleeping", ":now": nowMs, ":due": DUE_SHARD },
+          ExpressionAttributeValues: { ...NOT_ENDED.values, ":now": nowMs, ":due": DUE_SHARD },
         });
         tx.put(this.tableName, item, newItemCondition);
       });
@@ -711,6 +709,12 @@ export class DynamoExecutionStore implements ExecutionStore {
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
+
+/** The execution has not ended (running or sleeping); needs `#status` mapped to `status`. */
+const NOT_ENDED = {
+  condition: "#status IN (:running, :sleeping)",
+  values: { ":running": "running", ":sleeping": "sleeping" },
+} as const;
 
 const BUSY = new Set([
   "ProvisionedThroughputExceededException",
