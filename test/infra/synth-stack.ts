@@ -75,6 +75,12 @@ export function allPolicyStatements(template: Template): Statement[] {
   return [...fromPolicies, ...fromRoles];
 }
 
+/** One permission a role has: an IAM action on a resource, named as `grantsOf` names it. */
+export interface Grant {
+  readonly action: string;
+  readonly resource: string;
+}
+
 /**
  * What a function's role may do, as sorted `"<action> on <resource>"` lines;
  * resources are named through `names` (logical id -> name), an index ARN as
@@ -82,20 +88,61 @@ export function allPolicyStatements(template: Template): Statement[] {
  * grant on something unexpected fails the test instead of hiding.
  */
 export function grantsOf(template: Template, functionLogicalId: string, names: Record<string, string>): string[] {
+  const lines = grantedTo(template, functionLogicalId, names).map((g) => `${g.action} on ${g.resource}`);
+  return [...new Set(lines)].sort();
+}
+
+/** The same grants as `grantsOf`, one `{ action, resource }` per pair, for matching against calls. */
+export function grantedTo(template: Template, functionLogicalId: string, names: Record<string, string>): Grant[] {
   const fn = template.toJSON().Resources[functionLogicalId] as { Properties: { Role: { "Fn::GetAtt": [string, string] } } };
   const roleId = fn.Properties.Role["Fn::GetAtt"][0];
   const policies = template.findResources("AWS::IAM::Policy", {
     Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
   });
-  const lines = Object.values(policies).flatMap((p) =>
+  return Object.values(policies).flatMap((p) =>
     (p.Properties.PolicyDocument.Statement as Statement[]).flatMap((s) => {
       if (s.Effect !== "Allow") throw new Error(`unexpected ${s.Effect} statement`);
       const actions = Array.isArray(s.Action) ? s.Action : [s.Action];
       const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
-      return actions.flatMap((action) => resources.map((resource) => `${action} on ${nameOf(resource, names)}`));
+      return actions.flatMap((action) => resources.map((resource) => ({ action, resource: nameOf(resource, names) })));
     }),
   );
-  return [...new Set(lines)].sort();
+}
+
+/**
+ * Whether `grants` allow `action` on `resource`, as IAM matches them: `*` and `?` wildcards in
+ * either, actions case-insensitive, resources case-sensitive. So a grant widened to
+ * `dynamodb:*` or `table/index/*` still counts as allowing what it covers.
+ */
+export function isAllowed(grants: readonly Grant[], request: Grant): boolean {
+  return grants.some((g) => wildcard(g.action, "i").test(request.action) && wildcard(g.resource, "").test(request.resource));
+}
+
+function wildcard(pattern: string, flags: string): RegExp {
+  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${source}$`, flags);
+}
+
+/**
+ * Logical id -> the name `grantsOf` gives it, for the app stack: `table`, `queue`, `dlq`, and
+ * each function's log group as `worker logs`, `api logs`, `sweeper logs`.
+ */
+export function grantResourceNames(synth: SynthesizedStack): Record<string, string> {
+  const w = synth.stack.workflows;
+  const resources = synth.template.toJSON().Resources as Record<string, { Properties: { LoggingConfig?: { LogGroup?: { Ref?: string } } } }>;
+  const logGroupOf = (fn: IConstruct): string => {
+    const ref = resources[synth.logicalId(fn)]?.Properties.LoggingConfig?.LogGroup?.Ref;
+    if (ref === undefined) throw new Error(`${fn.node.path} logs to no log group of its own`);
+    return ref;
+  };
+  return {
+    [synth.logicalId(w.table)]: "table",
+    [synth.logicalId(w.queue)]: "queue",
+    [synth.logicalId(w.deadLetterQueue)]: "dlq",
+    [logGroupOf(w.workerFunction)]: "worker logs",
+    [logGroupOf(w.apiFunction)]: "api logs",
+    [logGroupOf(w.sweeperFunction)]: "sweeper logs",
+  };
 }
 
 function nameOf(resource: unknown, names: Record<string, string>): string {
