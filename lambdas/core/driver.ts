@@ -1,14 +1,22 @@
 /**
  * The driver: moves a replayed workflow forward until it must wait, ends, or runs out of time.
  *
- * Loop: take in the inbox (signals, cancel, child results) → fire what is due (timers, signal
- * deadlines) → run the steps that may run → commit their results → let the workflow react → ...
- * Each commit goes through the injected `commit`, so this file has no I/O of its own: the worker
- * gives it a DynamoDB-backed commit, tests give it whatever they like.
+ * Loop: take in the inbox (signals, cancel, children's results) in time order with the timers due
+ * before them → fire what is due (timers, signal deadlines) → start the steps that may run → while
+ * steps run, commit each outcome as it comes, fire timers that fall due meanwhile and look at the
+ * inbox about once a second → when nothing runs and nothing is due, commit the end of the turn.
+ *
+ * Each commit goes through the injected `commit`, so this file has no I/O of its own. Commits are
+ * made one at a time: a writer appends seq N only after its N − 1 landed, so two writers that race
+ * (a zombie and the lease holder) can never interleave their histories.
  */
 import {
+  boundErrorInfo,
   CancelledError,
+  ChildIdInUseError,
+  DurableError,
   type ErrorInfo,
+  InboxChangedError,
   NonRetryableError,
   toErrorInfo,
   ValueNotSerializableError,
@@ -24,8 +32,7 @@ export interface ExecutionUpdate {
   status: ExecutionStatus;
   /**
    * When to wake the execution next; null when only an outside event (signal, child) can;
-   * undefined leaves it as it is (while a worker holds the lease it is the lease's expiry, so a
-   * crashed worker's execution is found by the sweeper).
+   * undefined leaves it as it is.
    */
   nextWakeAtMs?: number | null;
   /** This commit ends the worker's turn: the lease is released with it. */
@@ -36,30 +43,51 @@ export interface ExecutionUpdate {
   run?: { run: number; runStartSeq: number; input: unknown };
 }
 
-/** One atomic unit of durable change. */
+/** An inbox item taken into history, with the seq of the event that records it (none for a repeated cancel). */
+export interface ConsumedItem {
+  item: PendingItem;
+  seq?: number;
+}
+
+/**
+ * One unit of durable change. The store may split it into several transactions (DynamoDB allows
+ * 100 items and 4 MB in one) but never splits what must land together: an event with the inbox
+ * item it records and the child it starts, and the last event with the execution update and the
+ * notice to the parent.
+ */
 export interface CommitBatch {
   /** New history events, seq contiguous after the last one committed. */
   events: HistoryEvent[];
-  /** Inbox items moved into history by `events`: deleted in the same commit. */
-  consumed: PendingItem[];
-  /** Child executions to create. */
+  /** Inbox items moved into history by `events`: deleted with them. */
+  consumed: ConsumedItem[];
+  /** Child executions to create (each with its ChildStarted event). */
   childStarts: ChildStart[];
   /** Child executions to ask to cancel. */
   childCancels: string[];
   /** The parent to tell that this execution ended. */
   notifyParent?: { executionId: string; event: PendingEvent };
   execution?: ExecutionUpdate;
+  /** The seq of the last history event once this batch has landed (the run's position). */
+  lastSeq: number;
 }
 
 export interface DriveDeps {
   /** Wall clock, epoch ms. */
   clock(): number;
-  /** Commits atomically; throws (e.g. LeaseLostError) if it cannot. */
+  /**
+   * Commits; throws LeaseLostError and the like if it cannot, and InboxChangedError when a commit
+   * that would end the turn finds inbox items the driver has not seen (it then reads the inbox).
+   */
   commit(batch: CommitBatch): Promise<void>;
-  /** False once no new step should start (the invocation is nearly out of time). */
-  hasTime(): boolean;
+  /** Milliseconds left in this invocation (Lambda's getRemainingTimeInMillis). */
+  remainingMs(): number;
   /** [0, 1), for retry jitter. */
   random(): number;
+  /**
+   * Inbox items that arrived since the last read; [] when none did. Cheap when nothing is new
+   * (one small read).
+   */
+  readInbox(): Promise<PendingItem[]>;
   /** Called around each step attempt (logs, metrics). */
   onStepAttempt?(info: { name: string; cmd: number; attempt: number; durationMs: number; ok: boolean }): void;
 }
@@ -84,52 +112,105 @@ export interface DriveResult {
   stepAttempts: number;
 }
 
-/** The execution's status before this drive: a first commit switches it to `running`. */
 export interface DriveOptions {
+  /** The execution's status before this drive: a first commit switches it to `running`. */
   currentStatus: ExecutionStatus;
   /** Inbox items visible now, oldest first. */
   pending?: readonly PendingItem[];
+  /** No step starts with less than this left in the invocation. Default 10 s. */
+  minRemainingMs?: number;
+  /**
+   * Steps still running this long before the invocation ends are interrupted (recorded as a
+   * failed attempt, retried in a new invocation), so the turn can commit before Lambda stops it.
+   * Default 3 s, at most `minRemainingMs`.
+   */
+  turnEndMarginMs?: number;
+  /** How often the inbox is looked at while the turn goes on (cancel, signals). Default 1 s. */
+  inboxCheckIntervalMs?: number;
+  /** True when this drive is the first thing the invocation does: a step may start even if its timeout exceeds the time left. */
+  freshInvocation?: boolean;
 }
 
 export async function drive(run: WorkflowRun, deps: DriveDeps, options: DriveOptions): Promise<DriveResult> {
-  const driver = new Driver(run, deps, options.currentStatus);
-  const outcome = await driver.go(options.pending ?? []);
-  return { outcome, wake: driver.wake, commits: driver.commits, stepAttempts: driver.stepAttempts };
+  const driver = new Driver(run, deps, options);
+  try {
+    const outcome = await driver.go(options.pending ?? []);
+    return { outcome, wake: driver.wake, commits: driver.commits, stepAttempts: driver.stepAttempts };
+  } finally {
+    driver.abandonRunning("the turn ended");
+  }
+}
+
+/** A step attempt in flight. */
+interface RunningAttempt {
+  step: StepCommand;
+  attempt: number;
+  controller: AbortController;
+  /** Resolves with the event recording the attempt (never rejects). */
+  done: Promise<EventBody>;
+  /** Set once `done` resolved. */
+  outcome?: EventBody;
+  heartbeat: { details?: unknown };
 }
 
 class Driver {
   readonly wake: string[] = [];
   commits = 0;
   stepAttempts = 0;
+  private status: ExecutionStatus;
+  private readonly running = new Map<number, RunningAttempt>();
+  private readonly minRemainingMs: number;
+  private readonly turnEndMarginMs: number;
+  private readonly inboxCheckIntervalMs: number;
+  private readonly freshInvocation: boolean;
+  /** `remainingMs()` when the inbox was last read: the interval is measured on the invocation's own clock. */
+  private inboxReadAtRemainingMs: number;
 
   constructor(
     private readonly run: WorkflowRun,
     private readonly deps: DriveDeps,
-    private status: ExecutionStatus,
-  ) {}
+    options: DriveOptions,
+  ) {
+    this.status = options.currentStatus;
+    this.minRemainingMs = options.minRemainingMs ?? 10_000;
+    this.turnEndMarginMs = Math.min(options.turnEndMarginMs ?? 3_000, this.minRemainingMs);
+    this.inboxCheckIntervalMs = options.inboxCheckIntervalMs ?? 1_000;
+    this.freshInvocation = options.freshInvocation ?? false;
+    this.inboxReadAtRemainingMs = deps.remainingMs();
+  }
 
   async go(pending: readonly PendingItem[]): Promise<DriveOutcome> {
     if (pending.length > 0) await this.takeInbox(pending);
     for (;;) {
       const ended = this.endIfDone();
-      if (ended) return this.finish(ended);
+      if (ended) {
+        this.abandonRunning("the workflow ended");
+        const outcome = await this.closing(() => this.finish(ended));
+        if (outcome) return outcome;
+        continue;
+      }
 
       const due = this.run.dueEvents(this.deps.clock());
       if (due.length > 0) {
+        // A wait about to time out: a signal that came in time may be in the inbox, unseen.
+        if (due.some((e) => e.type === "SignalWaitTimedOut") && (await this.checkInbox(true))) continue;
         await this.commitAndApply(due);
         continue;
       }
 
-      const steps = this.run.runnableSteps(this.deps.clock());
-      if (steps.length > 0) {
-        if (!this.deps.hasTime()) return this.yieldForTime();
-        const results = await Promise.all(steps.map((s) => this.attempt(s)));
-        // Recorded in call order; many at once (a wide Promise.all) in several commits.
-        for (let i = 0; i < results.length; i += MAX_EVENTS_PER_COMMIT) {
-          await this.commitAndApply(results.slice(i, i + MAX_EVENTS_PER_COMMIT));
-        }
+      if (this.inboxCheckDue() && (this.run.runnableSteps(this.deps.clock()).some((s) => !this.running.has(s.cmd)) || this.running.size > 0)) {
+        if (await this.checkInbox(true)) continue;
+      }
+
+      const startable = this.run.runnableSteps(this.deps.clock()).filter((s) => !this.running.has(s.cmd));
+      const starting = startable.filter((s) => this.mayStart(s));
+      for (const step of starting) this.start(step);
+
+      if (this.running.size > 0) {
+        await this.waitForProgress();
         continue;
       }
+      if (startable.length > 0) return this.yieldForTime();
 
       if (this.run.hasUnrecorded()) {
         // Records of calls just made (a timer, a wait, a child) may make something due at once.
@@ -139,139 +220,182 @@ class Driver {
           continue;
         }
       }
-      return this.sleep();
+      const outcome = await this.closing(() => this.sleep());
+      if (outcome) return outcome;
     }
   }
 
+  // ---- the inbox ------------------------------------------------------------------------------
+
+  /**
+   * Runs a commit that ends the turn; if the inbox changed meanwhile, takes the new items in and
+   * returns undefined (the loop goes on), else the outcome.
+   */
+  private async closing(end: () => Promise<DriveOutcome>): Promise<DriveOutcome | undefined> {
+    try {
+      return await end();
+    } catch (err) {
+      if (!(err instanceof InboxChangedError)) throw err;
+      const items = await this.deps.readInbox();
+      this.inboxReadAtRemainingMs = this.deps.remainingMs();
+      if (items.length > 0) await this.takeInbox(items);
+      return undefined;
+    }
+  }
+
+  private inboxCheckDue(): boolean {
+    return this.inboxReadAtRemainingMs - this.deps.remainingMs() >= this.inboxCheckIntervalMs;
+  }
+
+  /** Looks at the inbox (now, or if the interval passed); true if something was taken in. */
+  private async checkInbox(now: boolean): Promise<boolean> {
+    if (!now && !this.inboxCheckDue()) return false;
+    const items = await this.deps.readInbox();
+    this.inboxReadAtRemainingMs = this.deps.remainingMs();
+    if (items.length === 0) return false;
+    await this.takeInbox(items);
+    return true;
+  }
+
+  /**
+   * Moves inbox items into history in arrival order, with the timers that fell due before each
+   * item first: a timer due at 10:00 beats a signal that arrived at 10:01, however late the
+   * worker looks.
+   */
   private async takeInbox(pending: readonly PendingItem[]): Promise<void> {
-    // Each item is a delete and an event: chunks keep each commit within one transaction.
-    for (let i = 0; i < pending.length; i += MAX_EVENTS_PER_COMMIT) {
-      await this.takeInboxChunk(pending.slice(i, i + MAX_EVENTS_PER_COMMIT));
-    }
-  }
-
-  private async takeInboxChunk(pending: readonly PendingItem[]): Promise<void> {
+    const ordered = [...pending].sort((a, b) => a.arrivedAtMs - b.arrivedAtMs);
+    const now = this.deps.clock();
+    const timers = this.run
+      .dueTimers(now)
+      .filter((t) => t.atMs < (ordered[ordered.length - 1]?.arrivedAtMs ?? 0))
+      .sort((a, b) => a.atMs - b.atMs || a.event.cmd - b.event.cmd);
     const events: EventBody[] = [];
+    const consumedAt: { item: PendingItem; eventIndex: number | undefined }[] = [];
     let canceling = this.run.cancelRequested;
-    for (const item of pending) {
-      const e = item.event;
-      if (e.type === "Signal") events.push({ type: "SignalReceived", name: e.name, signalId: e.signalId, payload: e.payload });
-      else if (e.type === "Cancel") {
-        if (!canceling) events.push({ type: "CancelRequested", ...(e.reason === undefined ? {} : { reason: e.reason }) });
-        canceling = true;
-      } else if (e.status === "completed") {
-        events.push({ type: "ChildCompleted", cmd: e.cmd, childId: e.childId, output: e.output });
-      } else {
-        events.push({
-          type: "ChildFailed",
-          cmd: e.cmd,
-          childId: e.childId,
-          status: e.status,
-          error: e.error ?? { name: "Error", message: `child ${e.status}` },
-        });
-      }
+    for (const item of ordered) {
+      while (timers.length > 0 && (timers[0] as { atMs: number }).atMs < item.arrivedAtMs) events.push((timers.shift() as { event: EventBody }).event);
+      const event = inboxEvent(item, canceling);
+      if (item.event.type === "Cancel") canceling = true;
+      if (event) events.push(event);
+      consumedAt.push({ item, eventIndex: event ? events.length - 1 : undefined });
     }
-    await this.commitAndApply(events, { consumed: [...pending] });
+    await this.commitAndApply(events, { consumedAt });
   }
 
-  /** Commits `events` (after the records of new calls) and lets the workflow react to them. */
-  private async commitAndApply(
-    events: EventBody[],
-    extra: { consumed?: PendingItem[]; execution?: ExecutionUpdate; notifyParent?: CommitBatch["notifyParent"] } = {},
-  ): Promise<HistoryEvent[]> {
-    const unrecorded = this.run.takeUnrecorded();
-    const items =
-      1 + // the lease check / execution update
-      unrecorded.events.length +
-      events.length +
-      (extra.consumed?.length ?? 0) +
-      ITEMS_PER_CHILD_START * unrecorded.childStarts.length +
-      ITEMS_PER_CHILD_CANCEL * unrecorded.childCancels.length +
-      (extra.notifyParent ? ITEMS_PER_CHILD_CANCEL : 0);
-    if (items > MAX_ITEMS_PER_COMMIT) {
-      // Too much for one transaction: the records of calls made so far go first, in chunks with
-      // the children they start. History keeps the same order a single commit would have had.
-      await this.commitRecords(unrecorded);
-      return this.commitStamped(events, { events: [], childStarts: [], childCancels: [] }, extra);
-    }
-    return this.commitStamped(events, unrecorded, extra);
+  // ---- steps ----------------------------------------------------------------------------------
+
+  /** Whether a step may start now: time left for it (its timeout, if it has one) and the turn's end. */
+  private mayStart(step: StepCommand): boolean {
+    const remaining = this.deps.remainingMs();
+    if (remaining <= this.minRemainingMs) return false;
+    if (step.timeoutMs === undefined) return true;
+    if (remaining - this.turnEndMarginMs >= step.timeoutMs) return true;
+    // Its timeout is longer than what is left: better in a new invocation, unless this one is
+    // new itself (then no invocation offers more, and it may well finish early).
+    return this.freshInvocation && this.commits === 0 && this.stepAttempts === 0;
   }
 
-  private async commitRecords(unrecorded: ReturnType<WorkflowRun["takeUnrecorded"]>): Promise<void> {
-    const startsById = new Map(unrecorded.childStarts.map((c) => [c.childId, c]));
-    let chunk: EventBody[] = [];
-    let starts: ChildStart[] = [];
-    let weight = 1;
-    const flush = async () => {
-      if (chunk.length === 0) return;
-      await this.commitStamped([], { events: chunk, childStarts: starts, childCancels: [] }, {});
-      chunk = [];
-      starts = [];
-      weight = 1;
-    };
-    for (const record of unrecorded.events) {
-      const start = record.type === "ChildStarted" ? startsById.get(record.childId) : undefined;
-      const cost = 1 + (start ? ITEMS_PER_CHILD_START : 0);
-      if (weight + cost > MAX_ITEMS_PER_COMMIT) await flush();
-      chunk.push(record);
-      if (start) starts.push(start);
-      weight += cost;
-    }
-    await flush();
-    for (let i = 0; i < unrecorded.childCancels.length; i += MAX_EVENTS_PER_COMMIT) {
-      await this.commitStamped([], { events: [], childStarts: [], childCancels: unrecorded.childCancels.slice(i, i + MAX_EVENTS_PER_COMMIT) }, {});
-    }
-  }
-
-  private async commitStamped(
-    events: EventBody[],
-    unrecorded: ReturnType<WorkflowRun["takeUnrecorded"]>,
-    extra: { consumed?: PendingItem[]; execution?: ExecutionUpdate; notifyParent?: CommitBatch["notifyParent"] },
-  ): Promise<HistoryEvent[]> {
-    const bodies = [...unrecorded.events, ...events];
-    const atMs = this.deps.clock();
-    let seq = this.run.lastSeq;
-    const stamped = bodies.map((body) => ({ ...body, seq: (seq += 1), atMs }) as HistoryEvent);
-    // The execution item changes only when the turn ends (or the run does): a step result or a
-    // fired timer in between is a single-event append, the cheapest write there is.
-    let execution = extra.execution;
-    if (execution?.run) {
-      const started = stamped.find((e) => e.type === "ExecutionStarted");
-      if (started) execution = { ...execution, run: { ...execution.run, runStartSeq: started.seq } };
-    }
-    const batch: CommitBatch = {
-      events: stamped,
-      consumed: extra.consumed ?? [],
-      childStarts: unrecorded.childStarts,
-      childCancels: unrecorded.childCancels,
-      ...(execution ? { execution } : {}),
-      ...(extra.notifyParent ? { notifyParent: extra.notifyParent } : {}),
-    };
-    if (batch.events.length === 0 && batch.consumed.length === 0 && !batch.execution && batch.childStarts.length === 0 && batch.childCancels.length === 0) {
-      return [];
-    }
-    // Only legal transitions reach the store; nothing leaves a terminal status.
-    if (execution) assertTransition(this.status, execution.status);
-    await this.deps.commit(batch);
-    this.commits += 1;
-    if (execution) this.status = execution.status;
-    for (const c of batch.childStarts) this.wake.push(c.childId);
-    for (const id of batch.childCancels) this.wake.push(id);
-    if (batch.notifyParent) this.wake.push(batch.notifyParent.executionId);
-    await this.run.applyCommitted(stamped);
-    return stamped;
-  }
-
-  /** Runs one attempt of a step; returns the event that records how it went. */
-  private async attempt(step: StepCommand): Promise<EventBody> {
+  private start(step: StepCommand): void {
     const attempt = step.failedAttempts + 1;
     const controller = new AbortController();
+    const heartbeat: { details?: unknown } = {};
+    const running: RunningAttempt = { step, attempt, controller, heartbeat, done: Promise.resolve(undefined as never) };
+    running.done = this.attempt(step, attempt, controller, heartbeat).then((event) => {
+      running.outcome = event;
+      return event;
+    });
+    this.running.set(step.cmd, running);
+    this.stepAttempts += 1;
+  }
+
+  /**
+   * Waits until a running attempt ends, a timer or deadline falls due, the inbox is due a look, or
+   * the invocation nears its end; then commits what ended and interrupts what must stop.
+   */
+  private async waitForProgress(): Promise<void> {
+    const now = this.deps.clock();
+    const next = this.run.nextWakeAtMs();
+    const untilDue = next === undefined ? Infinity : Math.max(0, next - now);
+    const untilInbox = Math.max(0, this.inboxCheckIntervalMs - (this.inboxReadAtRemainingMs - this.deps.remainingMs()));
+    const untilEnd = Math.max(0, this.deps.remainingMs() - this.turnEndMarginMs);
+    const waitMs = Math.min(untilDue, untilInbox, untilEnd);
+    if (![...this.running.values()].some((r) => r.outcome !== undefined)) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        ...[...this.running.values()].map((r) => r.done),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.min(waitMs, 2 ** 31 - 1));
+        }),
+      ]);
+      if (timer) clearTimeout(timer);
+    }
+
+    const ended = [...this.running.values()].filter((r) => r.outcome !== undefined);
+    if (ended.length > 0) {
+      for (const r of ended) this.running.delete(r.step.cmd);
+      // An attempt whose call was settled meanwhile (canceled) records nothing: the workflow moved on.
+      const events = ended.filter((r) => !r.step.deferred.settled).map((r) => r.outcome as EventBody);
+      if (events.length > 0) await this.commitAndApply(events);
+      this.dropSettled();
+      return;
+    }
+    if (this.deps.remainingMs() <= this.turnEndMarginMs) {
+      await this.interruptRunning();
+      return;
+    }
+    // A timer or deadline fell due, or the inbox is due a look: the loop sees to both.
+  }
+
+  /** Records every running attempt as interrupted by the end of the invocation. */
+  private async interruptRunning(): Promise<void> {
+    const cut = [...this.running.values()];
+    this.running.clear();
+    const events: EventBody[] = [];
+    for (const r of cut) {
+      const error = new StepInterruptedError(r.step.name, this.deps.remainingMs());
+      r.controller.abort(error);
+      if (r.step.deferred.settled) continue;
+      const info = toErrorInfo(error);
+      const heartbeat = cloneHeartbeat(r.heartbeat.details);
+      const base = { cmd: r.step.cmd, name: r.step.name, attempt: r.attempt, error: info };
+      events.push(
+        shouldRetryStep(r.step.retry, r.attempt, info)
+          ? { type: "StepAttemptFailed", ...base, retryAtMs: this.deps.clock(), ...(heartbeat === undefined ? {} : { heartbeat }) }
+          : { type: "StepFailed", ...base },
+      );
+    }
+    if (events.length > 0) await this.commitAndApply(events);
+  }
+
+  /** Aborts running attempts whose calls were settled (canceled): nothing of theirs is recorded. */
+  private dropSettled(): void {
+    for (const [cmd, r] of this.running) {
+      if (!r.step.deferred.settled) continue;
+      r.controller.abort(new CancelledError(this.run.cancellationReason));
+      this.running.delete(cmd);
+    }
+  }
+
+  abandonRunning(reason: string): void {
+    for (const r of this.running.values()) r.controller.abort(new StepAbandonedError(r.step.name, reason));
+    this.running.clear();
+  }
+
+  /** Runs one attempt of a step; resolves with the event that records how it went. */
+  private async attempt(step: StepCommand, attempt: number, controller: AbortController, heartbeat: { details?: unknown }): Promise<EventBody> {
     const started = this.deps.clock();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    this.stepAttempts += 1;
     try {
       const body = Promise.resolve().then(() =>
-        step.fn({ attempt, idempotencyKey: this.run.idempotencyKey(step.cmd), signal: controller.signal }),
+        step.fn({
+          attempt,
+          idempotencyKey: this.run.idempotencyKey(step.cmd),
+          signal: controller.signal,
+          heartbeat: (details?: unknown) => {
+            heartbeat.details = details;
+          },
+          ...(step.lastHeartbeat === undefined ? {} : { lastHeartbeat: step.lastHeartbeat }),
+        }),
       );
       const value =
         step.timeoutMs === undefined
@@ -292,15 +416,108 @@ class Driver {
     } catch (err) {
       this.deps.onStepAttempt?.({ name: step.name, cmd: step.cmd, attempt, durationMs: this.deps.clock() - started, ok: false });
       const error = toErrorInfo(err);
+      const details = cloneHeartbeat(heartbeat.details);
       if (shouldRetryStep(step.retry, attempt, error)) {
         const delay = stepRetryDelayMs(step.retry, attempt, this.deps.random());
-        return { type: "StepAttemptFailed", cmd: step.cmd, name: step.name, attempt, error, retryAtMs: this.deps.clock() + delay };
+        return {
+          type: "StepAttemptFailed",
+          cmd: step.cmd,
+          name: step.name,
+          attempt,
+          error,
+          retryAtMs: this.deps.clock() + delay,
+          ...(details === undefined ? {} : { heartbeat: details }),
+        };
       }
       return { type: "StepFailed", cmd: step.cmd, name: step.name, attempt, error };
     } finally {
       if (timer) clearTimeout(timer);
     }
   }
+
+  // ---- commits --------------------------------------------------------------------------------
+
+  /**
+   * Commits `events` (after the records of calls made since the last commit) and lets the
+   * workflow react to them. `consumedAt` pairs inbox items with the index in `events` of the event
+   * that records each.
+   */
+  private async commitAndApply(
+    events: EventBody[],
+    extra: {
+      consumedAt?: { item: PendingItem; eventIndex: number | undefined }[];
+      execution?: ExecutionUpdate;
+      notifyParent?: CommitBatch["notifyParent"];
+    } = {},
+  ): Promise<HistoryEvent[]> {
+    const unrecorded = this.run.takeUnrecorded();
+    try {
+      return await this.commitStampedAndApply(unrecorded, events, extra);
+    } catch (err) {
+      if (!(err instanceof ChildIdInUseError)) throw err;
+      // Someone else's execution has a child's id: that child call fails, the others go on.
+      const taken = new Set(err.childIds);
+      const failed = unrecorded.childStarts.filter((c) => taken.has(c.childId));
+      const error = toErrorInfo(err);
+      return this.commitStampedAndApply(
+        { ...unrecorded, childStarts: unrecorded.childStarts.filter((c) => !taken.has(c.childId)) },
+        [...events, ...failed.map((c): EventBody => ({ type: "ChildFailed", cmd: c.parentCmd, childId: c.childId, status: "failed", error }))],
+        extra,
+      );
+    }
+  }
+
+  private async commitStampedAndApply(
+    unrecorded: ReturnType<WorkflowRun["takeUnrecorded"]>,
+    events: EventBody[],
+    extra: {
+      consumedAt?: { item: PendingItem; eventIndex: number | undefined }[];
+      execution?: ExecutionUpdate;
+      notifyParent?: CommitBatch["notifyParent"];
+    },
+  ): Promise<HistoryEvent[]> {
+    const bodies = [...unrecorded.events, ...events];
+    const atMs = this.deps.clock();
+    let seq = this.run.lastSeq;
+    const stamped = bodies.map((body) => ({ ...body, seq: (seq += 1), atMs }) as HistoryEvent);
+    const firstOwn = unrecorded.events.length;
+    const consumed: ConsumedItem[] = (extra.consumedAt ?? []).map(({ item, eventIndex }) => {
+      const event = eventIndex === undefined ? undefined : stamped[firstOwn + eventIndex];
+      return event ? { item, seq: event.seq } : { item };
+    });
+    // The execution item changes only when the turn ends (or the run does): a step result or a
+    // fired timer in between is a single-event append, the cheapest write there is.
+    let execution = extra.execution;
+    if (execution?.run) {
+      const started = stamped.find((e) => e.type === "ExecutionStarted");
+      if (started) execution = { ...execution, run: { ...execution.run, runStartSeq: started.seq } };
+    }
+    const batch: CommitBatch = {
+      events: stamped,
+      lastSeq: seq,
+      consumed,
+      childStarts: unrecorded.childStarts,
+      childCancels: unrecorded.childCancels,
+      ...(execution ? { execution } : {}),
+      ...(extra.notifyParent ? { notifyParent: extra.notifyParent } : {}),
+    };
+    if (batch.events.length === 0 && batch.consumed.length === 0 && !batch.execution && batch.childStarts.length === 0 && batch.childCancels.length === 0) {
+      return [];
+    }
+    // Only legal transitions reach the store; nothing leaves a terminal status.
+    if (execution) assertTransition(this.status, execution.status);
+    await this.deps.commit(batch);
+    this.commits += 1;
+    if (execution) this.status = execution.status;
+    for (const c of batch.childStarts) this.wake.push(c.childId);
+    for (const id of batch.childCancels) this.wake.push(id);
+    if (batch.notifyParent) this.wake.push(batch.notifyParent.executionId);
+    await this.run.applyCommitted(stamped);
+    this.dropSettled();
+    return stamped;
+  }
+
+  // ---- the end of a turn or a run -------------------------------------------------------------
 
   /** The events that end this run, if the workflow is done (or broken). */
   private endIfDone(): { events: EventBody[]; update: ExecutionUpdate; outcome: DriveOutcome } | undefined {
@@ -310,12 +527,31 @@ class Driver {
     if (run.continueAsNew) {
       const input = safeClone(run.continueAsNew.input, "the continue-as-new input");
       if (!input.ok) return this.failWith(input.error);
-      const started = run.definition;
+      const carried = run.unconsumedSignals().map((e) => e.seq);
+      if (carried.length > MAX_CARRIED_SIGNALS) {
+        return this.failWith(
+          toErrorInfo(
+            new DurableError(
+              "SIGNAL_BUFFER_FULL",
+              `${carried.length} signals received and not consumed would be carried into the next run; the limit is ${MAX_CARRIED_SIGNALS}`,
+            ),
+          ),
+        );
+      }
+      const definition = run.definition;
       const nextRun = run.runNumber + 1;
       return {
         events: [
           { type: "ContinuedAsNew", input: input.value, nextRun },
-          { type: "ExecutionStarted", workflow: started.name, version: started.version, input: input.value, run: nextRun, ...this.parentOf() },
+          {
+            type: "ExecutionStarted",
+            workflow: definition.name,
+            version: definition.version,
+            input: input.value,
+            run: nextRun,
+            ...this.parentOf(),
+            ...(carried.length > 0 ? { carried } : {}),
+          },
         ],
         // runStartSeq is filled in when the events get their sequence numbers.
         update: { status: "running", releaseLease: false, run: { run: nextRun, runStartSeq: 0, input: input.value } },
@@ -344,7 +580,7 @@ class Driver {
       }
       return this.failWith(toErrorInfo(result.error));
     }
-    if (run.isStuck()) return this.failWith(toErrorInfo(run.stuckError()));
+    if (run.isStuck() && this.running.size === 0) return this.failWith(toErrorInfo(run.stuckError()));
     return undefined;
   }
 
@@ -361,7 +597,18 @@ class Driver {
     return parent ? { parent } : {};
   }
 
+  /**
+   * Commits the records of calls made since the last commit (and the children they start) on
+   * their own, so the commit that ends the turn holds only the execution update and the events
+   * that must land with it: small, never split, and when the inbox changed under it, nothing of it
+   * landed.
+   */
+  private async recordCalls(): Promise<void> {
+    if (this.run.hasUnrecorded()) await this.commitAndApply([]);
+  }
+
   private async finish(end: { events: EventBody[]; update: ExecutionUpdate; outcome: DriveOutcome }): Promise<DriveOutcome> {
+    await this.recordCalls();
     const parent = this.run.parent;
     let notifyParent: CommitBatch["notifyParent"];
     if (parent && end.update.status !== "running") {
@@ -387,32 +634,67 @@ class Driver {
   }
 
   private async yieldForTime(): Promise<DriveOutcome> {
+    await this.recordCalls();
     await this.commitAndApply([], { execution: { status: "running", nextWakeAtMs: this.deps.clock(), releaseLease: true } });
     return { kind: "yielded" };
   }
 
   private async sleep(): Promise<DriveOutcome> {
+    await this.recordCalls();
     const next = this.run.nextWakeAtMs();
     await this.commitAndApply([], { execution: { status: "sleeping", nextWakeAtMs: next ?? null, releaseLease: true } });
     return next === undefined ? { kind: "sleeping" } : { kind: "sleeping", nextWakeAtMs: next };
   }
 }
 
-/** DynamoDB's transaction limit is 100 items; keep a margin. */
-const MAX_ITEMS_PER_COMMIT = 95;
-/** Events per commit when a turn has many at once (inbox items, results of a wide Promise.all). */
-const MAX_EVENTS_PER_COMMIT = 40;
-/** A child start writes the child's execution item and its first history event. */
-const ITEMS_PER_CHILD_START = 2;
-/** A cancel (or a result) sent to another execution writes its inbox item and marks it due. */
-const ITEMS_PER_CHILD_CANCEL = 2;
+/** The history event that records an inbox item; none for a cancel after the first. */
+function inboxEvent(item: PendingItem, alreadyCanceling: boolean): EventBody | undefined {
+  const e = item.event;
+  if (e.type === "Signal") return { type: "SignalReceived", name: e.name, signalId: e.signalId, payload: e.payload, arrivedAtMs: item.arrivedAtMs };
+  if (e.type === "Cancel") return alreadyCanceling ? undefined : { type: "CancelRequested", ...(e.reason === undefined ? {} : { reason: e.reason }) };
+  if (e.status === "completed") return { type: "ChildCompleted", cmd: e.cmd, childId: e.childId, output: e.output };
+  return {
+    type: "ChildFailed",
+    cmd: e.cmd,
+    childId: e.childId,
+    status: e.status,
+    error: boundErrorInfo(e.error ?? { name: "Error", message: `child ${e.status}` }),
+  };
+}
+
+/** Unconsumed signals a continue-as-new carries into the next run, at most (their seqs ride in its first event). */
+export const MAX_CARRIED_SIGNALS = 20_000;
+
+/** Largest heartbeat details kept for the next attempt, as JSON. */
+export const MAX_HEARTBEAT_BYTES = 64_000;
 
 /** An attempt ran past its `timeout`. Retryable. */
-export class StepTimeoutError extends Error {
-  readonly code = "STEP_TIMEOUT";
+export class StepTimeoutError extends DurableError {
   constructor(stepName: string, timeoutMs: number) {
-    super(`step "${stepName}" timed out after ${timeoutMs} ms`);
-    this.name = "StepTimeoutError";
+    super("STEP_TIMEOUT", `step "${stepName}" timed out after ${timeoutMs} ms`, { details: { stepName, timeoutMs } });
+  }
+}
+
+/**
+ * An attempt was still running when the worker invocation had to end (Lambda's timeout). It is
+ * recorded as a failed attempt and retried in a new invocation, per the step's retry policy; its
+ * last heartbeat details go to the next attempt.
+ */
+export class StepInterruptedError extends DurableError {
+  constructor(stepName: string, remainingMs: number) {
+    super(
+      "STEP_INTERRUPTED",
+      `step "${stepName}" was still running when the worker invocation had to end (${Math.max(0, Math.round(remainingMs))} ms left); ` +
+        "it is retried in a new invocation. Give it a `timeout` shorter than the worker timeout, split it, or raise the worker timeout.",
+      { details: { stepName } },
+    );
+  }
+}
+
+/** What a running attempt's AbortSignal carries when the engine no longer needs its result. */
+export class StepAbandonedError extends DurableError {
+  constructor(stepName: string, reason: string) {
+    super("STEP_ABANDONED", `step "${stepName}" is no longer needed: ${reason}`, { details: { stepName } });
   }
 }
 
@@ -431,7 +713,10 @@ function jsonClone(value: unknown, what: string): unknown {
   if (text === undefined) throw new NonRetryableError(`${what} must be JSON-serialisable`, { code: "NOT_SERIALIZABLE" });
   const bytes = jsonBytes(text);
   if (bytes > MAX_VALUE_BYTES) {
-    throw new NonRetryableError(`${what} is ${bytes} bytes of JSON; the limit is ${MAX_VALUE_BYTES} bytes`, { code: "PAYLOAD_TOO_LARGE" });
+    throw new NonRetryableError(`${what} is ${bytes} bytes of JSON; the limit is ${MAX_VALUE_BYTES} bytes`, {
+      code: "PAYLOAD_TOO_LARGE",
+      details: { bytes, limitBytes: MAX_VALUE_BYTES },
+    });
   }
   return JSON.parse(text);
 }
@@ -441,5 +726,17 @@ function safeClone(value: unknown, what: string): { ok: true; value: unknown } |
     return { ok: true, value: jsonClone(value, what) };
   } catch (err) {
     return { ok: false, error: toErrorInfo(err) };
+  }
+}
+
+/** Heartbeat details as recorded: JSON, within MAX_HEARTBEAT_BYTES; dropped otherwise. */
+function cloneHeartbeat(details: unknown): unknown {
+  if (details === undefined) return undefined;
+  try {
+    const text = JSON.stringify(details);
+    if (text === undefined || jsonBytes(text) > MAX_HEARTBEAT_BYTES) return undefined;
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

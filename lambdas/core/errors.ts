@@ -3,6 +3,8 @@
  * person can act on. The API maps codes to HTTP statuses in one place (handlers/http.ts).
  */
 
+import { jsonBytes } from "./limits";
+
 /** Serialised form of an error, as stored in history and returned by the API. */
 export interface ErrorInfo {
   name: string;
@@ -75,12 +77,19 @@ export class NonDeterminismError extends DurableError {
   }
 }
 
-/** The workflow awaited something that is not a durable call (a bare timer, fetch, ...). */
+/**
+ * The workflow waited on something that is not a durable call (a bare timer, fetch, ...): either
+ * it waits with no durable call open, or it went on (made a call, returned) when something other
+ * than the engine resumed it, which a replay would not reproduce.
+ */
 export class WorkflowBlockedError extends DurableError {
-  constructor() {
+  constructor(resumedBy?: string) {
     super(
       "UNSUPPORTED_AWAIT",
-      "the workflow is waiting on something that is not a durable call: wrap I/O in ctx.step() and waits in ctx.sleep() or ctx.waitForSignal()",
+      (resumedBy === undefined
+        ? "the workflow is waiting on something that is not a durable call"
+        : `the workflow went on after awaiting something that is not a durable call (${resumedBy} outside a replay)`) +
+        ": wrap I/O in ctx.step() and waits in ctx.sleep() or ctx.waitForSignal()",
     );
   }
 }
@@ -113,20 +122,55 @@ export class ValueNotSerializableError extends DurableError {
   }
 }
 
-const STACK_LINES = 12;
+/**
+ * Bounds on what an error records: an error is stored in history (and repeated in the execution
+ * item once it ends it), so a 200 KB message, a long stack or large details must not make the
+ * event too big to commit. Longer text is cut and marked.
+ */
+export const ERROR_LIMITS = { messageChars: 4_000, stackLines: 12, stackLineChars: 300, detailsBytes: 16_000 } as const;
 
-/** Turns anything thrown into the stored form. */
+/** Turns anything thrown into the stored form, within ERROR_LIMITS. */
 export function toErrorInfo(err: unknown): ErrorInfo {
   if (err instanceof Error) {
-    const info: ErrorInfo = { name: err.name, message: err.message };
+    const info: ErrorInfo = { name: clip(String(err.name), 200), message: clip(String(err.message), ERROR_LIMITS.messageChars) };
     const code = (err as { code?: unknown }).code;
-    if (typeof code === "string") info.code = code;
-    if (err.stack) info.stack = err.stack.split("\n").slice(0, STACK_LINES).join("\n");
+    if (typeof code === "string") info.code = clip(code, 200);
+    if (err.stack) {
+      info.stack = err.stack
+        .split("\n")
+        .slice(0, ERROR_LIMITS.stackLines)
+        .map((line) => clip(line, ERROR_LIMITS.stackLineChars))
+        .join("\n");
+    }
     if (err instanceof NonRetryableError) info.nonRetryable = true;
-    if (err instanceof DurableError && Object.keys(err.details).length > 0) info.details = err.details;
+    if (err instanceof DurableError && Object.keys(err.details).length > 0) info.details = boundedDetails(err.details);
     return info;
   }
-  return { name: "Error", message: typeof err === "string" ? err : safeJson(err) };
+  return { name: "Error", message: clip(typeof err === "string" ? err : safeJson(err), ERROR_LIMITS.messageChars) };
+}
+
+/** An ErrorInfo from elsewhere (a child's failure, a stored one) brought within ERROR_LIMITS. */
+export function boundErrorInfo(info: ErrorInfo): ErrorInfo {
+  const bounded: ErrorInfo = { ...info, name: clip(info.name, 200), message: clip(info.message, ERROR_LIMITS.messageChars) };
+  if (info.stack !== undefined) bounded.stack = clip(info.stack, ERROR_LIMITS.stackLines * (ERROR_LIMITS.stackLineChars + 1));
+  if (info.details !== undefined) bounded.details = boundedDetails(info.details);
+  return bounded;
+}
+
+function clip(text: string, maxChars: number): string {
+  return text.length <= maxChars ? text : `${text.slice(0, maxChars)}… [${text.length - maxChars} more characters cut]`;
+}
+
+function boundedDetails(details: Record<string, unknown>): Record<string, unknown> {
+  const text = safeJson(details);
+  if (jsonBytes(text) <= ERROR_LIMITS.detailsBytes) {
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return { unserializable: true };
+    }
+  }
+  return { truncated: true, bytes: jsonBytes(text) };
 }
 
 function safeJson(value: unknown): string {
@@ -136,3 +180,39 @@ function safeJson(value: unknown): string {
     return String(value);
   }
 }
+
+/**
+ * The commit that would end a turn found inbox items it has not seen (a signal, a cancel or a
+ * child's result arrived during the turn): the worker reads the inbox and goes on instead.
+ */
+export class InboxChangedError extends DurableError {
+  constructor(executionId: string) {
+    super("INBOX_CHANGED", `the inbox of execution "${executionId}" changed during the turn`, { details: { executionId } });
+  }
+}
+
+/** A durable call's name is empty or too long to record. */
+export class InvalidNameError extends DurableError {
+  constructor(kind: string, name: unknown) {
+    super("INVALID_NAME", `${kind} name must be a string of 1 to ${MAX_CALL_NAME_CHARS} characters, got ${clip(JSON.stringify(name) ?? String(name), 80)}`, {
+      details: { kind },
+    });
+  }
+}
+
+/** A child could not start: an execution with its id exists and is not this parent's child. */
+export class ChildIdInUseError extends DurableError {
+  constructor(
+    readonly executionId: string,
+    readonly childIds: readonly string[],
+  ) {
+    super(
+      "CHILD_ID_IN_USE",
+      `child execution id(s) ${childIds.map((id) => `"${id}"`).join(", ")} of "${executionId}" are taken by other executions; give the child another id`,
+      { details: { executionId, childIds: [...childIds] } },
+    );
+  }
+}
+
+/** Longest name of a step, timer, signal wait or child call. */
+export const MAX_CALL_NAME_CHARS = 256;

@@ -39,6 +39,11 @@ export interface ExecutionStarted {
   input: unknown;
   run: number;
   parent?: { executionId: string; cmd: number };
+  /**
+   * Signals an earlier run received and did not consume, carried into this run: the seqs of their
+   * SignalReceived events (in an earlier run's part of history), oldest first.
+   */
+  carried?: number[];
 }
 
 export interface StepCompleted {
@@ -57,6 +62,8 @@ export interface StepAttemptFailed {
   attempt: number;
   error: ErrorInfo;
   retryAtMs: number;
+  /** The last details the attempt reported with `heartbeat()`; the next attempt gets them. */
+  heartbeat?: unknown;
 }
 
 /** The step failed for good: the workflow sees a StepFailedError. */
@@ -96,6 +103,11 @@ export interface SignalReceived {
   name: string;
   signalId: string;
   payload: unknown;
+  /**
+   * When the API accepted it (the API's clock). A wait whose deadline passed before this does not
+   * take it: it stays buffered for a later wait. Absent on events written before it was recorded.
+   */
+  arrivedAtMs?: number;
 }
 
 export interface SignalWaitTimedOut {

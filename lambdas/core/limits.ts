@@ -1,9 +1,29 @@
 /**
- * Size limit of one value the engine records (a step result, an input, an output, a signal
- * payload), as UTF-8 JSON. Every value is stored in one DynamoDB item (400 KB at most), with room
- * left for keys and the event around it.
+ * Size limits. Every value the engine records (a step result, an input, an output, a signal
+ * payload) is one DynamoDB item's worth at most; the API refuses what the engine could not commit.
  */
+
+/** Largest value (step result, input, output, signal payload, child input), as UTF-8 JSON. */
 export const MAX_VALUE_BYTES = 350_000;
+
+/**
+ * Largest history event or inbox item as stored (a value plus its envelope: names, ids, times,
+ * a bounded error). DynamoDB's item limit is 400 KB including keys and attribute names; this
+ * leaves room for both. An envelope is bounded (names ≤ 256 characters, errors by ERROR_LIMITS),
+ * so any value within MAX_VALUE_BYTES fits.
+ */
+export const MAX_EVENT_BYTES = 395_000;
+
+/**
+ * An execution's inbox (signals, cancel requests, children's results not yet taken into history)
+ * holds at most this many items and bytes of signals from callers; a signal beyond either is
+ * refused (INBOX_FULL) until the workflow has taken the inbox in. Children's results and cancel
+ * requests are never refused.
+ */
+export const MAX_INBOX_ITEMS = 1_000;
+export const MAX_INBOX_BYTES = 8_000_000;
+/** Cancel requests beyond the inbox's limits still accepted (a flooded execution stays cancelable). */
+export const CANCEL_HEADROOM_ITEMS = 100;
 
 const encoder = new TextEncoder();
 

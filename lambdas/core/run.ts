@@ -16,11 +16,15 @@ import {
   CancelledError,
   type DurableError,
   type ErrorInfo,
+  InvalidNameError,
+  MAX_CALL_NAME_CHARS,
   NonDeterminismError,
+  NonRetryableError,
   StepFailedError,
   WorkflowBlockedError,
 } from "./errors";
-import type { EventBody, ExecutionStarted, HistoryEvent } from "./events";
+import type { EventBody, ExecutionStarted, HistoryEvent, SignalReceived } from "./events";
+import { jsonBytes, MAX_VALUE_BYTES } from "./limits";
 import { createPrng, hashSeed, uuidFrom } from "./prng";
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry";
 import type {
@@ -102,6 +106,8 @@ export interface StepCommand extends CommandBase {
   /** Attempts that failed so far (from StepAttemptFailed events). */
   failedAttempts: number;
   retryAtMs: number | undefined;
+  /** Heartbeat details the last failed attempt reported, for the next one. */
+  lastHeartbeat: unknown;
 }
 
 export interface TimerCommand extends CommandBase {
@@ -156,7 +162,15 @@ export interface WorkflowRunOptions {
   clock: () => number;
   /** Retry policy for steps that name none. */
   defaultRetry?: ResolvedRetryPolicy;
+  /**
+   * The SignalReceived events named by `started.carried` (signals an earlier run did not consume),
+   * oldest first. Required when `started.carried` is not empty.
+   */
+  carried?: readonly (HistoryEvent & SignalReceived)[];
 }
+
+/** A signal in the buffer: received, not yet taken by a wait. */
+type BufferedSignal = HistoryEvent & SignalReceived;
 
 export class WorkflowRun {
   readonly executionId: string;
@@ -170,7 +184,7 @@ export class WorkflowRun {
   private readonly records = new Map<number, HistoryEvent>();
   private readonly commands = new Map<number, Command>();
   private nextPosition = 0;
-  private readonly signalBuffer = new Map<string, unknown[]>();
+  private readonly signalBuffer = new Map<string, BufferedSignal[]>();
   private readonly waiting = new Map<string, SignalCommand[]>();
   private readonly unrecorded: EventBody[] = [];
   private readonly pendingChildStarts: ChildStart[] = [];
@@ -183,6 +197,12 @@ export class WorkflowRun {
   private fatalError: DurableError | undefined;
   private continueInput: { input: unknown } | undefined;
   private started = false;
+  /**
+   * True while the engine lets the workflow run (starting it, or applying an event and draining):
+   * a durable call or a return outside these windows came from something the engine does not
+   * control (a bare timer, a fetch), which a replay would not reproduce.
+   */
+  private engineActive = false;
 
   constructor(options: WorkflowRunOptions) {
     this.executionId = options.executionId;
@@ -194,6 +214,15 @@ export class WorkflowRun {
     this.random = createPrng(hashSeed(`${options.executionId}#${options.started.run}`));
     this.history.push(options.started);
     this.applied = 1;
+    const carried = options.started.carried ?? [];
+    if (carried.length > 0) {
+      const bySeq = new Map((options.carried ?? []).map((e) => [e.seq, e]));
+      for (const seq of carried) {
+        const event = bySeq.get(seq);
+        if (!event) throw new RangeError(`run ${options.started.run} carries the signal at seq ${seq}, which was not given`);
+        this.buffer(event);
+      }
+    }
   }
 
   /** Sequence number of the last event this run knows. */
@@ -234,6 +263,16 @@ export class WorkflowRun {
     return this.continueInput;
   }
 
+  /** Signals received (in this run or carried into it) that no wait has taken, oldest first. */
+  unconsumedSignals(): (HistoryEvent & SignalReceived)[] {
+    return [...this.signalBuffer.values()].flat().sort((a, b) => a.seq - b.seq);
+  }
+
+  /** The call made at position `cmd`, if any. */
+  command(cmd: number): Command | undefined {
+    return this.commands.get(cmd);
+  }
+
   /** Starts the workflow function (once) and replays every event given so far. */
   async replay(events: readonly HistoryEvent[] = []): Promise<void> {
     for (const event of events) this.addEvent(event);
@@ -241,24 +280,38 @@ export class WorkflowRun {
       this.started = true;
       const ctx = this.createContext(true);
       const input = (this.history[0] as HistoryEvent & ExecutionStarted).input;
+      this.engineActive = true;
       Promise.resolve()
         .then(() => this.definition.fn(ctx, input as never))
         .then(
-          (value) => {
-            if (this.outcome.kind === "pending") this.outcome = { kind: "returned", value };
-          },
-          (error: unknown) => {
-            if (this.outcome.kind === "pending") this.outcome = { kind: "threw", error };
-          },
+          (value) => this.settle({ kind: "returned", value }),
+          (error: unknown) => this.settle({ kind: "threw", error }),
         );
       await drain();
+      this.engineActive = false;
     }
     while (this.applied < this.history.length && !this.fatalError) {
       const event = this.history[this.applied] as HistoryEvent;
       this.applied += 1;
+      this.engineActive = true;
       this.apply(event);
       await drain();
+      this.engineActive = false;
     }
+  }
+
+  private settle(outcome: Outcome): void {
+    if (this.outcome.kind !== "pending") return;
+    if (!this.engineActive && !(outcome.kind === "threw" && isContinueAsNewMarker(outcome.error))) {
+      this.fail(new WorkflowBlockedError("the workflow function returned"));
+      return;
+    }
+    this.outcome = outcome;
+  }
+
+  /** A durable call made while the engine was not running the workflow: see `engineActive`. */
+  private checkCalledByEngine(kind: string, name: string): void {
+    if (!this.engineActive) this.fail(new WorkflowBlockedError(`it called ${kind} "${name}"`));
   }
 
   /** Adds events just committed by the driver and lets the workflow run on them. */
@@ -301,6 +354,13 @@ export class WorkflowRun {
       }
     }
     return due;
+  }
+
+  /** Timers due by `nowMs`, with the time each fell due. */
+  dueTimers(nowMs: number): { atMs: number; event: EventBody & { type: "TimerFired" } }[] {
+    return this.openCommands()
+      .filter((c): c is TimerCommand => c.kind === "timer" && c.fireAtMs <= nowMs)
+      .map((c) => ({ atMs: c.fireAtMs, event: { type: "TimerFired", cmd: c.cmd } }));
   }
 
   /** Earliest time something becomes due (timer, retry, wait deadline); undefined if none. */
@@ -357,6 +417,7 @@ export class WorkflowRun {
         if (c) {
           c.failedAttempts = event.attempt;
           c.retryAtMs = event.retryAtMs;
+          c.lastHeartbeat = event.heartbeat;
         }
         return;
       }
@@ -371,9 +432,7 @@ export class WorkflowRun {
         return;
       }
       case "SignalReceived": {
-        const queue = this.signalBuffer.get(event.name) ?? [];
-        queue.push(event.payload);
-        this.signalBuffer.set(event.name, queue);
+        this.buffer(event);
         this.deliverSignals(event.name);
         return;
       }
@@ -382,6 +441,8 @@ export class WorkflowRun {
         if (c) {
           this.removeWaiter(c as SignalCommand);
           c.deferred.resolve(undefined);
+          // A signal this wait could not take (it came after the deadline) may suit a later one.
+          this.deliverSignals(c.name);
         }
         return;
       }
@@ -434,12 +495,31 @@ export class WorkflowRun {
     // Unblock nothing: the driver fails the execution; the workflow must not act on this.
   }
 
+  private buffer(event: BufferedSignal): void {
+    const queue = this.signalBuffer.get(event.name) ?? [];
+    queue.push(event);
+    this.signalBuffer.set(event.name, queue);
+  }
+
+  /**
+   * Hands buffered signals to waits, oldest signal first, each to the earliest wait that may take
+   * it: a wait with a deadline takes only signals that arrived by then (the rest stay buffered).
+   * Decided from recorded data only, so a replay hands out the same signals.
+   */
   private deliverSignals(name: string): void {
     const queue = this.signalBuffer.get(name);
     const waiters = this.waiting.get(name);
-    while (queue && queue.length > 0 && waiters && waiters.length > 0) {
-      const waiter = waiters.shift() as SignalCommand;
-      waiter.deferred.resolve(queue.shift());
+    if (!queue || !waiters) return;
+    for (let i = 0; i < queue.length && waiters.length > 0; ) {
+      const signal = queue[i] as BufferedSignal;
+      const index = waiters.findIndex((w) => w.deadlineAtMs === undefined || signal.arrivedAtMs === undefined || signal.arrivedAtMs <= w.deadlineAtMs);
+      if (index < 0) {
+        i += 1;
+        continue;
+      }
+      const [waiter] = waiters.splice(index, 1) as [SignalCommand];
+      queue.splice(i, 1);
+      waiter.deferred.resolve(signal.payload);
     }
   }
 
@@ -479,6 +559,8 @@ export class WorkflowRun {
       run: started.run,
 
       step<T>(name: string, fn: (info: StepInfo) => Promise<T> | T, options: StepOptions = {}): Promise<T> {
+        checkName("step", name);
+        run.checkCalledByEngine("step", name);
         const retry = options.retry === undefined && run.defaultRetry ? run.defaultRetry : resolveRetryPolicy(options.retry);
         const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout);
         const c = run.issue<StepCommand>((cmd) => ({
@@ -492,22 +574,29 @@ export class WorkflowRun {
           timeoutMs,
           failedAttempts: 0,
           retryAtMs: undefined,
+          lastHeartbeat: undefined,
         }));
         return run.settleIfCanceled(c) as Promise<T>;
       },
 
       sleep(name: string, duration: Duration): Promise<void> {
+        checkName("sleep", name);
+        run.checkCalledByEngine("sleep", name);
         const ms = toMs(duration);
         return run.timer(name, cancellable, () => run.clock() + ms);
       },
 
       sleepUntil(name: string, until: Date | number): Promise<void> {
+        checkName("sleep", name);
+        run.checkCalledByEngine("sleepUntil", name);
         const at = typeof until === "number" ? until : until.getTime();
         if (!Number.isFinite(at)) throw new RangeError(`sleepUntil("${name}"): not a valid time`);
         return run.timer(name, cancellable, () => at);
       },
 
       waitForSignal<T>(name: string, options: SignalWaitOptions = {}): Promise<T> {
+        checkName("signal", name);
+        run.checkCalledByEngine("waitForSignal", name);
         const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout);
         const c = run.issue<SignalCommand>((cmd, record) => ({
           kind: "signal",
@@ -536,17 +625,24 @@ export class WorkflowRun {
       },
 
       child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options: ChildOptions = {}): Promise<O> {
+        run.checkCalledByEngine("child", workflow.name);
         const c = run.issue<ChildCommand>((cmd, record) => ({
           kind: "child",
           cmd,
           name: workflow.name,
           cancellable,
           deferred: deferred(),
-          childId: record?.type === "ChildStarted" ? record.childId : (options.id ?? `${run.executionId}-c${run.runNumber}-${cmd}`),
+          childId: record?.type === "ChildStarted" ? record.childId : (options.id ?? defaultChildId(run.executionId, run.runNumber, cmd)),
           workflow: workflow.name,
           version: workflow.version,
           input,
         }));
+        // Checked when the call is made, from the input alone: a replay decides the same way.
+        const tooLarge = run.records.has(c.cmd) ? undefined : valueTooLarge(input, `the input of child workflow "${workflow.name}"`);
+        if (tooLarge) {
+          c.deferred.reject(tooLarge);
+          return c.deferred.promise as Promise<O>;
+        }
         if (!run.records.has(c.cmd) && !(run.canceled && cancellable)) {
           run.unrecorded.push({ type: "ChildStarted", cmd: c.cmd, name: c.name, childId: c.childId, workflow: c.workflow, version: c.version });
           run.pendingChildStarts.push({ childId: c.childId, workflow: c.workflow, version: c.version, input, parentCmd: c.cmd });
@@ -559,6 +655,7 @@ export class WorkflowRun {
       },
 
       continueAsNew(input: unknown): Promise<never> {
+        run.checkCalledByEngine("continueAsNew", "");
         run.continueInput = { input };
         return Promise.reject(new ContinueAsNewMarker());
       },
@@ -603,6 +700,41 @@ export class WorkflowRun {
 /** Lets every promise continuation the workflow has queued run, until it waits on a durable call. */
 function drain(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+function checkName(kind: string, name: unknown): void {
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_CALL_NAME_CHARS) throw new InvalidNameError(kind, name);
+}
+
+/**
+ * A child's id when the workflow gives none: `<parent>~<run>.<position>`. `~` is refused in ids a
+ * caller gives the API, so nobody can start an execution under an id a parent will use.
+ * Bounded in length however deep children nest.
+ */
+export function defaultChildId(parentId: string, run: number, cmd: number): string {
+  const suffix = `~${run}.${cmd}`;
+  if (parentId.length + suffix.length <= MAX_DEFAULT_CHILD_ID_CHARS) return `${parentId}${suffix}`;
+  const keep = parentId.slice(0, MAX_DEFAULT_CHILD_ID_CHARS - suffix.length - 10);
+  return `${keep}~${hashSeed(parentId).toString(16).padStart(8, "0")}${suffix}`;
+}
+
+/** Execution ids the engine makes for children stay within what the API accepts in a path. */
+export const MAX_DEFAULT_CHILD_ID_CHARS = 200;
+
+/** A JSON value over MAX_VALUE_BYTES, as the error a call rejects with; undefined if it fits. */
+function valueTooLarge(value: unknown, what: string): NonRetryableError | undefined {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return new NonRetryableError(`${what} must be JSON-serialisable`, { code: "NOT_SERIALIZABLE" });
+  }
+  const bytes = text === undefined ? 0 : jsonBytes(text);
+  if (bytes <= MAX_VALUE_BYTES) return undefined;
+  return new NonRetryableError(`${what} is ${bytes} bytes of JSON; the limit is ${MAX_VALUE_BYTES} bytes`, {
+    code: "PAYLOAD_TOO_LARGE",
+    details: { bytes, limitBytes: MAX_VALUE_BYTES },
+  });
 }
 
 function describe(kind: string, name: string | undefined): string {

@@ -11,8 +11,22 @@ export interface StepInfo {
    * Pass it to the services a step calls so they can drop duplicates.
    */
   idempotencyKey: string;
-  /** Fires when the step's timeout passes; pass it to fetch and friends. */
+  /**
+   * Fires when the step's timeout passes, when the invocation must end while the step still runs,
+   * or when its result is no longer needed (the execution was canceled or ended); pass it to fetch
+   * and friends.
+   */
   signal: AbortSignal;
+  /**
+   * Reports progress of a long step. If the attempt is interrupted at the end of the worker
+   * invocation (or fails), the next attempt gets the last details as `lastHeartbeat` and can
+   * resume from there. JSON, up to 64 KB; kept in memory, so a crash loses the details since the
+   * last recorded attempt.
+   * @example info.heartbeat({ page: 41 });
+   */
+  heartbeat(details?: unknown): void;
+  /** The details the previous attempt last reported with `heartbeat()`, if any. */
+  lastHeartbeat?: unknown;
 }
 
 export interface StepOptions {

@@ -113,6 +113,7 @@ async function failUnderLease(lease: Lease, execution: ExecutionRecord, error: E
     const parent = snapshot.execution.parent;
     const batch: CommitBatch = {
       events: [{ seq: lastSeq + 1, atMs: nowMs, type: "ExecutionFailed", error }],
+      lastSeq: lastSeq + 1,
       consumed: [],
       childStarts: [],
       childCancels: [],

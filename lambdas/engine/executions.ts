@@ -10,7 +10,8 @@ import type { HistoryEvent } from "../core/events";
 import type { ExecutionStatus } from "../core/status";
 import type { WorkflowRegistry } from "../core/workflow";
 import { createCursorCodec, type CursorCodec, InvalidCursorError } from "../store/cursor";
-import { ExecutionNotFoundError } from "../store/errors";
+import { ExecutionNotFoundError, PayloadTooLargeError } from "../store/errors";
+import { jsonBytes, MAX_VALUE_BYTES } from "../core/limits";
 import type { ExecutionListing, ExecutionRecord, ExecutionStore } from "../store/store";
 import type { WakeupScheduler } from "../queue/wakeups";
 import { type EngineLogger, type EngineMetrics, silentLogger } from "./observability";
@@ -108,6 +109,7 @@ export async function startExecution(deps: ApiDeps, request: StartRequest): Prom
   const id = request.id ?? (deps.newId ?? randomUUID)();
   const nowMs = deps.clock();
   const input = request.input ?? null;
+  requireValueSize(input, "the input");
   const { created, execution } = await deps.store.createExecution({ id, workflow: definition.name, version: definition.version, input, nowMs });
   if (!created) {
     const sameRequest =
@@ -221,7 +223,9 @@ function toSummary(record: ExecutionListing): ExecutionSummary {
 /** Puts a signal in the execution's inbox and wakes it. Ended or unknown executions refuse. */
 export async function sendSignal(deps: ApiDeps, executionId: string, name: string, payload: unknown): Promise<{ signalId: string }> {
   const signalId = (deps.newId ?? randomUUID)();
-  await deps.store.addPending(executionId, { type: "Signal", name, signalId, payload: payload === undefined ? null : payload }, deps.clock());
+  const value = payload === undefined ? null : payload;
+  requireValueSize(value, "the signal's payload");
+  await deps.store.addPending(executionId, { type: "Signal", name, signalId, payload: value }, deps.clock());
   await sendOrLog(deps, () => deps.scheduler.wakeNow([executionId]), executionId);
   return { signalId };
 }
@@ -244,6 +248,16 @@ async function sendOrLog(deps: ApiDeps, send: () => Promise<void>, executionId: 
       error: err instanceof Error ? err.message : String(err),
     });
   }
+}
+
+/**
+ * A value the engine will store must be at most MAX_VALUE_BYTES as JSON, measured as it will be
+ * written (not as the request spelled it: `1e5` is written `100000`). What passes here, the engine
+ * can always commit.
+ */
+function requireValueSize(value: unknown, what: string): void {
+  const bytes = jsonBytes(JSON.stringify(value) ?? "null");
+  if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(what, bytes, MAX_VALUE_BYTES);
 }
 
 /** JSON with sorted keys, to compare inputs regardless of key order. */

@@ -4,12 +4,13 @@
  */
 import { type CommitBatch, drive, type DriveOutcome } from "../core/driver";
 import { DurableError, type ErrorInfo, toErrorInfo } from "../core/errors";
-import type { ExecutionStarted, HistoryEvent } from "../core/events";
+import type { ExecutionStarted, HistoryEvent, SignalReceived } from "../core/events";
+import { isTerminal } from "../core/status";
 import { WorkflowRun } from "../core/run";
 import type { RunCache } from "./run-cache";
 import type { WorkflowRegistry } from "../core/workflow";
 import { HistoryConflictError, LeaseLostError, PendingConflictError } from "../store/errors";
-import type { ExecutionStore, Lease } from "../store/store";
+import type { ExecutionStore, LeaseResult } from "../store/store";
 import { type WakeupMessage, type WakeupScheduler } from "../queue/wakeups";
 import type { Redelivery } from "../queue/redelivery";
 import { engineRetryPolicy, giveUp } from "./engine-retries";
@@ -42,16 +43,29 @@ export interface InvocationTime {
 }
 
 export interface WorkerOptions {
-  /** No new step starts with less time than this left. Default 10 s. */
+  /** No new step starts with less than this left. Default 10 s. */
   minRemainingMs?: number;
+  /**
+   * Steps still running this long before the invocation ends are interrupted (a failed attempt,
+   * retried in a new invocation) so the turn can commit. Default 3 s (at most `minRemainingMs`).
+   */
+  turnEndMarginMs?: number;
+  /** How often a turn looks at the inbox for a cancel or signals while it runs steps. Default 1 s. */
+  inboxCheckIntervalMs?: number;
   /** The lease outlives the invocation by this much. Default 5 s. */
   leaseMarginMs?: number;
   /**
-   * Engine retries (infrastructure failures): at most `maxRetries` after the first turn (default
-   * MAX_ENGINE_RETRIES, 20), waiting `delaySeconds(n)` before retry n (default
-   * engineRetryDelaySeconds). Tests shorten the wait.
+   * Engine retries (infrastructure failures): at most `maxRetries` turns in a row without progress
+   * after the first (default MAX_ENGINE_RETRIES, 20), waiting `delaySeconds(n)` before retry n
+   * (default engineRetryDelaySeconds). Tests shorten the wait.
    */
   engineRetries?: { maxRetries?: number; delaySeconds?: (retryCount: number, random: number) => number };
+  /**
+   * TESTS ONLY, deliberately broken: turns that made progress are not told from turns that made
+   * none, so the count of failed turns is reset only by a turn's closing commit and a workflow of
+   * long steps is given up although it advances. The fault suite must catch it.
+   */
+  unsafeResetRetriesOnlyAtTurnEnd?: boolean;
 }
 
 /** What SQS says about the message being handled. */
@@ -91,7 +105,7 @@ export async function processWakeup(
   }
 }
 
-function retryLater(executionId: string, err: unknown, retryCount: number, deps: EngineDeps, options: WorkerOptions): WakeupResult {
+function retryLater(executionId: string, err: unknown, retryCount: number, deps: EngineDeps, options: WorkerOptions): Extract<WakeupResult, { kind: "retry" }> {
   const error = toErrorInfo(err);
   const delaySeconds = engineRetryPolicy(options).delaySeconds(retryCount, deps.random());
   (deps.logger ?? silentLogger).warn("turn failed; engine retry", { executionId, retryCount, delaySeconds, error: error.message, errorName: error.name });
@@ -109,8 +123,9 @@ async function takeTurn(
   const now = deps.clock();
   const { executionId } = message;
 
-  // A chained long timer arrives early by design: send it on, without touching DynamoDB.
-  if (message.dueAtMs !== undefined && message.dueAtMs > now + 1000) {
+  // A timer's wake-up that arrives before its time (a chained long timer by design, or delays
+  // rounded and clocks a little apart) is sent on, without touching DynamoDB.
+  if (message.dueAtMs !== undefined && message.dueAtMs > now) {
     await deps.scheduler.schedule(executionId, { dueAtMs: message.dueAtMs, nowMs: now });
     return { kind: "rescheduled", dueAtMs: message.dueAtMs };
   }
@@ -131,26 +146,23 @@ async function takeTurn(
     return { kind: "dropped", reason: taken.reason };
   }
 
-  const { lease, previous } = { lease: taken.lease, previous: taken.previous };
+  const { lease, previous } = taken;
   const { maxRetries } = engineRetryPolicy(options);
-  if (previous.retryCount > maxRetries) {
-    // The turns before this one all died without reporting (crashes, timeouts): stop here.
-    return await giveUp(message, taken, previous.retryCount, undefined, deps);
-  }
-  const turn: TurnProgress = { ended: false };
+  const turn: TurnProgress = { ended: false, failedTurnsBefore: previous.retryCount };
   try {
-    return await runUnderLease(executionId, lease, previous, time, deps, options, turn, delivery);
+    return await runUnderLease(message, taken, time, deps, options, turn, delivery);
   } catch (err) {
     if (err instanceof LeaseLostError) {
       log.warn("lease lost; another worker took over", { executionId });
       return { kind: "dropped", reason: "superseded" };
     }
     if (err instanceof HistoryConflictError || err instanceof PendingConflictError) {
-      // A worker whose lease had expired wrote first. Let go and look again at once.
+      // A worker whose lease had expired wrote first (it made progress, so this is not counted).
+      // Let go and look again soon, later with each conflict in a row.
       log.warn("history conflict; retrying", { executionId, error: (err as DurableError).message });
-      await taken.unlock();
-      await deps.scheduler.wakeNow([executionId]);
-      return { kind: "dropped", reason: "superseded" };
+      await taken.unlock().catch(() => undefined);
+      const receives = Math.max(1, delivery.receiveCount ?? 1);
+      return { ...retryLater(executionId, err, receives, deps, options), delaySeconds: Math.min(2 ** (receives - 1) - 1, 30) };
     }
     // An infrastructure failure (store busy, a send refused, a bug, a version this deployment lacks).
     if (turn.ended) {
@@ -158,30 +170,38 @@ async function takeTurn(
       // after it failed, a send. The redelivered message re-sends it.
       return retryLater(executionId, err, 1, deps, options);
     }
-    if (previous.retryCount >= maxRetries) return await giveUp(message, taken, previous.retryCount + 1, err, deps);
+    if (turn.failedTurnsBefore >= maxRetries) return await giveUp(message, taken, turn.failedTurnsBefore + 1, err, deps);
     // Let go so the retry can take the lease at once; the count taken with it stays.
     await taken.unlock().catch(() => undefined);
-    return retryLater(executionId, err, previous.retryCount + 1, deps, options);
+    return retryLater(executionId, err, turn.failedTurnsBefore + 1, deps, options);
   }
 }
 
-/** Whether the commit that ends the turn (and gives the lease back) has landed. */
+/** What the turn's error handling needs to know of how far it got. */
 interface TurnProgress {
+  /** The commit that ends the turn (and gives the lease back) has landed. */
   ended: boolean;
+  /** Turns in a row before this one that made no progress. */
+  failedTurnsBefore: number;
 }
 
 async function runUnderLease(
-  executionId: string,
-  lease: Lease,
-  previous: { status: string; nextWakeAtMs?: number },
+  message: WakeupMessage,
+  taken: Extract<LeaseResult, { acquired: true }>,
   time: InvocationTime,
   deps: EngineDeps,
   options: WorkerOptions,
   turn: TurnProgress,
   delivery: Delivery,
 ): Promise<WakeupResult> {
+  const { executionId } = message;
+  const { lease, previous } = taken;
   const log = deps.logger ?? silentLogger;
   const metrics = deps.metrics ?? noMetrics;
+  // The inbox counter as the lease saw it, before anything below was read: an item that arrives
+  // after this moves the counter, and the commit that ends the turn checks it (store.commit).
+  let inboxSeen = previous.inboxSeq;
+
   // A warm run from this worker's last turn needs only what was written since.
   const warm = deps.runCache?.take(executionId);
   let snapshot = await deps.store.loadSnapshot(executionId, { nowMs: deps.clock(), ...(warm ? { afterSeq: warm.run.lastSeq } : {}) });
@@ -209,16 +229,39 @@ async function runUnderLease(
     history = snapshot.history.filter((e) => e.seq > started.seq);
   }
 
-  const minRemainingMs = options.minRemainingMs ?? 10_000;
+  // Engine retries count turns that made no progress. Taking the lease counted this one in
+  // advance; if history grew since the execution item last noted its position, the turns before
+  // did advance (they committed steps and died later, e.g. at the invocation's timeout): start
+  // the count again from this turn.
+  const knownLastSeq = Math.max(warmRun?.lastSeq ?? 0, ...snapshot.history.map((e) => e.seq), runStart.seq);
+  if (previous.retryCount > 0 && knownLastSeq > previous.lastSeq && !options.unsafeResetRetriesOnlyAtTurnEnd) {
+    await deps.store.markProgress(lease, knownLastSeq);
+    turn.failedTurnsBefore = 0;
+  }
+  const { maxRetries } = engineRetryPolicy(options);
+  if (turn.failedTurnsBefore > maxRetries) {
+    // The turns before this one all died without progress and without reporting (crashes, timeouts).
+    return await giveUp(message, taken, turn.failedTurnsBefore, undefined, deps);
+  }
+
   let commits = 0;
   let stepAttempts = 0;
   let currentStatus = execution.status;
-  // However large the inbox, the driver takes it in commits that fit one transaction.
+  // However large the inbox, the store takes it in commits that fit a transaction.
   let pending = snapshot.pending;
+  let fresh = true;
 
   for (;;) {
     const definition = deps.registry.get(runStart.workflow, runStart.version);
-    const run = warmRun ?? new WorkflowRun({ executionId, definition, started: runStart, clock: deps.clock });
+    const run =
+      warmRun ??
+      new WorkflowRun({
+        executionId,
+        definition,
+        started: runStart,
+        clock: deps.clock,
+        carried: await carriedSignals(deps, executionId, runStart),
+      });
     warmRun = undefined;
     await run.replay(history);
     const result = await drive(
@@ -226,20 +269,37 @@ async function runUnderLease(
       {
         clock: deps.clock,
         random: deps.random,
-        hasTime: () => time.remainingMs() > minRemainingMs,
+        remainingMs: () => time.remainingMs(),
         commit: async (batch: CommitBatch) => {
-          await deps.store.commit(lease, batch, deps.clock());
+          const ends = batch.execution !== undefined && (batch.execution.releaseLease || isTerminal(batch.execution.status));
+          await deps.store.commit(lease, batch, deps.clock(), ends ? { inboxSeen } : {});
           if (batch.execution?.releaseLease) turn.ended = true;
           // Children are created by the commit, not by the API: counted here, once, as it landed.
           for (const child of batch.childStarts) metrics.executionStarted(child.workflow);
+        },
+        readInbox: async () => {
+          // The counter first, then the items: anything that lands after the counter was read
+          // moves it again, so the turn's closing commit cannot miss it.
+          const seq = await deps.store.readInboxSeq(executionId);
+          if (seq === undefined || seq === inboxSeen) return [];
+          inboxSeen = seq;
+          return deps.store.readInbox(executionId);
         },
         onStepAttempt: (info) => {
           log.debug("step attempt", { executionId, workflow: runStart.workflow, ...info });
           metrics.stepAttempt(info.ok, info.durationMs, runStart.workflow);
         },
       },
-      { currentStatus, pending },
+      {
+        currentStatus,
+        pending,
+        freshInvocation: fresh,
+        ...(options.minRemainingMs === undefined ? {} : { minRemainingMs: options.minRemainingMs }),
+        ...(options.turnEndMarginMs === undefined ? {} : { turnEndMarginMs: options.turnEndMarginMs }),
+        ...(options.inboxCheckIntervalMs === undefined ? {} : { inboxCheckIntervalMs: options.inboxCheckIntervalMs }),
+      },
     );
+    fresh = false;
     commits += result.commits;
     stepAttempts += result.stepAttempts;
     const outcome = result.outcome;
@@ -249,6 +309,8 @@ async function runUnderLease(
     if (result.wake.length > 0) await deps.scheduler.wakeNow(result.wake);
 
     if (outcome.kind === "continued") {
+      // The new run starts with the signals the old one had not consumed, in memory already.
+      warmRun = new WorkflowRun({ executionId, definition: deps.registry.get(outcome.started.workflow, outcome.started.version), started: outcome.started, clock: deps.clock, carried: run.unconsumedSignals() });
       runStart = outcome.started;
       history = [];
       pending = [];
@@ -258,9 +320,14 @@ async function runUnderLease(
     }
     if (outcome.kind === "sleeping" && outcome.nextWakeAtMs !== undefined) {
       // A wake-up for this time is already on its way if nothing changed it: do not add another.
-      // Unless this message is a redelivery: the send after the previous turn may be what failed.
+      // Unless this message is that wake-up (it came early, or late and was not due yet by this
+      // clock) or a redelivery (the send after the previous turn may be what failed).
       const unchanged =
-        previous.status === "sleeping" && previous.nextWakeAtMs === outcome.nextWakeAtMs && result.commits <= 1 && (delivery.receiveCount ?? 1) <= 1;
+        previous.status === "sleeping" &&
+        previous.nextWakeAtMs === outcome.nextWakeAtMs &&
+        message.dueAtMs !== outcome.nextWakeAtMs &&
+        result.commits <= 1 &&
+        (delivery.receiveCount ?? 1) <= 1;
       if (!unchanged) await deps.scheduler.schedule(executionId, { dueAtMs: outcome.nextWakeAtMs, nowMs: deps.clock() });
     } else if (outcome.kind === "yielded") {
       await deps.scheduler.wakeNow([executionId]);
@@ -273,4 +340,15 @@ async function runUnderLease(
     log.info("turn ended", { executionId, workflow: runStart.workflow, seq: run.lastSeq, outcome: outcome.kind, commits, stepAttempts });
     return { kind: "ran", outcome: outcome.kind, commits, stepAttempts };
   }
+}
+
+/** The signals an earlier run left for this one, read from history (a cold start of a continued run). */
+async function carriedSignals(deps: EngineDeps, executionId: string, started: HistoryEvent & ExecutionStarted): Promise<(HistoryEvent & SignalReceived)[]> {
+  const seqs = started.carried ?? [];
+  if (seqs.length === 0) return [];
+  const events = await deps.store.readEvents(executionId, seqs);
+  return events.map((e) => {
+    if (e.type !== "SignalReceived") throw new Error(`execution "${executionId}": run ${started.run} carries seq ${e.seq}, a ${e.type}, not a signal`);
+    return e;
+  });
 }

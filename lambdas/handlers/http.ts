@@ -7,7 +7,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import { timingSafeEqual } from "node:crypto";
 import type { z } from "zod";
 import { DurableError } from "../core/errors";
-import { MAX_VALUE_BYTES } from "../store/dynamo-store";
+import { MAX_VALUE_BYTES } from "../core/limits";
 
 export class HttpError extends DurableError {
   constructor(
@@ -34,8 +34,12 @@ const STATUS_BY_CODE: Record<string, number> = {
   EXECUTION_ENDED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  INBOX_FULL: 429,
   STORE_BUSY: 503,
 };
+
+/** Largest request body read (room for whitespace and the envelope around a MAX_VALUE_BYTES value). */
+export const MAX_REQUEST_BODY_BYTES = 1_048_576;
 
 /** Deeper JSON than this is refused: serializing it again (store, replay) would overflow the stack. */
 export const MAX_JSON_DEPTH = 64;
@@ -83,16 +87,20 @@ export function requireBearer(event: APIGatewayProxyEventV2, token: string): voi
  *
  * Content type: `application/json` or any `application/*+json`, optionally with
  * `charset=utf-8`; a body without a content type is read as JSON too (plain `curl --data-binary`
- * from a file). Anything else is 415. Size: the body must fit one DynamoDB value
- * (MAX_VALUE_BYTES), else 413.
+ * from a file). Anything else is 415. Size: at most MAX_REQUEST_BODY_BYTES, else 413; the values
+ * in it (an input, a signal's payload) are held to MAX_VALUE_BYTES as JSON by the engine.
  */
 export function readJsonBody(event: APIGatewayProxyEventV2): unknown {
   const raw = event.body === undefined || event.body === null ? "" : event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
   if (raw.trim() === "") return undefined;
   requireJsonContentType(event.headers?.["content-type"]);
   const bytes = Buffer.byteLength(raw);
-  if (bytes > MAX_VALUE_BYTES) {
-    throw new HttpError(413, "PAYLOAD_TOO_LARGE", `the request body is ${bytes} bytes; the limit is ${MAX_VALUE_BYTES} bytes (a value must fit in one DynamoDB item)`);
+  if (bytes > MAX_REQUEST_BODY_BYTES) {
+    throw new HttpError(
+      413,
+      "PAYLOAD_TOO_LARGE",
+      `the request body is ${bytes} bytes; the limit is ${MAX_REQUEST_BODY_BYTES} bytes (and ${MAX_VALUE_BYTES} bytes of JSON for the value in it)`,
+    );
   }
   let value: unknown;
   try {

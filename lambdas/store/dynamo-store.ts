@@ -25,6 +25,7 @@ import { isTerminal, type ExecutionStatus } from "../core/status";
 import {
   ExecutionEndedError,
   ExecutionNotFoundError,
+  InboxFullError,
   HistoryConflictError,
   LeaseLostError,
   PayloadTooLargeError,
@@ -44,7 +45,10 @@ import type {
   NewExecution,
   PendingExecution,
 } from "./store";
-import { type TransactWrite, TransactionConflict, withinTransaction } from "./transaction";
+import { TransactionConflict, withinTransaction } from "./transaction";
+import { type CommitSettings, commitBatch, markDue, NOT_ENDED } from "./commits";
+import { translate } from "./translate";
+import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits";
 import {
   decode,
   decodeEvent,
@@ -57,6 +61,7 @@ import {
   metaItem,
   newItemCondition,
   nextArrivalCounter,
+  pendingBytes,
   pendingItem,
   startedEvent,
   toRecord,
@@ -88,14 +93,19 @@ export interface DynamoStoreOptions {
    * detects the breakage (test/faults/broken-variant.test.ts). Never set it anywhere else.
    */
   unsafeSkipLeaseCheck?: boolean;
+  /**
+   * TESTS ONLY, deliberately broken: the commit that ends a turn sets the wake time without
+   * checking that no inbox item arrived during the turn, so a signal whose wake-up was lost is
+   * stranded. The fault suite must catch it. Never set it anywhere else.
+   */
+  unsafeUnconditionalWakeTime?: boolean;
 }
 
 export class DynamoExecutionStore implements ExecutionStore {
   readonly tableName: string;
   private readonly doc: DynamoDBDocumentClient;
   private readonly retentionSeconds: number;
-  private readonly singlePutSteps: boolean;
-  private readonly unsafeSkipLeaseCheck: boolean;
+  private readonly commitSettings: CommitSettings;
 
   constructor(options: DynamoStoreOptions) {
     this.tableName = options.tableName;
@@ -104,8 +114,14 @@ export class DynamoExecutionStore implements ExecutionStore {
         ? options.client
         : DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
     this.retentionSeconds = options.retentionSeconds ?? 30 * 86_400;
-    this.singlePutSteps = options.singlePutSteps ?? true;
-    this.unsafeSkipLeaseCheck = options.unsafeSkipLeaseCheck ?? false;
+    this.commitSettings = {
+      doc: this.doc,
+      tableName: this.tableName,
+      retentionSeconds: this.retentionSeconds,
+      singlePutSteps: options.singlePutSteps ?? true,
+      unsafeSkipLeaseCheck: options.unsafeSkipLeaseCheck ?? false,
+      unsafeUnconditionalWakeTime: options.unsafeUnconditionalWakeTime ?? false,
+    };
   }
 
   async createExecution(request: NewExecution): Promise<{ created: boolean; execution: ExecutionRecord }> {
@@ -201,10 +217,8 @@ export class DynamoExecutionStore implements ExecutionStore {
       .filter((i) => String(i.SK).startsWith(HISTORY_PREFIX))
       .map(decodeEvent)
       .filter((e) => e.seq >= execution.runStartSeq);
-    const pending = items
-      .filter((i) => String(i.SK).startsWith(PENDING_PREFIX))
-      .map(decodePending)
-      .filter((p) => p.arrivedAtMs <= options.nowMs);
+    // The whole inbox, whatever its items' times say: they are stamped by other machines' clocks.
+    const pending = items.filter((i) => String(i.SK).startsWith(PENDING_PREFIX)).map(decodePending);
     return { execution, history, pending };
   }
 
@@ -265,6 +279,8 @@ export class DynamoExecutionStore implements ExecutionStore {
       const previous = {
         status: old.status,
         retryCount: old.retryCount,
+        lastSeq: old.lastSeq,
+        inboxSeq: old.inboxSeq,
         ...(old.nextWakeAtMs === undefined ? {} : { nextWakeAtMs: old.nextWakeAtMs }),
       };
       return { acquired: true, lease, execution, previous, unlock: () => this.releaseLease(lease) };
@@ -379,96 +395,74 @@ export class DynamoExecutionStore implements ExecutionStore {
     nowMs: number,
     options: { parent?: { executionId: string; cmd: number } } = {},
   ): Promise<boolean> {
-    try {
-      await withinTransaction(this.doc, (tx) => {
-        tx.update(this.tableName, { PK: executionPk(executionId), SK: META_SK }, {
-          // The fencing token moves on: a worker still holding a lease cannot commit over this.
-          UpdateExpression:
-            "SET #status = :failed, #error = :error, updatedAtMs = :now, expiresAtEpochSec = :ttl, leaseVersion = if_not_exists(leaseVersion, :zero) + :one " +
-            "REMOVE leaseOwner, leaseExpiresAtMs, nextWakeAtMs, dueShard",
-          ConditionExpression: `attribute_exists(PK) AND ${NOT_ENDED.condition}`,
-          ExpressionAttributeNames: { "#status": "status", "#error": "error" },
-          ExpressionAttributeValues: {
-            ":failed": "failed",
-            ":error": JSON.stringify(error),
-            ":now": nowMs,
-            ":ttl": Math.floor(nowMs / 1000) + this.retentionSeconds,
-            ":zero": 0,
-            ":one": 1,
-            ...NOT_ENDED.values,
-          },
+    let notifyParent = options.parent !== undefined;
+    for (let attempt = 1; ; attempt += 1) {
+      // ExecutionFailed goes after the last event: a zombie's late append at that seq makes this
+      // try again after it, and once it has landed no later append can (each writer appends N + 1
+      // only after its own N).
+      const lastSeq = await this.lastHistorySeq(executionId);
+      const event: HistoryEvent = { seq: lastSeq + 1, atMs: nowMs, type: "ExecutionFailed", error };
+      try {
+        await withinTransaction(this.doc, (tx) => {
+          tx.update(this.tableName, { PK: executionPk(executionId), SK: META_SK }, {
+            // The fencing token moves on: a worker still holding a lease cannot commit over this.
+            UpdateExpression:
+              "SET #status = :failed, #error = :error, updatedAtMs = :now, expiresAtEpochSec = :ttl, lastSeq = :lastSeq, " +
+              "leaseVersion = if_not_exists(leaseVersion, :zero) + :one REMOVE leaseOwner, leaseExpiresAtMs, nextWakeAtMs, dueShard",
+            ConditionExpression: `attribute_exists(PK) AND ${NOT_ENDED.condition}`,
+            ExpressionAttributeNames: { "#status": "status", "#error": "error" },
+            ExpressionAttributeValues: {
+              ":failed": "failed",
+              ":error": JSON.stringify(error),
+              ":now": nowMs,
+              ":ttl": Math.floor(nowMs / 1000) + this.retentionSeconds,
+              ":lastSeq": event.seq,
+              ":zero": 0,
+              ":one": 1,
+              ...NOT_ENDED.values,
+            },
+          });
+          tx.put(this.tableName, historyItem(executionId, event), newItemCondition);
+          const parent = options.parent;
+          if (parent && notifyParent) {
+            const notice: PendingEvent = { type: "ChildEnded", cmd: parent.cmd, childId: executionId, status: "failed", error };
+            tx.put(this.tableName, pendingItem(parent.executionId, notice, nowMs, `child-${executionId}`));
+            markDue(tx, this.tableName, parent.executionId, nowMs, pendingBytes(notice));
+          }
         });
-        const parent = options.parent;
-        if (parent) {
-          const event: PendingEvent = { type: "ChildEnded", cmd: parent.cmd, childId: executionId, status: "failed", error };
-          tx.put(this.tableName, pendingItem(parent.executionId, event, nowMs, `child-${executionId}`));
-          this.markDue(tx, parent.executionId, nowMs);
+        return true;
+      } catch (err) {
+        if (!(err instanceof TransactionConflict)) throw translate(err, executionId);
+        if (err.reasons[0] === "ConditionalCheckFailed") return false;
+        if (err.reasons[1] === "ConditionalCheckFailed" && attempt < 5) continue;
+        if (err.reasons[3] === "ConditionalCheckFailed" && notifyParent) {
+          notifyParent = false; // the parent ended or is gone: nobody to tell
+          continue;
         }
-      });
-      return true;
-    } catch (err) {
-      if (err instanceof TransactionConflict && err.reasons[0] === "ConditionalCheckFailed") return false;
-      throw translate(err, executionId);
+        throw translate(err, executionId);
+      }
     }
   }
 
-  async commit(lease: Lease, batch: CommitBatch, nowMs: number): Promise<void> {
-    const id = lease.executionId;
-    const onlyOneEvent =
-      this.singlePutSteps &&
-      batch.events.length === 1 &&
-      !batch.execution &&
-      batch.consumed.length === 0 &&
-      batch.childStarts.length === 0 &&
-      batch.childCancels.length === 0 &&
-      !batch.notifyParent;
-    if (onlyOneEvent) {
-      // The cheap path: a step result is one conditional put on its sequence number. Two writers
-      // can never both append seq N, and replay is deterministic, so a late writer can only ever
-      // write what the lease holder would have written at N (see README, "Cost per step").
-      const event = batch.events[0] as HistoryEvent;
-      try {
-        await this.doc.send(new PutCommand({ TableName: this.tableName, Item: historyItem(id, event), ...newItemCondition }));
-        return;
-      } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) throw new HistoryConflictError(id, event.seq);
-        throw translate(err, id);
-      }
-    }
-    try {
-      await withinTransaction(this.doc, (tx) => {
-        this.writeLeaseChecked(tx, lease, batch, nowMs);
-        for (const event of batch.events) tx.put(this.tableName, historyItem(id, event), newItemCondition);
-        for (const item of batch.consumed) {
-          tx.delete(this.tableName, { PK: executionPk(id), SK: item.key }, { ConditionExpression: "attribute_exists(PK)" });
-        }
-        for (const child of batch.childStarts) {
-          const request: NewExecution = {
-            id: child.childId,
-            workflow: child.workflow,
-            version: child.version,
-            input: child.input,
-            nowMs,
-            parent: { executionId: id, cmd: child.parentCmd },
-          };
-          tx.put(this.tableName, metaItem(request), newItemCondition);
-          tx.put(this.tableName, historyItem(child.childId, startedEvent(request)), newItemCondition);
-        }
-        // Safety guard, as for a signal: the execution told something becomes due now, so the
-        // sweeper wakes it if the wake-up sent after this commit is lost (a crash in between).
-        for (const childId of batch.childCancels) {
-          tx.put(this.tableName, pendingItem(childId, { type: "Cancel", reason: "parent canceled" }, nowMs, `cancel-${id}`));
-          this.markDue(tx, childId, nowMs);
-        }
-        if (batch.notifyParent) {
-          tx.put(this.tableName, pendingItem(batch.notifyParent.executionId, batch.notifyParent.event, nowMs, `child-${id}`));
-          this.markDue(tx, batch.notifyParent.executionId, nowMs);
-        }
-      });
-    } catch (err) {
-      if (err instanceof TransactionConflict) throw this.explainCancellation(err, lease, batch);
-      throw translate(err, id);
-    }
+  /** The seq of the last history event (0 if none). */
+  private async lastHistorySeq(executionId: string): Promise<number> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "PK = :pk AND SK BETWEEN :from AND :to",
+        ExpressionAttributeValues: { ":pk": executionPk(executionId), ":from": historySk(0), ":to": `${HISTORY_PREFIX}~` },
+        ProjectionExpression: "SK",
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    const last = out.Items?.[0];
+    return last ? seqFromHistorySk(String(last.SK)) : 0;
+  }
+
+  async commit(lease: Lease, batch: CommitBatch, nowMs: number, options: { inboxSeen?: number } = {}): Promise<void> {
+    await commitBatch(this.commitSettings, lease, batch, nowMs, options.inboxSeen);
   }
 
   async addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem> {
@@ -478,27 +472,112 @@ export class DynamoExecutionStore implements ExecutionStore {
     const unique = event.type === "Signal" ? event.signalId : `${event.type.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`;
     const eventId = `${nextArrivalCounter()}#${unique}`;
     const item = pendingItem(executionId, event, nowMs, eventId);
+    const bytes = pendingBytes(event);
+    // A signal must leave the inbox within its limits; a cancel gets a little room beyond them, so
+    // an execution flooded with signals can still be canceled.
+    const maxItems = event.type === "Cancel" ? MAX_INBOX_ITEMS + CANCEL_HEADROOM_ITEMS : MAX_INBOX_ITEMS;
+    const maxBytes = event.type === "Cancel" ? MAX_INBOX_BYTES + CANCEL_HEADROOM_ITEMS * 2_048 : MAX_INBOX_BYTES;
+    const roomForOne = "(attribute_not_exists(inboxCount) OR inboxCount < :maxItems)";
+    const roomForBytes = "(attribute_not_exists(inboxBytes) OR inboxBytes <= :roomBytes)";
     try {
       await withinTransaction(this.doc, (tx) => {
-        // The execution must exist and not have ended: nothing is written otherwise. It becomes
-        // due now, so the sweeper wakes it even if the caller's wake-up message is lost.
+        // The execution must exist, not have ended and have room: nothing is written otherwise. It
+        // becomes due now, so the sweeper wakes it even if the caller's wake-up message is lost,
+        // and its inbox counter moves, so a worker in the middle of a turn sees it before it ends.
         tx.update(this.tableName, { PK: executionPk(executionId), SK: META_SK }, {
-          UpdateExpression: "SET nextWakeAtMs = :now, dueShard = :due",
-          ConditionExpression: `attribute_exists(PK) AND ${NOT_ENDED.condition}`,
+          UpdateExpression: "SET nextWakeAtMs = :now, dueShard = :due ADD inboxSeq :one, inboxCount :one, inboxBytes :bytes",
+          ConditionExpression: `attribute_exists(PK) AND ${NOT_ENDED.condition} AND ${roomForOne} AND ${roomForBytes}`,
           ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ...NOT_ENDED.values, ":now": nowMs, ":due": DUE_SHARD },
+          ExpressionAttributeValues: { ...NOT_ENDED.values, ":now": nowMs, ":due": DUE_SHARD, ":one": 1, ":bytes": bytes, ":maxItems": maxItems, ":roomBytes": maxBytes - bytes },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         });
         tx.put(this.tableName, item, newItemCondition);
       });
     } catch (err) {
       if (err instanceof TransactionConflict && err.reasons[0] === "ConditionalCheckFailed") {
-        const existing = await this.getExecution(executionId);
-        if (!existing) throw new ExecutionNotFoundError(executionId);
-        throw new ExecutionEndedError(executionId, existing.status);
+        const raw = err.original.CancellationReasons?.[0]?.Item;
+        const old = raw ? unmarshallItem(raw) : undefined;
+        if (!old) throw new ExecutionNotFoundError(executionId);
+        if (old.status !== "running" && old.status !== "sleeping") throw new ExecutionEndedError(executionId, old.status);
+        throw new InboxFullError(executionId, { items: MAX_INBOX_ITEMS, bytes: MAX_INBOX_BYTES }, { items: Number(old.inboxCount ?? 0), bytes: Number(old.inboxBytes ?? 0) });
       }
       throw translate(err, executionId);
     }
     return decodePending(item);
+  }
+
+  async readInboxSeq(executionId: string): Promise<number | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { PK: executionPk(executionId), SK: META_SK },
+        ConsistentRead: true,
+        ProjectionExpression: "inboxSeq, PK",
+      }),
+    );
+    return out.Item ? Number(out.Item.inboxSeq ?? 0) : undefined;
+  }
+
+  async readInbox(executionId: string): Promise<PendingItem[]> {
+    const items: PendingItem[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :inbox)",
+          ExpressionAttributeValues: { ":pk": executionPk(executionId), ":inbox": PENDING_PREFIX },
+          ConsistentRead: true,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of out.Items ?? []) items.push(decodePending(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  async readEvents(executionId: string, seqs: readonly number[]): Promise<HistoryEvent[]> {
+    const found = new Map<number, HistoryEvent>();
+    for (let i = 0; i < seqs.length; i += 100) {
+      let keys: Record<string, unknown>[] = seqs.slice(i, i + 100).map((seq) => ({ PK: executionPk(executionId), SK: historySk(seq) }));
+      for (let attempt = 0; keys.length > 0; attempt += 1) {
+        if (attempt >= 6) throw new StoreBusyError(`DynamoDB left ${keys.length} history keys unprocessed`, undefined);
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
+        const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const event = decodeEvent(item);
+          found.set(event.seq, event);
+        }
+        keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return seqs.map((seq) => {
+      const event = found.get(seq);
+      if (!event) throw new Error(`execution "${executionId}" has no history event at seq ${seq}`);
+      return event;
+    });
+  }
+
+  /**
+   * After turns that did not finish, progress was made since (history grew past `lastSeq` of the
+   * execution item): the count of turns without progress starts again from this one.
+   */
+  async markProgress(lease: Lease, lastSeq: number): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: executionPk(lease.executionId), SK: META_SK },
+          UpdateExpression: "SET retryCount = :one, lastSeq = :lastSeq",
+          ConditionExpression: "leaseOwner = :owner AND leaseVersion = :version",
+          ExpressionAttributeValues: { ":one": 1, ":lastSeq": lastSeq, ":owner": lease.owner, ":version": lease.version },
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) throw new LeaseLostError(lease.executionId);
+      throw translate(err, lease.executionId);
+    }
   }
 
   async findDue(nowMs: number, limit: number): Promise<{ executionId: string; nextWakeAtMs: number }[]> {
@@ -599,142 +678,4 @@ export class DynamoExecutionStore implements ExecutionStore {
     }
     return { items, exhausted: false, ...(evaluatedTo ? { evaluatedTo } : {}) };
   }
-
-  /**
-   * Makes another execution due now (no condition: one that has ended is taken out of the due
-   * index by the next sweep, see claimDue).
-   */
-  private markDue(tx: TransactWrite, executionId: string, nowMs: number): void {
-    tx.update(this.tableName, { PK: executionPk(executionId), SK: META_SK }, {
-      UpdateExpression: "SET nextWakeAtMs = :now, dueShard = :due",
-      ExpressionAttributeValues: { ":now": nowMs, ":due": DUE_SHARD },
-    });
-  }
-
-  /** The execution item's part of a commit: an update if the batch changes it, else a check. */
-  private writeLeaseChecked(tx: TransactWrite, lease: Lease, batch: CommitBatch, nowMs: number): void {
-    const key = { PK: executionPk(lease.executionId), SK: META_SK };
-    // The lease is still this worker's: same owner and same fencing token as when it was taken.
-    const leaseHeld = this.unsafeSkipLeaseCheck ? "attribute_exists(PK)" : "leaseOwner = :owner AND leaseVersion = :version";
-    const leaseValues: Record<string, unknown> = this.unsafeSkipLeaseCheck ? {} : { ":owner": lease.owner, ":version": lease.version };
-    const update = batch.execution;
-    if (!update) {
-      tx.conditionCheck(this.tableName, key, {
-        ConditionExpression: leaseHeld,
-        ...(Object.keys(leaseValues).length > 0 ? { ExpressionAttributeValues: leaseValues } : {}),
-      });
-      return;
-    }
-    const set: string[] = ["#status = :status", "updatedAtMs = :now", "retryCount = :zero"];
-    const remove: string[] = [];
-    const values: Record<string, unknown> = { ...leaseValues, ":status": update.status, ":now": nowMs, ":zero": 0 };
-    const lastEvent = batch.events[batch.events.length - 1];
-    if (lastEvent) {
-      set.push("lastSeq = :lastSeq");
-      values[":lastSeq"] = lastEvent.seq;
-    }
-    if (update.nextWakeAtMs === null || isTerminal(update.status)) {
-      remove.push("nextWakeAtMs", "dueShard");
-    } else if (update.nextWakeAtMs !== undefined) {
-      set.push("nextWakeAtMs = :wake", "dueShard = :due");
-      values[":wake"] = update.nextWakeAtMs;
-      values[":due"] = DUE_SHARD;
-    }
-    if (update.releaseLease) remove.push("leaseOwner", "leaseExpiresAtMs");
-    if (update.output !== undefined) {
-      const output = encode(update.output, "the output") as string;
-      if (Buffer.byteLength(output) <= INLINE_VALUE_BYTES || !lastEvent) {
-        set.push("#output = :output");
-        values[":output"] = output;
-      } else {
-        set.push("outputSeq = :outputSeq");
-        values[":outputSeq"] = lastEvent.seq;
-      }
-    }
-    if (update.error !== undefined) {
-      set.push("#error = :error");
-      values[":error"] = JSON.stringify(update.error);
-    }
-    if (isTerminal(update.status)) {
-      set.push("expiresAtEpochSec = :ttl");
-      values[":ttl"] = Math.floor(nowMs / 1000) + this.retentionSeconds;
-    }
-    if (update.run) {
-      set.push("#run = :run", "runStartSeq = :runStart");
-      values[":run"] = update.run.run;
-      values[":runStart"] = update.run.runStartSeq;
-      const input = encode(update.run.input, "the input") ?? "null";
-      if (Buffer.byteLength(input) <= INLINE_INPUT_BYTES) {
-        set.push("#input = :input");
-        values[":input"] = input;
-        remove.push("inputInHistory");
-      } else {
-        set.push("inputInHistory = :true");
-        values[":true"] = true;
-        remove.push("#input");
-      }
-      remove.push("#output", "#error", "outputSeq");
-    }
-    const names: Record<string, string> = { "#status": "status" };
-    for (const part of [...set, ...remove]) {
-      for (const match of part.matchAll(/#\w+/g)) names[match[0]] = match[0].slice(1);
-    }
-    tx.update(this.tableName, key, {
-      UpdateExpression: `SET ${set.join(", ")}${remove.length > 0 ? ` REMOVE ${[...new Set(remove)].join(", ")}` : ""}`,
-      ConditionExpression: leaseHeld,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    });
-  }
-
-  /** Reads a canceled transaction reason by reason. Item 0 is always the lease check. */
-  private explainCancellation(err: TransactionConflict, lease: Lease, batch: CommitBatch): Error {
-    const id = lease.executionId;
-    const reasons = err.reasons;
-    if (reasons[0] === "ConditionalCheckFailed") return new LeaseLostError(id);
-    const historyStart = 1;
-    for (let i = 0; i < batch.events.length; i += 1) {
-      if (reasons[historyStart + i] === "ConditionalCheckFailed") return new HistoryConflictError(id, (batch.events[i] as HistoryEvent).seq);
-    }
-    const pendingStart = historyStart + batch.events.length;
-    for (let i = 0; i < batch.consumed.length; i += 1) {
-      if (reasons[pendingStart + i] === "ConditionalCheckFailed") return new PendingConflictError(id);
-    }
-    if (reasons.some((r) => r === "ConditionalCheckFailed")) {
-      // A child id already in use: the parent's replay is wrong or the id was taken by a start.
-      return new HistoryConflictError(id, batch.events[0]?.seq ?? 0);
-    }
-    return new StoreBusyError(`commit of execution "${id}" was canceled: ${reasons.join(", ")}`, err);
-  }
-}
-
-// ---- helpers ----------------------------------------------------------------------------------
-
-/** The execution has not ended (running or sleeping); needs `#status` mapped to `status`. */
-const NOT_ENDED = {
-  condition: "#status IN (:running, :sleeping)",
-  values: { ":running": "running", ":sleeping": "sleeping" },
-} as const;
-
-const BUSY = new Set([
-  "ProvisionedThroughputExceededException",
-  "ThrottlingException",
-  "RequestLimitExceeded",
-  "TransactionConflictException",
-  "TransactionInProgressException",
-  "InternalServerError",
-]);
-
-/** SDK errors → our errors; anything we do not know passes through unchanged. */
-export function translate(err: unknown, executionId: string): unknown {
-  if (err instanceof TransactionConflict) {
-    if (err.reasons.some((r) => r === "TransactionConflict" || r === "ThrottlingError" || r === "ProvisionedThroughputExceeded")) {
-      return new StoreBusyError(`DynamoDB is busy for execution "${executionId}": ${err.reasons.join(", ")}`, err);
-    }
-    return err;
-  }
-  if (err instanceof Error && BUSY.has(err.name)) {
-    return new StoreBusyError(`DynamoDB is busy for execution "${executionId}": ${err.name}`, err);
-  }
-  return err;
 }

@@ -50,3 +50,17 @@ export class PayloadTooLargeError extends StoreError {
     super("PAYLOAD_TOO_LARGE", `${what} is ${bytes} bytes; the limit is ${limitBytes} bytes`, { details: { bytes, limitBytes } });
   }
 }
+
+/** The execution's inbox is at its limit: the workflow has not taken in what was sent yet. */
+export class InboxFullError extends StoreError {
+  constructor(executionId: string, limit: { items: number; bytes: number }, current: { items: number; bytes: number }) {
+    super(
+      "INBOX_FULL",
+      `the inbox of execution "${executionId}" is full (${current.items} items, ${current.bytes} bytes; the limits are ${limit.items} items and ${limit.bytes} bytes): try again once the workflow has taken it in`,
+      { details: { executionId, ...limit, currentItems: current.items, currentBytes: current.bytes } },
+    );
+  }
+}
+
+// Thrown by the store, handled by the driver: defined in core.
+export { ChildIdInUseError } from "../core/errors";

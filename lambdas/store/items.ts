@@ -4,7 +4,7 @@
  */
 import type { ErrorInfo } from "../core/errors";
 import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events";
-import { MAX_VALUE_BYTES } from "../core/limits";
+import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../core/limits";
 import type { ExecutionStatus } from "../core/status";
 import { PayloadTooLargeError } from "./errors";
 import { DUE_SHARD, executionPk, historySk, META_SK, pendingSk } from "./keys";
@@ -45,6 +45,11 @@ export type MetaItem = {
   leaseExpiresAtMs?: number;
   leaseVersion: number;
   retryCount: number;
+  /** +1 for every item put in the inbox: a worker ends its turn only if it has seen them all. */
+  inboxSeq?: number;
+  /** Items and bytes in the inbox now (signals, cancels, children's results), for its limits. */
+  inboxCount?: number;
+  inboxBytes?: number;
   nextWakeAtMs?: number;
   dueShard?: string;
   parent?: string;
@@ -54,15 +59,20 @@ export type MetaItem = {
 export function historyItem(executionId: string, event: HistoryEvent): Record<string, unknown> {
   const data = JSON.stringify(event);
   const bytes = Buffer.byteLength(data);
-  if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(`history event ${event.type} at seq ${event.seq}`, bytes, MAX_VALUE_BYTES);
+  if (bytes > MAX_EVENT_BYTES) throw new PayloadTooLargeError(`history event ${event.type} at seq ${event.seq}`, bytes, MAX_EVENT_BYTES);
   return { PK: executionPk(executionId), SK: historySk(event.seq), type: event.type, data };
 }
 
 export function pendingItem(executionId: string, event: PendingEvent, nowMs: number, eventId: string): Record<string, unknown> {
   const data = JSON.stringify(event);
   const bytes = Buffer.byteLength(data);
-  if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(`the ${event.type.toLowerCase()} event`, bytes, MAX_VALUE_BYTES);
+  if (bytes > MAX_EVENT_BYTES) throw new PayloadTooLargeError(`the ${event.type.toLowerCase()} event`, bytes, MAX_EVENT_BYTES);
   return { PK: executionPk(executionId), SK: pendingSk(nowMs, eventId), type: event.type, arrivedAtMs: nowMs, data };
+}
+
+/** Bytes an inbox item counts for in the inbox's limit: its stored JSON. */
+export function pendingBytes(event: PendingEvent): number {
+  return Buffer.byteLength(JSON.stringify(event));
 }
 
 export function metaItem(request: NewExecution): MetaItem {
@@ -146,6 +156,7 @@ export function toRecord(item: MetaItem): ExecutionRecord {
     lastSeq: Number(item.lastSeq ?? 0),
     leaseVersion: Number(item.leaseVersion ?? 0),
     retryCount: Number(item.retryCount ?? 0),
+    inboxSeq: Number(item.inboxSeq ?? 0),
   };
   if (item.output !== undefined) record.output = decode(item.output);
   if (item.error !== undefined) record.error = decode(item.error) as ErrorInfo;

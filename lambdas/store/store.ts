@@ -23,8 +23,10 @@ export interface ExecutionRecord {
   leaseExpiresAtMs?: number;
   /** Fencing token: +1 on every lease taken. */
   leaseVersion: number;
-  /** Engine retries in a row (infrastructure failures); reset by a successful turn. */
+  /** Turns in a row that made no progress (crashed, timed out, failed); reset by progress. */
   retryCount: number;
+  /** +1 for every item put in the inbox (see MetaItem). */
+  inboxSeq: number;
   nextWakeAtMs?: number;
   parent?: { executionId: string; cmd: number };
   expiresAtEpochSec?: number;
@@ -48,7 +50,7 @@ export type LeaseResult =
        * is), and `retryCount`: turns in a row that were started and did not finish
        * (taking the lease counts this turn in advance; the commit that ends a turn resets it).
        */
-      previous: { status: ExecutionStatus; nextWakeAtMs?: number; retryCount: number };
+      previous: { status: ExecutionStatus; nextWakeAtMs?: number; retryCount: number; lastSeq: number; inboxSeq: number };
       /** Gives the lease back. */
       unlock: () => Promise<void>;
     }
@@ -107,7 +109,7 @@ export interface ExecutionSnapshot {
   execution: ExecutionRecord;
   /** History of the current run after `afterSeq`, in order. */
   history: HistoryEvent[];
-  /** Inbox items visible now, oldest first. */
+  /** The inbox, oldest first. */
   pending: PendingItem[];
 }
 
@@ -125,10 +127,26 @@ export interface ExecutionStore {
   loadSnapshot(executionId: string, options: { afterSeq?: number; nowMs: number }): Promise<ExecutionSnapshot | undefined>;
   /** Takes the execution's lease if it is free or expired and the execution has not ended. */
   acquireLease(executionId: string, options: { owner: string; nowMs: number; leaseMs: number }): Promise<LeaseResult>;
-  /** Commits a batch under the lease: all or nothing. */
-  commit(lease: Lease, batch: CommitBatch, nowMs: number): Promise<void>;
-  /** Puts an event in a running execution's inbox (signal, cancel). */
+  /** Notes, under the lease, that history reached `lastSeq`: the count of turns without progress restarts at 1. */
+  markProgress(lease: Lease, lastSeq: number): Promise<void>;
+  /**
+   * Commits a batch under the lease, in one transaction or, when it is too big for one, in several
+   * in order (see commit-plan.ts). With `inboxSeen`, a batch that updates the execution lands only
+   * if no inbox item arrived after the worker's read that saw `inboxSeen` (InboxChangedError
+   * otherwise, and nothing of it lands).
+   */
+  commit(lease: Lease, batch: CommitBatch, nowMs: number, options?: { inboxSeen?: number }): Promise<void>;
+  /**
+   * Puts an event in a running execution's inbox (signal, cancel) and makes it due. Refuses
+   * (InboxFullError) a signal beyond the inbox's limits.
+   */
   addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem>;
+  /** The execution's inbox counter (`inboxSeq`): one small consistent read. */
+  readInboxSeq(executionId: string): Promise<number | undefined>;
+  /** Every item in the execution's inbox, oldest first. */
+  readInbox(executionId: string): Promise<PendingItem[]>;
+  /** Signal events of earlier runs by seq (continue-as-new carries them), in the order asked. */
+  readEvents(executionId: string, seqs: readonly number[]): Promise<HistoryEvent[]>;
   /** Executions due by `nowMs` (sparse index), oldest first. */
   findDue(nowMs: number, limit: number): Promise<{ executionId: string; nextWakeAtMs: number }[]>;
   /**

@@ -16,6 +16,8 @@ interface Condition {
   ConditionExpression?: string;
   ExpressionAttributeNames?: Record<string, string>;
   ExpressionAttributeValues?: Record<string, unknown>;
+  /** ALL_OLD: a failed condition's cancellation reason carries the item as it was. */
+  ReturnValuesOnConditionCheckFailure?: "ALL_OLD" | "NONE";
 }
 
 /** A TransactionCanceledException with its reasons, in item order. */

@@ -214,16 +214,18 @@ describe("replay", () => {
   });
 
   it("yields with work left when the invocation runs out of time, and continues next turn", async () => {
+    // Each step takes 6 s of a 25 s invocation; no step starts with 10 s or less left.
+    let remainingMs = 25_000;
     const wf = defineWorkflow("long", async (ctx) => {
       let sum = 0;
-      for (let i = 0; i < 5; i += 1) sum += await ctx.step(`s${i}`, () => i);
+      for (let i = 0; i < 5; i += 1) sum += await ctx.step(`s${i}`, () => ((remainingMs -= 6_000), i));
       return sum;
     });
     const exec = new MemoryExecution(wf, null);
-    let budget = 2;
-    const first = await exec.turn({ hasTime: () => budget-- > 0 });
+    const first = await exec.turn({ remainingMs: () => remainingMs });
     expect(first.outcome).toEqual({ kind: "yielded" });
-    expect(exec.types().filter((t) => t === "StepCompleted")).toHaveLength(2);
+    expect(exec.types().filter((t) => t === "StepCompleted")).toHaveLength(3);
+    remainingMs = 60_000;
     const second = await exec.turn();
     expect(second.outcome).toEqual({ kind: "completed", output: 10 });
   });

@@ -38,6 +38,7 @@ function acquired(result: LeaseResult): Extract<LeaseResult, { acquired: true }>
 const step = (seq: number, cmd: number, result: unknown): HistoryEvent => ({ seq, atMs: T0, type: "StepCompleted", cmd, name: `s${cmd}`, attempt: 1, result });
 const batch = (events: HistoryEvent[], execution?: CommitBatch["execution"]): CommitBatch => ({
   events,
+  lastSeq: events[events.length - 1]?.seq ?? 1,
   consumed: [],
   childStarts: [],
   childCancels: [],

@@ -64,7 +64,7 @@ describe("pendingExecutions", () => {
     await store.acquireLease(leased as string, { owner: "w", nowMs: T0, leaseMs: 10_000 });
     await store.acquireLease(ended as string, { owner: "w", nowMs: T0, leaseMs: 10_000 }).then(async (r) => {
       if (!r.acquired) throw new Error("no lease");
-      await store.commit(r.lease, { events: [{ seq: 2, atMs: T0, type: "ExecutionCompleted" }], consumed: [], childStarts: [], childCancels: [], execution: { status: "completed", nextWakeAtMs: null, releaseLease: true } }, T0);
+      await store.commit(r.lease, { events: [{ seq: 2, atMs: T0, type: "ExecutionCompleted" }], lastSeq: 2, consumed: [], childStarts: [], childCancels: [], execution: { status: "completed", nextWakeAtMs: null, releaseLease: true } }, T0);
     });
     await clients.doc.send(
       new UpdateCommand({ TableName: tableName, Key: { PK: executionPk(later as string), SK: META_SK }, UpdateExpression: "SET nextWakeAtMs = :t", ExpressionAttributeValues: { ":t": T0 + 60_000 } }),

@@ -40,22 +40,28 @@ export class MemoryExecution {
   }
 
   /** One worker turn from a cold start. */
-  async turn(options: { hasTime?: () => boolean; definition?: AnyWorkflow } = {}): Promise<DriveResult> {
+  async turn(options: { remainingMs?: () => number; definition?: AnyWorkflow } = {}): Promise<DriveResult> {
     const runStart = [...this.history].reverse().find((e) => e.type === "ExecutionStarted") as HistoryEvent & { type: "ExecutionStarted" };
     const run = new WorkflowRun({ executionId: this.id, definition: options.definition ?? this.definition, started: runStart, clock: () => this.nowMs });
     await run.replay(this.history.filter((e) => e.seq > runStart.seq));
-    const pending = this.inbox.filter((p) => p.arrivedAtMs <= this.nowMs);
+    const pending = [...this.inbox];
+    const seen = new Set(pending.map((p) => p.key));
     return drive(
       run,
       {
         clock: () => this.nowMs,
         random: () => 0.5,
-        hasTime: options.hasTime ?? (() => true),
+        remainingMs: options.remainingMs ?? (() => 60_000),
+        readInbox: async () => {
+          const fresh = this.inbox.filter((p) => !seen.has(p.key));
+          for (const p of fresh) seen.add(p.key);
+          return fresh;
+        },
         commit: async (batch) => {
           const expected = (this.history[this.history.length - 1]?.seq ?? 0) + 1;
           if (batch.events[0] && batch.events[0].seq !== expected) throw new Error(`seq ${batch.events[0].seq} != ${expected}`);
           this.history.push(...batch.events);
-          const consumed = new Set(batch.consumed.map((c) => c.key));
+          const consumed = new Set(batch.consumed.map((c) => c.item.key));
           this.inbox = this.inbox.filter((p) => !consumed.has(p.key));
           if (batch.execution) {
             this.status = batch.execution.status;
