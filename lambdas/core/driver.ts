@@ -207,6 +207,9 @@ class Driver {
       for (const step of starting) this.start(step);
 
       if (this.running.size > 0) {
+        // Calls made meanwhile (a child, a timer) are recorded before the wait, so a child starts
+        // now rather than when the steps end.
+        await this.recordCalls();
         await this.waitForProgress();
         continue;
       }

@@ -276,6 +276,7 @@ async function runUnderLease(
           if (batch.execution?.releaseLease) turn.ended = true;
           // Children are created by the commit, not by the API: counted here, once, as it landed.
           for (const child of batch.childStarts) metrics.executionStarted(child.workflow);
+          await wakeOthers(deps, executionId, batch);
         },
         readInbox: async () => {
           // The counter first, then the items: anything that lands after the counter was read
@@ -306,7 +307,6 @@ async function runUnderLease(
     // Counted as soon as the ending commit landed: a wake-up send failing below must not lose it
     // (the redelivery finds the execution ended and drops the message).
     if (outcome.kind === "completed" || outcome.kind === "failed" || outcome.kind === "canceled") metrics.executionEnded(outcome.kind, runStart.workflow);
-    if (result.wake.length > 0) await deps.scheduler.wakeNow(result.wake);
 
     if (outcome.kind === "continued") {
       // The new run starts with the signals the old one had not consumed, in memory already.
@@ -339,6 +339,25 @@ async function runUnderLease(
     }
     log.info("turn ended", { executionId, workflow: runStart.workflow, seq: run.lastSeq, outcome: outcome.kind, commits, stepAttempts });
     return { kind: "ran", outcome: outcome.kind, commits, stepAttempts };
+  }
+}
+
+/**
+ * Wakes the executions a commit told something (children started or asked to cancel, the parent
+ * told of the end) at once, while this turn goes on. The commit made each of them due, so if a
+ * send fails the sweeper wakes them: a failure is logged, not a reason to fail the turn.
+ */
+async function wakeOthers(deps: EngineDeps, executionId: string, batch: CommitBatch): Promise<void> {
+  const targets = [...batch.childStarts.map((c) => c.childId), ...batch.childCancels, ...(batch.notifyParent ? [batch.notifyParent.executionId] : [])];
+  if (targets.length === 0) return;
+  try {
+    await deps.scheduler.wakeNow(targets);
+  } catch (err) {
+    (deps.logger ?? silentLogger).warn("could not wake the executions a commit told something; the sweeper will", {
+      executionId,
+      targets: targets.length,
+      error: toErrorInfo(err).message,
+    });
   }
 }
 
