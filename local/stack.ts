@@ -43,7 +43,10 @@ export interface LocalStackOptions {
   /** Visibility timeout of the wake-up queue: how soon a failed message comes back. Default 10 s locally. */
   visibilityTimeoutSeconds?: number;
   workerOptions?: WorkerOptions;
+  /** Clock of the workers, the sweeper and (unless `apiClock` is given) the API. Default Date.now. */
   clock?: () => number;
+  /** The API's own clock (tests: an API host whose clock is off from the workers'). Default `clock`. */
+  apiClock?: () => number;
   logger?: EngineLogger;
   /** Wraps the scheduler (fault injection, counting). */
   wrapScheduler?: (scheduler: WakeupScheduler) => WakeupScheduler;
@@ -56,8 +59,13 @@ export interface LocalStackOptions {
   /** How long a sweep's claim keeps other sweepers off an execution. Default 60 s. */
   sweepLockMs?: number;
   /** Store options for tests (e.g. the deliberately broken `unsafeSkipLeaseCheck` variant). */
-  storeOptions?: Pick<DynamoStoreOptions, "singlePutSteps" | "unsafeSkipLeaseCheck">;
+  storeOptions?: Omit<DynamoStoreOptions, "tableName" | "client">;
+  /** Wraps each scheduled run of the sweeper, and `sweep()` (fault injection: a sweep that dies). Not the run on start. */
+  wrapSweep?: (sweep: () => Promise<SweepResult>) => () => Promise<SweepResult>;
 }
+
+/** What one run of the sweeper did. */
+export type SweepResult = Awaited<ReturnType<typeof sweepDue>>;
 
 export interface LocalStack {
   apiUrl: string;
@@ -68,6 +76,8 @@ export interface LocalStack {
   endpoints: { dynamoEndpoint: string; sqsEndpoint: string };
   clients: LocalClients;
   deps: EngineDeps;
+  /** What the API runs with: `deps` with the API's clock. */
+  apiDeps: EngineDeps;
   /** Runs the sweeper once now. */
   sweep(): Promise<string[]>;
   stop(): Promise<void>;
@@ -124,9 +134,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       redelivery: new SqsRedelivery(clients.sqs, queueUrl, dlqUrl),
     };
 
+    const apiDeps: EngineDeps = options.apiClock ? { ...deps, clock: options.apiClock } : deps;
     const bearerToken = options.bearerToken ?? randomBytes(18).toString("base64url");
     const api = await serveHttpApi({
-      handler: createApiHandler(deps, { bearerToken, onError: (err) => log.error("api error", { error: String(err instanceof Error ? err.stack : err) }) }),
+      handler: createApiHandler(apiDeps, { bearerToken, onError: (err) => log.error("api error", { error: String(err instanceof Error ? err.stack : err) }) }),
       ...(options.port === undefined ? {} : { port: options.port }),
     });
     stops.push(() => api.close());
@@ -144,7 +155,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => poller.stop());
 
     const lockTimeMs = options.sweepLockMs ?? 60_000;
-    const sweep = async () => (await sweepDue(deps, { graceMs: options.sweepGraceMs ?? 5_000, lockTimeMs })).woken;
+    const sweepOnce = () => sweepDue(deps, { graceMs: options.sweepGraceMs ?? 5_000, lockTimeMs });
+    const wrappedSweep = options.wrapSweep ? options.wrapSweep(sweepOnce) : sweepOnce;
+    const sweep = async () => (await wrappedSweep()).woken;
     // On start, re-enqueue whatever DynamoDB says is due: the emulator keeps no messages across restarts.
     await sweepDue(deps, { graceMs: 0, lockTimeMs });
     const timer = setInterval(() => {
@@ -162,6 +175,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       endpoints,
       clients,
       deps,
+      apiDeps,
       sweep,
       stop,
     };

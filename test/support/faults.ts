@@ -1,18 +1,28 @@
 /**
  * Fault injection for the local stack, in the adapters only: an AWS SDK middleware on the
- * DynamoDB and SQS clients, a wrapper around the worker handler the poller invokes, and a helper
- * the test workflow's step bodies call. The engine's code is the deployed code, unchanged.
+ * DynamoDB and SQS clients, wrappers around the worker handler the poller invokes and around the
+ * sweeper's runs, a scope for the API's calls, and a helper the test workflows' step bodies call.
+ * The engine's code is the deployed code, unchanged.
  *
- * An invocation of the worker runs inside an AsyncLocalStorage context. When a fault "crashes" it,
- * the context is marked dead: from then on every AWS call it makes fails with CrashError before it
- * leaves the process, no step body starts, and the handler's answer is replaced by a throw, so the
- * poller deletes nothing (every message of the batch comes back after its visibility timeout).
- * That is what a Lambda that died at that point looks like from outside. An invocation that runs
- * past its timeout is killed the same way, as Lambda would. A "stall" is the one exception: the
- * invocation pauses longer than its lease inside a write and then carries on, past its timeout: a
- * zombie (a frozen and thawed environment, a long pause) whose writes the fencing must refuse.
+ * Every request belongs to a side, told by an AsyncLocalStorage scope, and each side has its own
+ * profile:
  *
- * Requests made outside a worker invocation (the API, the sweeper, the test's own reads) pass.
+ * - worker: an invocation of the worker handler (`Invocation`). When a fault "crashes" it, the
+ *   context is marked dead: from then on every AWS call it makes fails with CrashError before it
+ *   leaves the process, no step body starts, and the handler's answer is replaced by a throw, so
+ *   the poller deletes nothing (every message of the batch comes back after its visibility
+ *   timeout). That is what a Lambda that died at that point looks like from outside. An
+ *   invocation that runs past its timeout is killed the same way, as Lambda would. A "stall" is
+ *   the one exception: the invocation pauses longer than its lease inside a write and then carries
+ *   on, past its timeout: a zombie (a frozen and thawed environment, a long pause) whose writes the
+ *   fencing must refuse.
+ * - api: one request to the API (`ApiCall`): its writes may be throttled (the caller sees
+ *   STORE_BUSY and retries, as a client does on a 503) and its wake-up send may fail after the
+ *   write landed (the API still answers OK and counts on the sweeper).
+ * - sweeper: one run of a sweeper (`SweepRun`): throttled queries and claims, failed sends, and a
+ *   sweep that dies halfway, after some claims landed (they hold until their lock runs out).
+ *
+ * Requests made outside any scope (the test's own reads, a stack starting) pass.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import {
@@ -38,19 +48,46 @@ export const FAULT_KINDS = [
   "stall",
   "stallUpdateOnly",
   "duplicateSend",
+  "notifyFail",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**
- * Probability of each fault per request it applies to: DynamoDB throttling on any request, a
- * transaction conflict on TransactWriteItems, crashes before/after and stalls on writes (PutItem,
- * TransactWriteItems), `stallUpdateOnly` on a transaction that writes no new item (a turn's
- * closing write: only the lease fences it), a crash right after taking a lease, inside a step
- * body, after an SQS send; a send failure or a duplicate on SQS sends.
+ * Probability of each fault per worker request it applies to: DynamoDB throttling on any request,
+ * a transaction conflict on TransactWriteItems, crashes before/after and stalls on writes
+ * (PutItem, TransactWriteItems), `stallUpdateOnly` on a transaction that writes no new item (a
+ * turn's closing write: only the lease fences it), a crash right after taking a lease, inside a
+ * step body, after an SQS send; a send failure or a duplicate on SQS sends; `notifyFail`, a send
+ * failure only on wake-ups of other executions than the ones the invocation handles (a parent told
+ * that its child ended, children started or canceled), so a profile can fail those often without
+ * failing every turn.
  */
 export type FaultProfile = Partial<Record<FaultKind, number>>;
 
-/** The invocation died here: nothing after this point runs. */
+/**
+ * The API's faults, per request: throttling and transaction conflicts on its writes (refused
+ * before they land, so a retry is safe), a failed wake-up send after the write landed.
+ */
+export const API_FAULT_KINDS = ["ddbThrottle", "txConflict", "sqsSendFail"] as const;
+export type ApiFaultKind = (typeof API_FAULT_KINDS)[number];
+export type ApiFaultProfile = Partial<Record<ApiFaultKind, number>>;
+
+/**
+ * The sweeper's faults: throttling on its query and its claims, a failed send of the wake-ups it
+ * claimed, and `crashMidSweep`, rolled after each claim that landed: the sweep dies there.
+ */
+export const SWEEPER_FAULT_KINDS = ["ddbThrottle", "sqsSendFail", "crashMidSweep"] as const;
+export type SweeperFaultKind = (typeof SWEEPER_FAULT_KINDS)[number];
+export type SweeperFaultProfile = Partial<Record<SweeperFaultKind, number>>;
+
+export interface FaultInjectorOptions {
+  /** How long a stall pauses a worker's write. */
+  stallMs: number;
+  api?: ApiFaultProfile;
+  sweeper?: SweeperFaultProfile;
+}
+
+/** The invocation (or sweep) died here: nothing after this point runs. */
 export class CrashError extends Error {
   constructor(where: string) {
     super(`crash: ${where}`);
@@ -68,6 +105,8 @@ export class Invocation {
   constructor(
     readonly id: number,
     readonly deadlineMs: number,
+    /** Executions its batch names. */
+    readonly handles: ReadonlySet<string> = new Set(),
   ) {}
 
   /** Something happened to it that may leave work it did unrecorded, so that work is redone. */
@@ -76,15 +115,33 @@ export class Invocation {
   }
 }
 
+/** One request to the API (start, signal, cancel), as the injector sees it. */
+export class ApiCall {
+  readonly faults: string[] = [];
+  constructor(readonly id: number) {}
+}
+
+/** One run of a sweeper. */
+export class SweepRun {
+  crashed = false;
+  readonly faults: string[] = [];
+  constructor(readonly id: number) {}
+}
+
+type Scope = { side: "worker"; invocation: Invocation } | { side: "api"; call: ApiCall } | { side: "sweeper"; sweep: SweepRun };
+
 export interface StepRun {
   runId: string;
   invocation: Invocation | undefined;
+  /** When the body started, by the real clock (not a stack's skewed one). */
+  startedAtMs: number;
 }
 
-type Middleware = (
-  next: (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>,
-  context: { commandName?: string },
-) => (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>;
+/** A step result stamped with the body run that produced it. */
+export type Stamped<T> = { v: T; run: string };
+
+type Next = (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>;
+type Middleware = (next: Next, context: { commandName?: string }) => (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>;
 
 interface MiddlewareClient {
   middlewareStack: { add(middleware: Middleware, options: { step: "initialize"; name: string; override?: boolean }): void };
@@ -94,25 +151,36 @@ interface MiddlewareClient {
 export const seededRandom = createPrng;
 
 export class FaultInjector {
-  /** Faults injected, by kind, plus invocations killed for running past their timeout. */
-  readonly counts: Record<FaultKind | "timeout", number>;
+  /**
+   * Faults injected, for every kind a profile enables: worker faults by kind, plus `timeout`
+   * (invocations killed for running past their timeout), then `api.<kind>` and `sweeper.<kind>`.
+   */
+  readonly counts: Record<string, number>;
   /** Step body runs by `idempotencyKey#attempt`, in the order they started. */
   readonly runs = new Map<string, StepRun[]>();
   invocations = 0;
+  apiCalls = 0;
+  sweeps = 0;
 
   private readonly random: () => number;
-  private readonly als = new AsyncLocalStorage<Invocation>();
+  private readonly als = new AsyncLocalStorage<Scope>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly apiProfile: ApiFaultProfile;
+  private readonly sweeperProfile: SweeperFaultProfile;
   private runCounter = 0;
   private enabled = true;
 
   constructor(
     readonly seed: number,
     private readonly profile: FaultProfile,
-    private readonly options: { stallMs: number },
+    private readonly options: FaultInjectorOptions,
   ) {
     this.random = seededRandom(seed);
-    this.counts = Object.fromEntries([...FAULT_KINDS, "timeout"].map((k) => [k, 0])) as Record<FaultKind | "timeout", number>;
+    this.apiProfile = options.api ?? {};
+    this.sweeperProfile = options.sweeper ?? {};
+    this.counts = Object.fromEntries([...FAULT_KINDS.filter((k) => (profile[k] ?? 0) > 0), "timeout"].map((k) => [k, 0]));
+    for (const [kind, p] of Object.entries(this.apiProfile)) if (p > 0) this.counts[`api.${kind}`] = 0;
+    for (const [kind, p] of Object.entries(this.sweeperProfile)) if (p > 0) this.counts[`sweeper.${kind}`] = 0;
   }
 
   /** Stops injecting faults (running invocations still die at their timeout). */
@@ -138,8 +206,9 @@ export class FaultInjector {
   wrapHandler(handler: SqsHandler): SqsHandler {
     return (event, context) => {
       this.invocations += 1;
-      const invocation = new Invocation(this.invocations, Date.now() + context.getRemainingTimeInMillis());
-      const run = this.als.run(invocation, async () => {
+      const handles = new Set(event.Records.map((r) => executionIdOf(r.body)));
+      const invocation = new Invocation(this.invocations, Date.now() + context.getRemainingTimeInMillis(), handles);
+      const run = this.als.run({ side: "worker", invocation }, async () => {
         const result = await handler(event, context);
         if (invocation.crashed) throw new CrashError(`invocation ${invocation.id} died`);
         return result;
@@ -150,22 +219,44 @@ export class FaultInjector {
     };
   }
 
+  /** Runs each sweep in its own context; a sweep that died fails as a whole. */
+  wrapSweep<T>(sweep: () => Promise<T>): () => Promise<T> {
+    return () => {
+      this.sweeps += 1;
+      const run = new SweepRun(this.sweeps);
+      return this.als.run({ side: "sweeper", sweep: run }, async () => {
+        const result = await sweep();
+        if (run.crashed) throw new CrashError(`sweep ${run.id} died`);
+        return result;
+      });
+    };
+  }
+
+  /** Runs one API request (what a client's call does) in its own context. */
+  apiCall<T>(call: () => Promise<T>): Promise<T> {
+    this.apiCalls += 1;
+    return this.als.run({ side: "api", call: new ApiCall(this.apiCalls) }, call);
+  }
+
   /**
-   * Wraps a step body: records the run (keyed by idempotency key and attempt) and may crash the
-   * invocation inside it. The result carries the run's id, so the checker can tell which run's
-   * result history recorded.
+   * Wraps a step body: records the run (keyed by idempotency key and attempt, with its start time)
+   * and may crash the invocation inside it. The result carries the run's id, so the checker can
+   * tell which run's result history recorded.
    */
-  step<T>(info: StepInfo, compute: () => T): { v: T; run: string } {
-    const invocation = this.als.getStore();
-    if (invocation) this.assertAlive(invocation);
-    this.runCounter += 1;
-    const runId = `run-${this.runCounter}`;
-    const key = `${info.idempotencyKey}#${info.attempt}`;
-    const list = this.runs.get(key) ?? [];
-    list.push({ runId, invocation });
-    this.runs.set(key, list);
-    if (invocation && this.roll(["crashInStep"]) === "crashInStep") this.crash(invocation, "crashInStep", "inside a step body");
+  step<T>(info: StepInfo, compute: () => T): Stamped<T> {
+    const runId = this.startRun(info);
     return { v: compute(), run: runId };
+  }
+
+  /** `step` for a body that takes time (awaits). */
+  async stepAsync<T>(info: StepInfo, compute: () => Promise<T>): Promise<Stamped<T>> {
+    const runId = this.startRun(info);
+    return { v: await compute(), run: runId };
+  }
+
+  /** Body runs of one execution's steps so far, every run and attempt. */
+  runsOf(executionId: string): StepRun[] {
+    return [...this.runs.entries()].filter(([key]) => key.startsWith(`${executionId}:`)).flatMap(([, list]) => list);
   }
 
   /** Resolves once every invocation (stalled zombies included) has finished. */
@@ -179,42 +270,71 @@ export class FaultInjector {
       .join(" ");
   }
 
+  private startRun(info: StepInfo): string {
+    const scope = this.als.getStore();
+    const invocation = scope?.side === "worker" ? scope.invocation : undefined;
+    if (invocation) this.assertAlive(invocation);
+    this.runCounter += 1;
+    const runId = `run-${this.runCounter}`;
+    const key = `${info.idempotencyKey}#${info.attempt}`;
+    const list = this.runs.get(key) ?? [];
+    list.push({ runId, invocation, startedAtMs: Date.now() });
+    this.runs.set(key, list);
+    if (invocation && this.roll(["crashInStep"], this.profile) === "crashInStep") this.crash(invocation, "crashInStep", "inside a step body");
+    return runId;
+  }
+
   // ---- middleware ----------------------------------------------------------------------------
 
-  private async dynamo(
-    next: (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>,
-    context: { commandName?: string },
-    args: { input: Record<string, unknown> },
-  ): Promise<{ output: unknown }> {
-    const invocation = this.als.getStore();
-    if (!invocation) return next(args);
-    this.assertAlive(invocation);
+  private dynamo(next: Next, context: { commandName?: string }, args: { input: Record<string, unknown> }): Promise<{ output: unknown }> {
+    const scope = this.als.getStore();
     const op = (context.commandName ?? "").replace(/Command$/, "");
+    switch (scope?.side) {
+      case "worker":
+        return this.workerDynamo(scope.invocation, next, op, args);
+      case "api":
+        return this.apiDynamo(scope.call, next, op, args);
+      case "sweeper":
+        return this.sweeperDynamo(scope.sweep, next, op, args);
+      default:
+        return next(args);
+    }
+  }
+
+  private async sqs(next: Next, context: { commandName?: string }, args: { input: Record<string, unknown> }): Promise<{ output: unknown }> {
+    const scope = this.als.getStore();
+    const op = (context.commandName ?? "").replace(/Command$/, "");
+    switch (scope?.side) {
+      case "worker":
+        return this.workerSqs(scope.invocation, next, op, args);
+      case "api":
+        return this.sendOrFail(next, op, args, this.apiProfile, () => this.noteSide("api", scope.call.faults, "sqsSendFail"));
+      case "sweeper":
+        if (scope.sweep.crashed) throw new CrashError(`sweep ${scope.sweep.id} is dead`);
+        return this.sendOrFail(next, op, args, this.sweeperProfile, () => this.noteSide("sweeper", scope.sweep.faults, "sqsSendFail"));
+      default:
+        return next(args);
+    }
+  }
+
+  private async workerDynamo(invocation: Invocation, next: Next, op: string, args: { input: Record<string, unknown> }): Promise<{ output: unknown }> {
+    this.assertAlive(invocation);
     const isWrite = op === "PutItem" || op === "TransactWriteItems";
-    const isClosing = op === "UpdateItem" && String(args.input.UpdateExpression ?? "").includes("#status = :status");
     const isAcquire = op === "UpdateItem" && String(args.input.UpdateExpression ?? "").startsWith("SET leaseOwner");
     const kinds: FaultKind[] = ["ddbThrottle"];
     if (op === "TransactWriteItems") kinds.push("txConflict");
     if (isWrite) kinds.push("crashBeforeWrite", "crashAfterWrite", "stall");
     const items = (args.input.TransactItems as Record<string, unknown>[] | undefined) ?? [];
-    // A turn's closing write adds no history item, so only the lease fences it: a plain UpdateItem
-    // of the execution's status, or a transaction without a Put.
-    const closingUpdate = op === "UpdateItem" && String(args.input.UpdateExpression ?? "").includes("#status = :status");
-    if ((op === "TransactWriteItems" && !items.some((item) => "Put" in item)) || closingUpdate) kinds.push("stallUpdateOnly");
+    if (op === "TransactWriteItems" && !items.some((item) => "Put" in item)) kinds.push("stallUpdateOnly");
     if (isAcquire) kinds.push("crashHoldingLease");
-    const fault = this.roll(kinds);
+    const fault = this.roll(kinds, this.profile);
     switch (fault) {
       case "ddbThrottle":
         this.note(invocation, fault);
-        throw new ProvisionedThroughputExceededException({ message: "injected: throughput exceeded", $metadata: {} });
-      case "txConflict": {
+        throw throttled();
+      case "txConflict":
         this.note(invocation, fault);
-        throw new TransactionCanceledException({
-          message: "injected: transaction conflict",
-          $metadata: {},
-          CancellationReasons: items.map((_, i) => ({ Code: i === items.length - 1 ? "TransactionConflict" : "None" })),
-        });
-      }
+        throw conflicted(items.length);
       case "crashBeforeWrite":
         this.crash(invocation, fault, `before ${op}`);
         break;
@@ -230,7 +350,7 @@ export class FaultInjector {
     try {
       return await next(args);
     } catch (err) {
-      if ((isWrite || isClosing) && isConditionFailure(err)) invocation.conflicts += 1;
+      if (isWrite && isConditionFailure(err)) invocation.conflicts += 1;
       throw err;
     } finally {
       if (fault === "crashAfterWrite") this.crash(invocation, fault, `after ${op}`);
@@ -238,39 +358,83 @@ export class FaultInjector {
     }
   }
 
-  private async sqs(
-    next: (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>,
-    context: { commandName?: string },
-    args: { input: Record<string, unknown> },
-  ): Promise<{ output: unknown }> {
-    const invocation = this.als.getStore();
-    if (!invocation) return next(args);
+  private async workerSqs(invocation: Invocation, next: Next, op: string, args: { input: Record<string, unknown> }): Promise<{ output: unknown }> {
     this.assertAlive(invocation);
-    const op = (context.commandName ?? "").replace(/Command$/, "");
     if (op !== "SendMessage" && op !== "SendMessageBatch") return next(args);
-    const fault = this.roll(["sqsSendFail", "crashAfterSend"]);
-    if (fault === "sqsSendFail") {
+    const others = messageBodies(args.input).some((body) => !invocation.handles.has(executionIdOf(body)));
+    const fault = this.roll(others ? ["sqsSendFail", "crashAfterSend", "notifyFail"] : ["sqsSendFail", "crashAfterSend"], this.profile);
+    if (fault === "sqsSendFail" || fault === "notifyFail") {
       this.note(invocation, fault);
-      throw new SQSServiceException({ name: "ServiceUnavailable", $fault: "server", message: "injected: SQS unavailable", $metadata: {} });
+      throw sendFailed();
     }
     const result = await next(args);
     // Rolled on its own, so a profile can duplicate every send and still fail some.
-    if (this.roll(["duplicateSend"]) === "duplicateSend") {
-      this.counts.duplicateSend += 1; // not a disturbance of this invocation: nothing of its work is lost
+    if (this.roll(["duplicateSend"], this.profile) === "duplicateSend") {
+      this.counts.duplicateSend = (this.counts.duplicateSend ?? 0) + 1; // not a disturbance of this invocation: nothing of its work is lost
       await next(args);
     }
     if (fault === "crashAfterSend") this.crash(invocation, fault, `after ${op}`);
     return result;
   }
 
+  /** The API's writes may be refused before they land; its reads pass (a GET is not what we test). */
+  private apiDynamo(call: ApiCall, next: Next, op: string, args: { input: Record<string, unknown> }): Promise<{ output: unknown }> {
+    if (op !== "PutItem" && op !== "TransactWriteItems" && op !== "UpdateItem") return next(args);
+    const kinds: ApiFaultKind[] = op === "TransactWriteItems" ? ["ddbThrottle", "txConflict"] : ["ddbThrottle"];
+    const fault = this.roll(kinds, this.apiProfile);
+    if (fault === "ddbThrottle") {
+      this.noteSide("api", call.faults, fault);
+      throw throttled();
+    }
+    if (fault === "txConflict") {
+      this.noteSide("api", call.faults, fault);
+      throw conflicted(((args.input.TransactItems as unknown[] | undefined) ?? []).length);
+    }
+    return next(args);
+  }
+
+  private async sweeperDynamo(sweep: SweepRun, next: Next, op: string, args: { input: Record<string, unknown> }): Promise<{ output: unknown }> {
+    if (sweep.crashed) throw new CrashError(`sweep ${sweep.id} is dead`);
+    if (this.roll(["ddbThrottle"], this.sweeperProfile) === "ddbThrottle") {
+      this.noteSide("sweeper", sweep.faults, "ddbThrottle");
+      throw throttled();
+    }
+    const result = await next(args);
+    // A claim moves the wake time to the end of the claim's lock (see claimDue).
+    const isClaim = op === "UpdateItem" && String(args.input.UpdateExpression ?? "").startsWith("SET nextWakeAtMs = :lockedUntil");
+    if (isClaim && this.roll(["crashMidSweep"], this.sweeperProfile) === "crashMidSweep") {
+      this.noteSide("sweeper", sweep.faults, "crashMidSweep");
+      sweep.crashed = true;
+      throw new CrashError(`sweep ${sweep.id} died after a claim`);
+    }
+    return result;
+  }
+
+  private async sendOrFail(
+    next: Next,
+    op: string,
+    args: { input: Record<string, unknown> },
+    profile: ApiFaultProfile | SweeperFaultProfile,
+    note: () => void,
+  ): Promise<{ output: unknown }> {
+    if (op !== "SendMessage" && op !== "SendMessageBatch") return next(args);
+    if (this.roll(["sqsSendFail"], profile) === "sqsSendFail") {
+      note();
+      throw sendFailed();
+    }
+    return next(args);
+  }
+
   // ---- helpers -------------------------------------------------------------------------------
 
-  /** Picks at most one of `kinds` with their probabilities. */
-  private roll(kinds: readonly FaultKind[]): FaultKind | undefined {
-    if (!this.enabled) return undefined;
+  /** Picks at most one of `kinds` with their probabilities in `profile`. */
+  private roll<K extends string>(kinds: readonly K[], profile: Partial<Record<K, number>>): K | undefined {
+    // A side whose profile enables none of these draws nothing, so adding a side with no faults
+    // leaves the other sides' rolls (and a seed's run) as they were.
+    if (!this.enabled || !kinds.some((kind) => (profile[kind] ?? 0) > 0)) return undefined;
     let r = this.random();
     for (const kind of kinds) {
-      const p = this.profile[kind] ?? 0;
+      const p = profile[kind] ?? 0;
       if (r < p) return kind;
       r -= p;
     }
@@ -278,8 +442,14 @@ export class FaultInjector {
   }
 
   private note(invocation: Invocation, kind: FaultKind): void {
-    this.counts[kind] += 1;
+    this.counts[kind] = (this.counts[kind] ?? 0) + 1;
     invocation.faults.push(kind);
+  }
+
+  private noteSide(side: "api" | "sweeper", faults: string[], kind: string): void {
+    const key = `${side}.${kind}`;
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
+    faults.push(kind);
   }
 
   private crash(invocation: Invocation, kind: FaultKind, where: string): never {
@@ -293,9 +463,41 @@ export class FaultInjector {
     if (invocation.crashed) throw new CrashError(`invocation ${invocation.id} is dead`);
     if (!invocation.stalled && Date.now() > invocation.deadlineMs) {
       invocation.crashed = true;
-      this.counts.timeout += 1;
+      this.counts.timeout = (this.counts.timeout ?? 0) + 1;
       throw new CrashError(`invocation ${invocation.id} ran past its timeout`);
     }
+  }
+}
+
+function throttled(): ProvisionedThroughputExceededException {
+  return new ProvisionedThroughputExceededException({ message: "injected: throughput exceeded", $metadata: {} });
+}
+
+/** A transaction canceled by a concurrent one: the last item names the conflict, as DynamoDB does. */
+function conflicted(items: number): TransactionCanceledException {
+  return new TransactionCanceledException({
+    message: "injected: transaction conflict",
+    $metadata: {},
+    CancellationReasons: Array.from({ length: items }, (_, i) => ({ Code: i === items - 1 ? "TransactionConflict" : "None" })),
+  });
+}
+
+function sendFailed(): SQSServiceException {
+  return new SQSServiceException({ name: "ServiceUnavailable", $fault: "server", message: "injected: SQS unavailable", $metadata: {} });
+}
+
+/** The bodies an SQS send carries (SendMessage or SendMessageBatch). */
+function messageBodies(input: Record<string, unknown>): string[] {
+  const entries = input.Entries as { MessageBody?: string }[] | undefined;
+  if (entries) return entries.map((e) => e.MessageBody ?? "");
+  return [String(input.MessageBody ?? "")];
+}
+
+function executionIdOf(body: string): string {
+  try {
+    return String((JSON.parse(body) as { executionId?: unknown }).executionId);
+  } catch {
+    return "";
   }
 }
 
