@@ -122,7 +122,7 @@ export interface DriveOptions {
   /**
    * Steps still running this long before the invocation ends are interrupted (recorded as a
    * failed attempt, retried in a new invocation), so the turn can commit before Lambda stops it.
-   * Default 3 s, at most `minRemainingMs`.
+   * Default 3 s, at most `minRemainingMs`; 0 never interrupts (Lambda's timeout then ends them).
    */
   turnEndMarginMs?: number;
   /** How often the inbox is looked at while the turn goes on (cancel, signals). Default 1 s. */
@@ -320,7 +320,7 @@ class Driver {
     const next = this.run.nextWakeAtMs();
     const untilDue = next === undefined ? Infinity : Math.max(0, next - now);
     const untilInbox = Math.max(0, this.inboxCheckIntervalMs - (this.inboxReadAtRemainingMs - this.deps.remainingMs()));
-    const untilEnd = Math.max(0, this.deps.remainingMs() - this.turnEndMarginMs);
+    const untilEnd = this.turnEndMarginMs > 0 ? Math.max(0, this.deps.remainingMs() - this.turnEndMarginMs) : Infinity;
     const waitMs = Math.min(untilDue, untilInbox, untilEnd);
     if (![...this.running.values()].some((r) => r.outcome !== undefined)) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -342,7 +342,7 @@ class Driver {
       this.dropSettled();
       return;
     }
-    if (this.deps.remainingMs() <= this.turnEndMarginMs) {
+    if (this.turnEndMarginMs > 0 && this.deps.remainingMs() <= this.turnEndMarginMs) {
       await this.interruptRunning();
       return;
     }

@@ -47,7 +47,8 @@ export interface WorkerOptions {
   minRemainingMs?: number;
   /**
    * Steps still running this long before the invocation ends are interrupted (a failed attempt,
-   * retried in a new invocation) so the turn can commit. Default 3 s (at most `minRemainingMs`).
+   * retried in a new invocation) so the turn can commit. Default 3 s (at most `minRemainingMs`);
+   * 0 never interrupts.
    */
   turnEndMarginMs?: number;
   /** How often a turn looks at the inbox for a cancel or signals while it runs steps. Default 1 s. */
