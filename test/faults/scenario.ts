@@ -1,44 +1,106 @@
 /**
  * The fault scenario: two local stacks (two workers with two poller loops each, two sweepers) on
- * one table and one queue, a few hundred executions of a workflow mixing steps, a flaky step, a
- * sleep and signals, a signal storm to one execution, executions meant to fail (a step that fails
- * for good; a workflow version this deployment lacks, which only engine retries can end), and
- * random faults from test/support/faults.ts. Then the invariants are checked against what
- * DynamoDB, the dead-letter queue and the step-run log say, and every breach is listed.
+ * one table and one queue, optionally with clocks set apart, running every part at once (the
+ * original mix of steps, a flaky step, a sleep and signals, a signal storm and executions meant to
+ * fail; and, when asked, signals that arrive mid-turn, cancellation, continue-as-new, children, races, signal timeouts, long
+ * steps and values near the limits: see parts/), with random faults from test/support/faults.ts in
+ * the workers, the API and the sweepers. Then the invariants are checked against what DynamoDB,
+ * the dead-letter queue and the step-run log say, and every breach is listed.
+ *
+ * Invariants (invariants.ts for those of every execution, each part's file for its own):
+ * - every execution ends, by the deadline, in the state and with the output its part expects; a
+ *   healthy one is never failed ENGINE_RETRIES_EXHAUSTED;
+ * - history: contiguous, one terminal event, agreeing with the execution item;
+ * - steps: one outcome per position and run, attempts within the policy, each recorded result
+ *   from a real body run; a body ran again only after a disturbance;
+ * - nothing left in any inbox; leases released; ended executions out of the due index (after a
+ *   quiet period for the sweeper); `retryCount` 0 on every completed execution;
+ * - timers never fire before their time (less the workers' clock spread), nor later than
+ *   `bounds.dueMs` after it;
+ * - due work is taken up in time: each accepted signal, cancel and child result is in history
+ *   within `bounds.dueMs` (real clock) of being accepted / of the child's end;
+ * - signals consumed exactly once, in order (unordered across senders for the storm); across
+ *   continue-as-new runs: none lost in history, each exactly once in order in the output;
+ * - cancel: no step body starts, and no completion lands, more than `bounds.cancelStepMs` after a
+ *   cancel was accepted; children of a canceled parent end canceled;
+ * - Promise.race of a long step and a short timer: the timer wins;
+ * - a wait's timeout: the payload goes to the wait with the timeout iff the API accepted the
+ *   signal before the deadline (by a margin of the clocks' spread);
+ * - the dead-letter queue holds exactly the executions only engine retries could end.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
-import { NonRetryableError } from "../../lambdas/core/errors";
-import type { HistoryEvent } from "../../lambdas/core/events";
+import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { isTerminal } from "../../lambdas/core/status";
-import { defineWorkflow } from "../../lambdas/core/workflow";
-import { sendSignal, startExecution } from "../../lambdas/engine/executions";
 import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
-import { executionPk, PENDING_PREFIX } from "../../lambdas/store/keys";
-import type { ExecutionRecord } from "../../lambdas/store/store";
+import { executionIdFromPk, META_SK } from "../../lambdas/store/keys";
 import { type LocalStack, startLocalStack } from "../../local/stack";
-import { type FaultInjector, FaultInjector as Injector, type FaultProfile, seededRandom } from "../support/faults";
+import {
+  type ApiFaultProfile,
+  type FaultInjector,
+  FaultInjector as Injector,
+  type FaultProfile,
+  seededRandom,
+  type SweeperFaultProfile,
+} from "../support/faults";
 import { testClients, uniqueName } from "../support/services";
+import { ScenarioApi, sleep } from "./api-client";
+import { checkExecution, checkStepRuns } from "./invariants";
+import type { Bounds, CheckContext, DriveContext, ObservedExecution, ScenarioPart, Skew } from "./part";
+import { type BigValuesOptions, bigValuesPart } from "./parts/big-values";
+import { type CancelOptions, cancelPart } from "./parts/cancel";
+import { type ChildrenOptions, childrenPart } from "./parts/children";
+import { type ContinueAsNewOptions, continueAsNewPart } from "./parts/continue-as-new";
+import { type CoreOptions, corePart } from "./parts/core";
+import { type LongStepsOptions, longStepsPart } from "./parts/long-steps";
+import { type MidTurnOptions, midTurnPart } from "./parts/mid-turn";
+import { type RacesOptions, racesPart } from "./parts/races";
+import { type SignalTimeoutOptions, signalTimeoutsPart } from "./parts/signal-timeouts";
+import { drainQueue, inBatches, observe } from "./plumbing";
 
-export interface ScenarioOptions {
+/** The parts beyond the original mix; each is left out when absent. */
+export interface PathsOptions {
+  midTurn?: MidTurnOptions;
+  cancel?: CancelOptions;
+  continueAsNew?: ContinueAsNewOptions;
+  children?: ChildrenOptions;
+  races?: RacesOptions;
+  signalTimeouts?: SignalTimeoutOptions;
+  longSteps?: LongStepsOptions;
+  bigValues?: BigValuesOptions;
+}
+
+export interface ScenarioOptions extends CoreOptions {
   /** Prefix of the table and queue names. */
   name: string;
   seed: number;
+  /** Faults in the workers. */
   profile: FaultProfile;
-  /** Executions of the main workflow that must complete. */
-  flows: number;
-  /** Executions whose last step fails for good: they must end `failed`, through history. */
-  doomed: number;
-  /** Executions of a version the workers lack: engine retries must fail them and dead-letter them. */
-  unregistered: number;
-  storm: { senders: number; perSender: number };
+  /** Faults in the API's calls; none when absent. */
+  apiProfile?: ApiFaultProfile;
+  /** Faults in the sweepers' runs; none when absent. */
+  sweeperProfile?: SweeperFaultProfile;
   /** How long a stall pauses a write: longer than a lease, so another worker takes over. */
   stallMs: number;
-  /** How long to wait for every execution to end. */
+  /** How long to wait for every execution to end, once everything was sent. */
   deadlineMs: number;
+  /** Clock offsets in ms: each stack's (its workers and sweeper) and the API's (default: stack 0's). None when absent. */
+  skewMs?: { api?: number; stacks: readonly [number, number] };
+  paths?: PathsOptions;
+  /** Engine retries before the engine gives up on an execution. Default the engine's (20). */
+  maxEngineRetries?: number;
+  /** Poller loops per stack (the event source mapping's concurrency). Default 2. */
+  workerConcurrency?: number;
+  /** No new step starts with less than this left in the invocation. Default 1 s. */
+  minRemainingMs?: number;
+  /** Wait this long after every execution ended (the sweeper takes ended executions out of the due index). Default 0. */
+  quietMs?: number;
   /** The deliberately broken store (tests only). */
   unsafeSkipLeaseCheck?: boolean;
+  /**
+   * Deliberately broken engine behaviour (tests only): option names set to `true` in the store's
+   * and the worker's options. By name, so a variant can be listed before the engine has its knob.
+   */
+  unsafe?: { store?: readonly string[]; worker?: readonly string[] };
 }
 
 export interface ScenarioReport {
@@ -48,80 +110,33 @@ export interface ScenarioReport {
   durationMs: number;
 }
 
-const FLOW = "fault-flow";
-const STORM = "fault-storm";
-/** Every step of the scenario's workflows allows this many attempts. */
-const MAX_ATTEMPTS = 3;
-
-interface FlowInput {
-  n: number;
-  signals: number;
-  doomed?: boolean;
-}
-type Stamped<T> = { v: T; run: string };
-interface FlowOutput {
-  a: Stamped<number>;
-  b: Stamped<number>;
-  c: Stamped<number>;
-  d: Stamped<number>;
-  got: number[];
-}
-interface StormSignal {
-  s: number;
-  i: number;
-}
-
-function workflows(faults: FaultInjector) {
-  const flow = defineWorkflow(FLOW, async (ctx, input: FlowInput): Promise<FlowOutput> => {
-    const a = await ctx.step("a", (info) => faults.step(info, () => input.n + 1));
-    const [b, c] = await Promise.all([
-      ctx.step("b", (info) => faults.step(info, () => input.n * 2)),
-      ctx.step(
-        "c",
-        (info) =>
-          faults.step(info, () => {
-            if (info.attempt === 1 && input.n % 3 === 0) throw new Error("flaky first attempt");
-            return input.n * 3;
-          }),
-        { retry: { maxAttempts: MAX_ATTEMPTS, initialInterval: 100 } },
-      ),
-    ]);
-    await ctx.sleep("nap", 1_000);
-    const got: number[] = [];
-    for (let i = 0; i < input.signals; i += 1) got.push(await ctx.waitForSignal<number>("tick"));
-    const d = await ctx.step("d", (info) => faults.step(info, () => got.reduce((x, y) => x + y, 0)));
-    if (input.doomed) {
-      await ctx.step("doomed", (info) =>
-        faults.step(info, () => {
-          throw new NonRetryableError("this step is meant to fail");
-        }),
-      );
-    }
-    return { a, b, c, d, got };
-  });
-  const storm = defineWorkflow(STORM, async (ctx, input: { total: number }) => {
-    const got: StormSignal[] = [];
-    for (let k = 0; k < input.total; k += 1) {
-      got.push(await ctx.waitForSignal<StormSignal>("storm"));
-      if (k % 5 === 4) await ctx.step("tally", (info) => faults.step(info, () => got.length));
-    }
-    return { got };
-  });
-  return { flow, storm };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The stacks' timings: short everything, so crashes and lost messages cost seconds, not minutes. */
+const TIMING = { workerTimeoutMs: 4_000, visibilityTimeoutSeconds: 2, sweepIntervalMs: 1_000, sweepGraceMs: 2_000, sweepLockMs: 3_000, leaseMarginMs: 500 };
+/**
+ * Slack on top of the worst single chain of delays in `Bounds.dueMs`: a few faults in a row, and
+ * the queue's backlog (with hundreds of executions, every wake-up sent twice and batches retried
+ * whole after a crash, a wake-up was seen to wait 25 s on this 2-core machine).
+ */
+const DUE_SLACK_MS = 30_000;
+/** How soon after a cancel a turn must have stopped starting steps, before clock spread. */
+const CANCEL_REACTION_MS = 1_500;
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioReport> {
   const startedAt = Date.now();
-  const faults = new Injector(options.seed, options.profile, { stallMs: options.stallMs });
-  const { flow, storm } = workflows(faults);
+  const faults = new Injector(options.seed, options.profile, {
+    stallMs: options.stallMs,
+    ...(options.apiProfile ? { api: options.apiProfile } : {}),
+    ...(options.sweeperProfile ? { sweeper: options.sweeperProfile } : {}),
+  });
+  const parts = buildParts(faults, options);
+  const skew: Skew = { api: options.skewMs?.api ?? options.skewMs?.stacks[0] ?? 0, stacks: options.skewMs?.stacks ?? [0, 0] };
+  const bounds = boundsFor(skew);
   const endpoints = { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") };
   const tableName = uniqueName(`${options.name}-t`);
   const queueName = uniqueName(`${options.name}-q`);
   const stacks: LocalStack[] = [];
   const violations: string[] = [];
-  const timing = seededRandom(options.seed ^ 0x5eed);
+  const broken = [...(options.unsafeSkipLeaseCheck ? ["unsafeSkipLeaseCheck"] : []), ...(options.unsafe?.store ?? []), ...(options.unsafe?.worker ?? [])];
   // What the engine reported (warnings and errors), by message: diagnostics for a failing run.
   const reported = new Map<string, number>();
   const trace: string[] = [];
@@ -135,83 +150,79 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
 
   try {
     for (let i = 0; i < 2; i += 1) {
+      const offset = skew.stacks[i] ?? 0;
       stacks.push(
         await startLocalStack({
-          workflows: [flow, storm],
+          workflows: parts.flatMap((p) => p.workflows),
           endpoints,
           tableName,
           queueName,
-          // Short everything, so crashes and lost messages cost seconds, not minutes.
-          workerTimeoutMs: 4_000,
-          visibilityTimeoutSeconds: 2,
-          sweepIntervalMs: 1_000,
-          sweepGraceMs: 2_000,
-          sweepLockMs: 3_000,
-          workerConcurrency: 2,
-          workerOptions: { minRemainingMs: 1_000, leaseMarginMs: 500, engineRetries: { delaySeconds: () => 0 } },
+          workerTimeoutMs: TIMING.workerTimeoutMs,
+          visibilityTimeoutSeconds: TIMING.visibilityTimeoutSeconds,
+          sweepIntervalMs: TIMING.sweepIntervalMs,
+          sweepGraceMs: TIMING.sweepGraceMs,
+          sweepLockMs: TIMING.sweepLockMs,
+          workerConcurrency: options.workerConcurrency ?? 2,
+          workerOptions: {
+            minRemainingMs: options.minRemainingMs ?? 1_000,
+            leaseMarginMs: TIMING.leaseMarginMs,
+            engineRetries: { delaySeconds: () => 0, ...(options.maxEngineRetries === undefined ? {} : { maxRetries: options.maxEngineRetries }) },
+            ...knobs(options.unsafe?.worker),
+          },
+          ...(offset === 0 ? {} : { clock: () => Date.now() + offset }),
+          ...(i === 0 && skew.api !== offset ? { apiClock: () => Date.now() + skew.api } : {}),
           instrumentClients: (clients) => faults.instrument(clients),
           wrapWorkerHandler: (handler) => faults.wrapHandler(handler),
-          storeOptions: options.unsafeSkipLeaseCheck ? { unsafeSkipLeaseCheck: true } : {},
+          wrapSweep: (sweep) => faults.wrapSweep(sweep),
+          storeOptions: knobs([...(options.unsafeSkipLeaseCheck ? ["unsafeSkipLeaseCheck"] : []), ...(options.unsafe?.store ?? [])]),
           logger,
         }),
       );
     }
-    const api = (stacks[0] as LocalStack).deps;
+    const apiDeps = (stacks[0] as LocalStack).apiDeps;
     const deadLetterQueueUrl = (stacks[0] as LocalStack).deadLetterQueueUrl;
     const clients = testClients();
+    const reader = new DynamoExecutionStore({ client: clients.doc, tableName });
+    const api = new ScenarioApi(apiDeps, faults);
+    const drive: DriveContext = { api, faults, random: seededRandom(options.seed ^ 0x5eed), reader, skew, bounds, apiClock: apiDeps.clock };
 
-    // ---- start everything ---------------------------------------------------------------------
-    const flows = Array.from({ length: options.flows }, (_, n) => ({ id: `flow-${n}`, n }));
-    const doomed = Array.from({ length: options.doomed }, (_, i) => ({ id: `doomed-${i}`, n: 1_000 + i }));
-    const unregistered = Array.from({ length: options.unregistered }, (_, i) => `unregistered-${i}`);
-    const stormTotal = options.storm.senders * options.storm.perSender;
-    const sent = new Map<string, { signalId: string; payload: unknown }[]>();
-
-    await inBatches(flows, 25, ({ id, n }) => startExecution(api, { workflow: FLOW, id, input: { n, signals: 2 } satisfies FlowInput }));
-    await inBatches(doomed, 25, ({ id, n }) => startExecution(api, { workflow: FLOW, id, input: { n, signals: 0, doomed: true } satisfies FlowInput }));
-    await inBatches(unregistered, 25, async (id) => {
-      // Version 2 was never deployed: every turn fails until the engine gives up.
-      await api.store.createExecution({ id, workflow: FLOW, version: 2, input: { n: 0, signals: 0 }, nowMs: Date.now() });
-      await api.scheduler.wakeNow([id]);
-    });
-    await startExecution(api, { workflow: STORM, id: "storm", input: { total: stormTotal } });
-
-    // ---- signals: two per flow, sent one after the other; a storm from several senders ----------
-    const signal = async (id: string, name: string, payload: unknown) => {
-      const { signalId } = await sendSignal(api, id, name, payload);
-      const list = sent.get(id) ?? [];
-      list.push({ signalId, payload });
-      sent.set(id, list);
-    };
-    const delays = flows.map(() => [Math.floor(timing() * 1_500), Math.floor(timing() * 800)] as const);
-    await Promise.all([
-      inBatches(flows, 50, async ({ id, n }, index) => {
-        const [first, second] = delays[index] as readonly [number, number];
-        await sleep(first);
-        await signal(id, "tick", n * 10);
-        await sleep(second);
-        await signal(id, "tick", n * 10 + 1);
-      }),
-      Promise.all(
-        Array.from({ length: options.storm.senders }, async (_, s) => {
-          for (let i = 0; i < options.storm.perSender; i += 1) await signal("storm", "storm", { s, i } satisfies StormSignal);
-        }),
-      ),
-    ]);
+    // ---- start everything, then drive it (signals, cancels) ---------------------------------------
+    // A part whose driving broke (an API error no client retries) is reported, and the rest go on.
+    const driving = (what: "start" | "drive") => (part: ScenarioPart) =>
+      part[what](drive).catch((err: unknown) => {
+        violations.push(`${part.name}: ${what} failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+      });
+    const phases: [string, number][] = [["stacks up", Date.now()]];
+    await Promise.all(parts.map(driving("start")));
+    phases.push(["started", Date.now()]);
+    await Promise.all(parts.map(driving("drive")));
+    phases.push(["driven", Date.now()]);
 
     // ---- wait for the end ------------------------------------------------------------------------
-    const checker = new DynamoExecutionStore({ client: clients.doc, tableName });
-    const all = [...flows.map((f) => f.id), ...doomed.map((d) => d.id), ...unregistered, "storm"];
-    const remaining = new Set(all);
     const waitUntil = Date.now() + options.deadlineMs;
-    while (remaining.size > 0 && Date.now() < waitUntil) {
-      await sleep(500);
-      await inBatches([...remaining], 50, async (id) => {
-        const record = await checker.getExecution(id);
-        if (record && isTerminal(record.status)) remaining.delete(id);
-      });
-    }
-    for (const id of remaining) violations.push(`${id}: did not end within ${options.deadlineMs} ms`);
+    const ended = new Set<string>();
+    const waitForEnd = async (ids: readonly string[]) => {
+      const remaining = new Set(ids.filter((id) => !ended.has(id)));
+      while (remaining.size > 0 && Date.now() < waitUntil) {
+        await sleep(500);
+        await inBatches([...remaining], 50, async (id) => {
+          const record = await reader.getExecution(id);
+          if (record && isTerminal(record.status)) {
+            remaining.delete(id);
+            ended.add(id);
+          }
+        });
+      }
+      return remaining;
+    };
+    const known = [...new Set(parts.flatMap((p) => p.executions()))];
+    let late = await waitForEnd(known);
+    // Executions no part knows of (children the engine started on its own account) must end too.
+    const all = [...new Set([...known, ...(await listExecutions(clients.doc, tableName))])];
+    late = new Set([...late, ...(await waitForEnd(all))]);
+    for (const id of late) violations.push(`${id}: did not end within ${options.deadlineMs} ms`);
+    phases.push([late.size > 0 ? "deadline" : "all ended", Date.now()]);
+    if (options.quietMs) await sleep(options.quietMs);
 
     // Stop the workers, then let stalled zombies finish: their late writes must change nothing.
     await Promise.all(stacks.splice(0).map((s) => s.stop()));
@@ -219,124 +230,34 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
     faults.disable();
 
     // ---- check --------------------------------------------------------------------------------------
-    const doc = clients.doc;
-    const records = new Map<string, { record: ExecutionRecord | undefined; history: HistoryEvent[]; inbox: number }>();
-    await inBatches(all, 25, async (id) => {
-      const [record, { events }, inbox] = await Promise.all([
-        checker.getExecution(id),
-        checker.readHistory(id),
-        doc.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
-            ExpressionAttributeValues: { ":pk": executionPk(id), ":p": PENDING_PREFIX },
-            Select: "COUNT",
-            ConsistentRead: true,
-          }),
-        ),
-      ]);
-      records.set(id, { record, history: events, inbox: inbox.Count ?? 0 });
-    });
+    const observed = new Map<string, ObservedExecution>();
+    await inBatches(all, 25, async (id) => observed.set(id, await observe(reader, clients.doc, tableName, id)));
     const v = (id: string, problem: string) => violations.push(`${id}: ${problem}`);
-
-    for (const id of all) {
-      const { record, history, inbox } = records.get(id) as { record: ExecutionRecord | undefined; history: HistoryEvent[]; inbox: number };
-      if (!record) {
-        v(id, "execution item missing");
-        continue;
-      }
-      checkHistoryShape(id, record, history, v);
-      checkSteps(id, history, faults, v);
-      if (inbox !== 0) v(id, `${inbox} inbox item(s) never consumed`);
-      if (record.leaseOwner !== undefined) v(id, `still leased by ${record.leaseOwner} after it ended`);
-      if (isTerminal(record.status) && record.nextWakeAtMs !== undefined) v(id, "ended but still in the due index");
-    }
-
-    for (const { id, n } of flows) {
-      const { record, history } = records.get(id)!;
-      if (record?.status !== "completed") {
-        v(id, `status ${record?.status}, expected completed${record?.error ? ` (${record.error.message})` : ""}`);
-        continue;
-      }
-      if (record.retryCount !== 0) v(id, `retryCount ${record.retryCount} after a clean end`);
-      const out = record.output as FlowOutput;
-      const signals = sent.get(id) ?? [];
-      const expected = { a: n + 1, b: n * 2, c: n * 3, got: signals.map((s) => s.payload), d: n * 20 + 1 };
-      const actual = { a: out.a?.v, b: out.b?.v, c: out.c?.v, got: out.got, d: out.d?.v };
-      if (JSON.stringify(actual) !== JSON.stringify(expected)) v(id, `output ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
-      const recorded = new Map(stepResults(history).map((e) => [e.name, (e.result as Stamped<unknown> | undefined)?.run]));
-      for (const name of ["a", "b", "c", "d"] as const) {
-        if (out[name]?.run !== recorded.get(name)) v(id, `output of step ${name} came from ${out[name]?.run}, history recorded ${recorded.get(name)}`);
-      }
-      checkSignalsOnce(id, history, signals, v);
-      const flaky = history.filter((e) => e.type === "StepAttemptFailed").length;
-      if (flaky !== (n % 3 === 0 ? 1 : 0)) v(id, `${flaky} failed attempts of step c, expected ${n % 3 === 0 ? 1 : 0}`);
-    }
-
-    for (const { id } of doomed) {
-      const { record, history } = records.get(id)!;
-      if (record?.status !== "failed" || record.error?.code !== "STEP_FAILED") v(id, `status ${record?.status} (${record?.error?.code}), expected failed by STEP_FAILED`);
-      if (!history.some((e) => e.type === "StepFailed" && e.name === "doomed")) v(id, "no StepFailed for the doomed step");
-    }
-
-    let fallbacks = 0;
-    for (const id of unregistered) {
-      const { record, history } = records.get(id)!;
-      if (record?.status !== "failed" || record.error?.code !== "ENGINE_RETRIES_EXHAUSTED") {
-        v(id, `status ${record?.status} (${record?.error?.code}), expected failed by ENGINE_RETRIES_EXHAUSTED`);
-      }
-      if (history[history.length - 1]?.type !== "ExecutionFailed") fallbacks += 1; // failed by the conditional status update
-    }
-
-    {
-      const { record, history } = records.get("storm")!;
-      const signals = sent.get("storm") ?? [];
-      if (record?.status !== "completed") v("storm", `status ${record?.status}, expected completed`);
-      else {
-        const got = (record.output as { got: StormSignal[] }).got;
-        checkSignalsOnce("storm", history, signals, v, { ordered: false });
-        const keys = got.map((g) => `${g.s}/${g.i}`);
-        if (new Set(keys).size !== stormTotal || keys.length !== stormTotal) v("storm", `got ${keys.length} signals (${new Set(keys).size} distinct), sent ${stormTotal}`);
-        for (let s = 0; s < options.storm.senders; s += 1) {
-          const order = got.filter((g) => g.s === s).map((g) => g.i);
-          if (order.some((i, k) => k > 0 && i <= (order[k - 1] as number))) v("storm", `sender ${s}'s signals consumed out of order: ${order.join(",")}`);
-        }
-      }
-    }
-
-    // Step bodies: attempts within the policy; an attempt ran again only after the invocation
-    // that ran it before was disturbed (a crash, a fault, a timeout, a stall, or a conflict).
-    let runCount = 0;
-    let reruns = 0;
-    for (const [key, runs] of faults.runs) {
-      runCount += runs.length;
-      reruns += runs.length - 1;
-      const attempt = Number(key.slice(key.lastIndexOf("#") + 1));
-      if (attempt > MAX_ATTEMPTS) violations.push(`${key}: attempt ${attempt} ran; at most ${MAX_ATTEMPTS} allowed`);
-      runs.slice(0, -1).forEach((run, i) => {
-        if (!run.invocation?.disturbed) {
-          violations.push(`${key}: ran ${runs.length} times; run ${i + 1} (${run.runId}, invocation ${run.invocation?.id}) was not disturbed, yet the attempt ran again`);
-        }
-      });
-    }
+    const check: CheckContext = { observed, api, faults, bounds };
+    for (const id of all) checkExecution(id, observed.get(id), check, v);
+    for (const part of parts) part.check(check, v);
+    const { runs, reruns } = checkStepRuns(faults, v);
 
     // The dead-letter queue holds exactly the executions the engine gave up on.
+    const meantToFail = new Set(parts.flatMap((p) => p.engineFailures()));
     const deadLettered = await drainQueue(clients.sqs, deadLetterQueueUrl);
-    for (const id of unregistered) if (!deadLettered.has(id)) v(id, "gave up but its wake-up is not in the dead-letter queue");
-    for (const id of deadLettered) if (!unregistered.includes(id)) v(id, "in the dead-letter queue, but it was not meant to fail");
+    for (const id of meantToFail) if (!deadLettered.has(id)) v(id, "gave up but its wake-up is not in the dead-letter queue");
+    for (const id of deadLettered) if (!meantToFail.has(id)) v(id, "in the dead-letter queue, but it was not meant to fail");
 
     const durationMs = Date.now() - startedAt;
-    const completed = [...records.values()].filter((r) => r.record?.status === "completed").length;
-    const signalCount = [...sent.values()].reduce((n, list) => n + list.length, 0);
+    const completed = [...observed.values()].filter((o) => o.record?.status === "completed").length;
+    const skewed = skew.stacks.some((s) => s !== 0) || skew.api !== 0 ? `clocks: api ${signed(skew.api)}, stacks ${skew.stacks.map(signed).join(" ")} ms; ` : "";
+    const misreports = api.endedButRunning > 0 ? `, ${api.endedButRunning} signals refused EXECUTION_ENDED while not ended` : "";
+    const apiSide = options.apiProfile ? `${faults.apiCalls} api calls (${api.busyRetries} retried after STORE_BUSY${misreports}), ${faults.sweeps} sweeps, ` : "";
     const summary =
-      `fault suite seed=${options.seed}${options.unsafeSkipLeaseCheck ? " (BROKEN: unsafeSkipLeaseCheck)" : ""}: ` +
-      `${all.length} executions (${completed} completed; meant to fail: ${doomed.length} by a step, ${unregistered.length} by engine retries → DLQ` +
-      `${fallbacks > 0 ? `, ${fallbacks} via the status-update fallback` : ""}), ` +
-      `${signalCount} signals (storm: ${stormTotal} from ${options.storm.senders} senders), ` +
-      `${faults.invocations} invocations, ${runCount} step runs (${reruns} re-runs after faults); ` +
-      `faults injected: ${faults.describeCounts()}; violations=${violations.length}; ${(durationMs / 1000).toFixed(1)} s`;
+      `fault suite seed=${options.seed}${broken.length > 0 ? ` (BROKEN: ${broken.join(", ")})` : ""}: ` +
+      `${all.length} executions (${completed} completed); ${parts.map((p) => `${p.summary(check)}`).join("; ")}; ${skewed}` +
+      `${faults.invocations} invocations, ${apiSide}${runs} step runs (${reruns} re-runs after faults); ` +
+      `faults injected: ${faults.describeCounts()}; violations=${violations.length}; ${(durationMs / 1000).toFixed(1)} s ` +
+      `(${phases.map(([what, atMs]) => `${what} ${((atMs - startedAt) / 1000).toFixed(1)}`).join(", ")})`;
     if (trace.length > 0) console.log(trace.join("\n"));
-    if (violations.length > 0 && !options.unsafeSkipLeaseCheck) console.log([...reported.entries()].map(([m, n]) => `${n} × ${m}`).join("\n"));
+    if (process.env.FAULT_DUMP) console.log(dumpHistories(process.env.FAULT_DUMP, violations, observed));
+    if (violations.length > 0 && broken.length === 0) console.log([...reported.entries()].map(([m, n]) => `${n} × ${m}`).join("\n"));
     return { violations, summary, injected: { ...faults.counts }, durationMs };
   } finally {
     await Promise.all(stacks.map((s) => s.stop()));
@@ -344,96 +265,83 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
   }
 }
 
-// ---- invariants ----------------------------------------------------------------------------------
-
-type Report = (id: string, problem: string) => void;
-
-function stepResults(history: HistoryEvent[]) {
-  return history.filter((e): e is HistoryEvent & { type: "StepCompleted" } => e.type === "StepCompleted");
+function buildParts(faults: FaultInjector, options: ScenarioOptions): ScenarioPart[] {
+  const paths = options.paths ?? {};
+  const parts = [corePart(faults, options)];
+  if (paths.midTurn) parts.push(midTurnPart(faults, paths.midTurn));
+  if (paths.cancel) parts.push(cancelPart(faults, paths.cancel));
+  if (paths.continueAsNew) parts.push(continueAsNewPart(faults, paths.continueAsNew));
+  if (paths.children) parts.push(childrenPart(faults, paths.children));
+  if (paths.races) parts.push(racesPart(faults, paths.races));
+  if (paths.signalTimeouts) parts.push(signalTimeoutsPart(paths.signalTimeouts));
+  if (paths.longSteps) parts.push(longStepsPart(faults, paths.longSteps));
+  if (paths.bigValues) parts.push(bigValuesPart(faults, paths.bigValues));
+  return parts;
 }
 
-/** Contiguous seqs from 1; exactly one terminal event, last, agreeing with the execution item. */
-function checkHistoryShape(id: string, record: ExecutionRecord, history: HistoryEvent[], v: Report): void {
-  history.forEach((e, i) => {
-    if (e.seq !== i + 1) v(id, `history seq ${e.seq} at position ${i + 1}`);
-  });
-  const terminal = history.filter((e) => e.type === "ExecutionCompleted" || e.type === "ExecutionFailed" || e.type === "ExecutionCanceled");
-  const last = history[history.length - 1];
-  const fellBack = record.status === "failed" && record.error?.code === "ENGINE_RETRIES_EXHAUSTED" && terminal.length === 0;
-  if (fellBack) return;
-  if (terminal.length !== 1) v(id, `${terminal.length} terminal events in history (${terminal.map((e) => `${e.type}@${e.seq}`).join(", ")})`);
-  else if (terminal[0] !== last) v(id, `events after the terminal one (${last?.type}@${last?.seq})`);
-  const statusOf: Record<string, string> = { ExecutionCompleted: "completed", ExecutionFailed: "failed", ExecutionCanceled: "canceled" };
-  if (last && statusOf[last.type] !== record.status) v(id, `execution item says ${record.status}, history ends with ${last.type}`);
+function boundsFor(skew: Skew): Bounds {
+  const clocks = [skew.api, ...skew.stacks];
+  const spreadMs = Math.max(...clocks) - Math.min(...clocks);
+  const workerSpreadMs = Math.max(...skew.stacks) - Math.min(...skew.stacks);
+  // A lost wake-up waits for the sweeper (grace, then up to an interval); a claim whose wake-up is
+  // lost too holds for its lock; a turn that died holds the lease for the worker timeout plus the
+  // margin. Clocks apart move every one of those.
+  const chainMs = TIMING.sweepGraceMs + TIMING.sweepIntervalMs + TIMING.sweepLockMs + TIMING.workerTimeoutMs + TIMING.leaseMarginMs;
+  return {
+    dueMs: chainMs + spreadMs + DUE_SLACK_MS,
+    cancelStepMs: CANCEL_REACTION_MS + spreadMs,
+    spreadMs,
+    workerSpreadMs,
+    maxStackSkewMs: Math.max(...skew.stacks),
+  };
 }
 
-/** Per step position: one outcome, attempts numbered 1..k, each recorded result from a real run. */
-function checkSteps(id: string, history: HistoryEvent[], faults: FaultInjector, v: Report): void {
-  const byCmd = new Map<number, HistoryEvent[]>();
-  for (const e of history) {
-    if (e.type === "StepCompleted" || e.type === "StepFailed" || e.type === "StepAttemptFailed") {
-      const list = byCmd.get(e.cmd) ?? [];
-      list.push(e);
-      byCmd.set(e.cmd, list);
-    }
-  }
-  for (const [cmd, events] of byCmd) {
-    const outcomes = events.filter((e) => e.type !== "StepAttemptFailed");
-    if (outcomes.length !== 1) v(id, `step at position ${cmd} has ${outcomes.length} recorded outcomes`);
-    events.forEach((e, i) => {
-      const attempt = (e as { attempt: number }).attempt;
-      if (attempt !== i + 1) v(id, `step at position ${cmd}: event ${i + 1} records attempt ${attempt}`);
-      if (attempt > MAX_ATTEMPTS) v(id, `step at position ${cmd}: attempt ${attempt} recorded`);
-    });
-    for (const e of events) {
-      if (e.type !== "StepCompleted") continue;
-      const key = `${id}:1:${cmd}#${e.attempt}`;
-      const run = (e.result as Stamped<unknown> | undefined)?.run;
-      if (!faults.runs.get(key)?.some((r) => r.runId === run)) v(id, `step at position ${cmd} recorded ${run}, which no body run of attempt ${e.attempt} produced`);
-    }
-  }
+/** Option names set to `true` (see ScenarioOptions.unsafe). */
+function knobs(names: readonly string[] = []): Record<string, boolean> {
+  return Object.fromEntries(names.map((name) => [name, true]));
 }
 
-/** Every signal sent is in history exactly once; with `ordered`, in the order it was sent. */
-function checkSignalsOnce(id: string, history: HistoryEvent[], sent: { signalId: string }[], v: Report, options: { ordered: boolean } = { ordered: true }): void {
-  const received = history.filter((e): e is HistoryEvent & { type: "SignalReceived" } => e.type === "SignalReceived").map((e) => e.signalId);
-  const counts = new Map<string, number>();
-  for (const s of received) counts.set(s, (counts.get(s) ?? 0) + 1);
-  for (const { signalId } of sent) {
-    const n = counts.get(signalId) ?? 0;
-    if (n !== 1) v(id, `signal ${signalId} consumed ${n} times`);
-  }
-  if (received.length !== sent.length) v(id, `${received.length} signals in history, ${sent.length} sent`);
-  if (options.ordered && JSON.stringify(received) !== JSON.stringify(sent.map((s) => s.signalId))) v(id, "signals consumed out of the order they were sent");
-}
-
-// ---- plumbing ------------------------------------------------------------------------------------
-
-async function inBatches<T>(items: readonly T[], size: number, fn: (item: T, index: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(size, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next;
-        next += 1;
-        await fn(items[index] as T, index);
-      }
-    }),
-  );
-}
-
-/** Execution ids of every message in the queue (received and deleted). */
-async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<Set<string>> {
-  const ids = new Set<string>();
-  for (let empty = 0; empty < 2; ) {
-    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 30 }));
-    const messages = out.Messages ?? [];
-    if (messages.length === 0) {
-      empty += 1;
-      continue;
-    }
-    for (const m of messages) ids.add(String((JSON.parse(m.Body ?? "{}") as { executionId?: string }).executionId));
-    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
-  }
+/** Every execution in the scenario's table. */
+async function listExecutions(doc: ReturnType<typeof testClients>["doc"], tableName: string): Promise<string[]> {
+  const ids: string[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const out = await doc.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: "SK = :meta",
+        ExpressionAttributeValues: { ":meta": META_SK },
+        ProjectionExpression: "PK",
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    for (const item of out.Items ?? []) ids.push(executionIdFromPk(String(item.PK)));
+    startKey = out.LastEvaluatedKey;
+  } while (startKey);
   return ids;
+}
+
+/**
+ * For reading a failed run: FAULT_DUMP=1 prints the history of every execution with a violation,
+ * FAULT_DUMP=<text> that of every execution whose id contains the text.
+ */
+function dumpHistories(filter: string, violations: readonly string[], observed: ReadonlyMap<string, ObservedExecution>): string {
+  const violating = new Set(violations.map((line) => line.slice(0, line.indexOf(":"))));
+  const ids = [...observed.keys()].filter((id) => (filter === "1" ? violating.has(id) : id.includes(filter)));
+  return ids
+    .map((id) => {
+      const { record, history, inbox } = observed.get(id) as ObservedExecution;
+      const t0 = history[0]?.atMs ?? 0;
+      const lines = history.map((e) => {
+        const { seq, atMs, type, ...rest } = e;
+        return `  ${String(seq).padStart(3)} +${String(atMs - t0).padStart(6)} ${type} ${JSON.stringify(rest).slice(0, 160)}`;
+      });
+      const pending = inbox.map((p) => `  inbox +${p.arrivedAtMs - t0} ${p.event.type}`);
+      return [`${id}: ${record?.status} retryCount=${record?.retryCount} nextWake=${record?.nextWakeAtMs === undefined ? "-" : `+${record.nextWakeAtMs - t0}`}`, ...lines, ...pending].join("\n");
+    })
+    .join("\n");
+}
+
+function signed(ms: number): string {
+  return ms > 0 ? `+${ms}` : String(ms);
 }

@@ -1,0 +1,61 @@
+/**
+ * The scenario of paths.test.ts (and, with more executions, of the soak): the original mix plus
+ * every new part, with faults on all three sides and clocks apart.
+ */
+import type { ScenarioOptions } from "./scenario";
+
+/** FAULT_SEED, or the suite's default. */
+export const seed = Number(process.env.FAULT_SEED ?? 20_260_611);
+
+/** The paths scenario; the soak (soak.run.ts) runs it with more executions. */
+export function pathsScenario(overrides: Partial<ScenarioOptions> = {}): ScenarioOptions {
+  return {
+    name: "paths",
+    seed,
+    flows: 40,
+    doomed: 3,
+    unregistered: 2,
+    storm: { senders: 2, perSender: 10 },
+    stallMs: 6_000,
+    deadlineMs: 60_000,
+    // About a third of the original suite's worker rates: the worker's faults are not what is new
+    // here, and an execution must not lose `maxEngineRetries` turns in a row to them.
+    profile: {
+      ddbThrottle: 0.005,
+      txConflict: 0.007,
+      crashBeforeWrite: 0.003,
+      crashAfterWrite: 0.003,
+      stall: 0.002,
+      stallUpdateOnly: 0.015,
+      crashHoldingLease: 0.004,
+      crashInStep: 0.008,
+      sqsSendFail: 0.007,
+      crashAfterSend: 0.008,
+      duplicateSend: 0.5,
+      notifyFail: 0.3,
+    },
+    apiProfile: { ddbThrottle: 0.08, txConflict: 0.04, sqsSendFail: 0.25 },
+    sweeperProfile: { ddbThrottle: 0.05, sqsSendFail: 0.1, crashMidSweep: 0.05 },
+    skewMs: { api: 2_500, stacks: [2_500, -1_500] },
+    // Long steps kill a turn that starts one too late; that many turns in a row is a give-up.
+    maxEngineRetries: 6,
+    // Long turns (long steps, races, a held burst) hold a poller loop each: more loops keep the
+    // others' wake-ups from queueing behind them.
+    workerConcurrency: 4,
+    minRemainingMs: 500,
+    // The sweeper takes an ended execution out of the due index within its grace and an interval.
+    quietMs: 4_000,
+    paths: {
+      midTurn: { executions: 10 },
+      cancel: { stepping: 12, sleeping: 8 },
+      continueAsNew: { executions: 6, signals: 12, every: 3, burst: 4 },
+      children: { parents: 6, canceledParents: 4 },
+      races: { executions: 6 },
+      signalTimeouts: { early: 6, late: 12 },
+      // 1.4 s steps under a 4 s worker: a turn that has run two starts a third it cannot finish.
+      longSteps: { executions: 3, steps: 16, stepMs: 1_400, timeoutMs: 2_000 },
+      bigValues: { nearLimitSignals: 1, signalBursts: 1, wideSteps: 1, bigErrors: 1 },
+    },
+    ...overrides,
+  };
+}
