@@ -320,12 +320,15 @@ export class FaultInjector {
   private async workerDynamo(invocation: Invocation, next: Next, op: string, args: { input: Record<string, unknown> }): Promise<{ output: unknown }> {
     this.assertAlive(invocation);
     const isWrite = op === "PutItem" || op === "TransactWriteItems";
+    const isClosing = op === "UpdateItem" && String(args.input.UpdateExpression ?? "").includes("#status = :status");
     const isAcquire = op === "UpdateItem" && String(args.input.UpdateExpression ?? "").startsWith("SET leaseOwner");
     const kinds: FaultKind[] = ["ddbThrottle"];
     if (op === "TransactWriteItems") kinds.push("txConflict");
     if (isWrite) kinds.push("crashBeforeWrite", "crashAfterWrite", "stall");
     const items = (args.input.TransactItems as Record<string, unknown>[] | undefined) ?? [];
-    if (op === "TransactWriteItems" && !items.some((item) => "Put" in item)) kinds.push("stallUpdateOnly");
+    // A turn's closing write adds no history item, so only the lease fences it: a plain UpdateItem
+    // of the execution's status, or a transaction without a Put.
+    if ((op === "TransactWriteItems" && !items.some((item) => "Put" in item)) || isClosing) kinds.push("stallUpdateOnly");
     if (isAcquire) kinds.push("crashHoldingLease");
     const fault = this.roll(kinds, this.profile);
     switch (fault) {
@@ -350,7 +353,7 @@ export class FaultInjector {
     try {
       return await next(args);
     } catch (err) {
-      if (isWrite && isConditionFailure(err)) invocation.conflicts += 1;
+      if ((isWrite || isClosing) && isConditionFailure(err)) invocation.conflicts += 1;
       throw err;
     } finally {
       if (fault === "crashAfterWrite") this.crash(invocation, fault, `after ${op}`);
