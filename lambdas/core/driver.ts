@@ -163,8 +163,11 @@ class Driver {
   private readonly turnEndMarginMs: number;
   private readonly inboxCheckIntervalMs: number;
   private readonly freshInvocation: boolean;
-  /** `remainingMs()` when the inbox was last read: the interval is measured on the invocation's own clock. */
-  private inboxReadAtRemainingMs: number;
+  /**
+   * When the inbox was last read, on a monotonic clock (the wall clock may be a test's, frozen or
+   * jumping; the pacing of inbox reads is about real time only).
+   */
+  private inboxReadAt: number;
 
   constructor(
     private readonly run: WorkflowRun,
@@ -176,7 +179,7 @@ class Driver {
     this.turnEndMarginMs = Math.min(options.turnEndMarginMs ?? 3_000, this.minRemainingMs);
     this.inboxCheckIntervalMs = options.inboxCheckIntervalMs ?? 1_000;
     this.freshInvocation = options.freshInvocation ?? false;
-    this.inboxReadAtRemainingMs = deps.remainingMs();
+    this.inboxReadAt = monotonicMs();
   }
 
   async go(pending: readonly PendingItem[]): Promise<DriveOutcome> {
@@ -240,21 +243,21 @@ class Driver {
     } catch (err) {
       if (!(err instanceof InboxChangedError)) throw err;
       const items = await this.deps.readInbox();
-      this.inboxReadAtRemainingMs = this.deps.remainingMs();
+      this.inboxReadAt = monotonicMs();
       if (items.length > 0) await this.takeInbox(items);
       return undefined;
     }
   }
 
   private inboxCheckDue(): boolean {
-    return this.inboxReadAtRemainingMs - this.deps.remainingMs() >= this.inboxCheckIntervalMs;
+    return monotonicMs() - this.inboxReadAt >= this.inboxCheckIntervalMs;
   }
 
   /** Looks at the inbox (now, or if the interval passed); true if something was taken in. */
   private async checkInbox(now: boolean): Promise<boolean> {
     if (!now && !this.inboxCheckDue()) return false;
     const items = await this.deps.readInbox();
-    this.inboxReadAtRemainingMs = this.deps.remainingMs();
+    this.inboxReadAt = monotonicMs();
     if (items.length === 0) return false;
     await this.takeInbox(items);
     return true;
@@ -319,7 +322,7 @@ class Driver {
     const now = this.deps.clock();
     const next = this.run.nextWakeAtMs();
     const untilDue = next === undefined ? Infinity : Math.max(0, next - now);
-    const untilInbox = Math.max(0, this.inboxCheckIntervalMs - (this.inboxReadAtRemainingMs - this.deps.remainingMs()));
+    const untilInbox = Math.max(0, this.inboxCheckIntervalMs - (monotonicMs() - this.inboxReadAt));
     const untilEnd = this.turnEndMarginMs > 0 ? Math.max(0, this.deps.remainingMs() - this.turnEndMarginMs) : Infinity;
     const waitMs = Math.min(untilDue, untilInbox, untilEnd);
     if (![...this.running.values()].some((r) => r.outcome !== undefined)) {
@@ -648,6 +651,11 @@ class Driver {
     await this.commitAndApply([], { execution: { status: "sleeping", nextWakeAtMs: next ?? null, releaseLease: true } });
     return next === undefined ? { kind: "sleeping" } : { kind: "sleeping", nextWakeAtMs: next };
   }
+}
+
+/** Milliseconds on a clock that only moves forward, for pacing. */
+function monotonicMs(): number {
+  return performance.now();
 }
 
 /** The history event that records an inbox item; none for a cancel after the first. */
