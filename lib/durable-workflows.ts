@@ -128,10 +128,12 @@ const ACCESS = {
   // inbox items, puts of child executions and of inbox items (a child's
   // cancel, a parent's notice) with UpdateItem marking them due; giving up:
   // the same commit, or a transaction of UpdateItem (+ PutItem, UpdateItem
-  // for the parent). No GetItem: the worker reads only by Query. Wake-ups
-  // and visibility back-off on the queue; given-up wake-ups to the DLQ.
+  // for the parent). GetItem of the inbox counter while a turn runs (about
+  // once a second), BatchGetItem of the signals a continued run carries.
+  // Wake-ups and visibility back-off on the queue; given-up wake-ups to
+  // the DLQ.
   worker: {
-    table: ["PutItem", "UpdateItem", "DeleteItem", "Query", "ConditionCheckItem"],
+    table: ["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "ConditionCheckItem"],
     queriedIndexes: [],
     queue: ["SendMessage", "ChangeMessageVisibility"],
     deadLetterQueue: ["SendMessage"],

@@ -18,7 +18,6 @@ import type { SQSBatchResponse } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isTerminal, type ExecutionStatus } from "../../lambdas/core/status";
 import { defineWorkflow, WorkflowRegistry } from "../../lambdas/core/workflow";
-import { RunCache } from "../../lambdas/engine/run-cache";
 import { createApiHandler } from "../../lambdas/handlers/api";
 import { createSweeperHandler } from "../../lambdas/handlers/sweeper";
 import { createWorkerHandler } from "../../lambdas/handlers/worker";
@@ -75,7 +74,19 @@ const orphanParent = defineWorkflow("grants-orphan-parent", async (ctx) => {
     return "child failed";
   }
 });
-const registry = new WorkflowRegistry([approval, large, child, waiter, parent, looping, failing, orphanParent]);
+/** Steps for more than a second: the turn looks at the inbox on the way (a small GetItem). */
+const busy = defineWorkflow("grants-busy", async (ctx) => {
+  for (let i = 0; i < 12; i += 1) await ctx.step(`s${i}`, () => new Promise((resolve) => setTimeout(resolve, 120)));
+  return "done";
+});
+/** Two signals in one burst, one consumed per run: the second run, started cold, reads the carried one back. */
+const carrying = defineWorkflow("grants-carry", async (ctx, input: { seen: number[] }): Promise<number[]> => {
+  const n = await ctx.waitForSignal<number>("n");
+  await ctx.sleep("pause", 100);
+  const seen = [...input.seen, n];
+  return seen.length === 2 ? seen : ctx.continueAsNew({ seen });
+});
+const registry = new WorkflowRegistry([approval, large, child, waiter, parent, looping, failing, orphanParent, busy, carrying]);
 
 // ---- the three functions, each with clients and a recorder of its own ----
 
@@ -152,8 +163,10 @@ beforeAll(async () => {
   api = await serveHttpApi({
     handler: createApiHandler(depsOf(fns.api, "api"), { bearerToken, onError: (err) => unexpectedApiErrors.push(err) }),
   });
+  // Cold (no warm runs kept): every turn reads what it needs from DynamoDB, as a new Lambda
+  // instance does.
   worker = createWorkerHandler(
-    { ...depsOf(fns.worker, "worker/grants"), runCache: new RunCache(), redelivery: new SqsRedelivery(fns.worker.clients.sqs, queueUrl, deadLetterQueueUrl) },
+    { ...depsOf(fns.worker, "worker/grants"), redelivery: new SqsRedelivery(fns.worker.clients.sqs, queueUrl, deadLetterQueueUrl) },
     // Give up after one engine retry, and retry at once: the give-up path runs in a second.
     { minRemainingMs: 1_000, engineRetries: { maxRetries: 1, delaySeconds: () => 0 } },
   );
@@ -387,11 +400,15 @@ describe("each function's role allows every call its code makes", () => {
     await start(looping.name, "loop-1", 0);
     await start(failing.name, "fail-1", null);
     await start(orphanParent.name, "orphan-1", null);
+    await start(busy.name, "busy-1", null);
+    await start(carrying.name, "carry-1", { seen: [] });
+    expect((await callApi("POST", "/executions/carry-1/signals/n", 1)).status).toBe(202);
+    expect((await callApi("POST", "/executions/carry-1/signals/n", 2)).status).toBe(202);
     expect((await callApi("POST", "/executions/approve-3/signals/approve", false)).status).toBe(202);
     // Cancel the parent only once its second child waits: the cancel must travel to the child.
     await runWorkerUntil(["family-1-waiter"], (status) => status === "sleeping");
     expect((await callApi("POST", "/executions/family-1/cancel", {})).status).toBe(202);
-    const everything = ["approve-3", "family-1", "family-1-child", "family-1-waiter", "loop-1", "fail-1", "orphan-1", "orphan-1-lost"];
+    const everything = ["approve-3", "family-1", "family-1-child", "family-1-waiter", "loop-1", "fail-1", "orphan-1", "orphan-1-lost", "busy-1", "carry-1"];
     await runWorkerUntil(everything);
 
     const outcome = async (id: string) => {
@@ -407,7 +424,10 @@ describe("each function's role allows every call its code makes", () => {
       ["fail-1", "failed", "STEP_FAILED"],
       ["orphan-1", "completed", null],
       ["orphan-1-lost", "failed", "ENGINE_RETRIES_EXHAUSTED"],
+      ["busy-1", "completed", null],
+      ["carry-1", "completed", null],
     ]);
+    expect(await setupStore.getExecution("carry-1")).toMatchObject({ run: 2, output: [1, 2] });
     expect(await setupStore.getExecution("loop-1")).toMatchObject({ run: 3, output: 2 });
     expect((await setupStore.getExecution("orphan-1"))?.output).toBe("child failed");
     const dead = await setup.sqs.send(new ReceiveMessageCommand({ QueueUrl: deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));

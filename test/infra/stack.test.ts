@@ -272,7 +272,9 @@ describe("least privilege", () => {
   it("the worker may use the table, consume and send wake-ups, and send to the dead-letter queue, nothing more", () => {
     expect(grantsOf(synth.template, ids.worker, names)).toEqual(
       [
+        "dynamodb:BatchGetItem on table",
         "dynamodb:ConditionCheckItem on table",
+        "dynamodb:GetItem on table",
         "dynamodb:DeleteItem on table",
         "dynamodb:PutItem on table",
         "dynamodb:Query on table",
