@@ -86,6 +86,7 @@ export const TABLE_INDEXES = {
   byWorkflow: "byWorkflow",
   byStatus: "byStatus",
   due: "due",
+  purge: "purge",
 } as const;
 
 /** `[method, path]` of every route the API function serves. */
@@ -116,8 +117,10 @@ const ACCESS = {
   // table; list: Query on byWorkflow/byStatus, then BatchGetItem of the listed
   // items; signal and cancel: a transaction of an update and a put, and a
   // GetItem to explain a refusal. Wake-ups: SendMessage(Batch).
+  // A start under the id of an execution whose retention ended removes it
+  // first (UpdateItem claims it, Query lists its items, DeleteItem each).
   api: {
-    table: ["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query"],
+    table: ["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
     queriedIndexes: [TABLE_INDEXES.byWorkflow, TABLE_INDEXES.byStatus],
     queue: ["SendMessage"],
     deadLetterQueue: [],
@@ -143,9 +146,12 @@ const ACCESS = {
   // out of the index, or gives a claim back when its send failed); then
   // SendMessageBatch. No GetItem: the claim's condition failure returns the
   // old item.
+  // Retention: Query on the sparse purge index, a conditional UpdateItem
+  // claiming each expired execution, Query of its items, a conditional
+  // DeleteItem of each, the execution item last.
   sweeper: {
-    table: ["UpdateItem"],
-    queriedIndexes: [TABLE_INDEXES.due],
+    table: ["UpdateItem", "DeleteItem", "Query"],
+    queriedIndexes: [TABLE_INDEXES.due, TABLE_INDEXES.purge],
     queue: ["SendMessage"],
     deadLetterQueue: [],
   },
@@ -227,7 +233,8 @@ export class DurableWorkflows extends Construct {
       partitionKey: { name: "PK", type: AttributeType.STRING },
       sortKey: { name: "SK", type: AttributeType.STRING },
       billing: Billing.onDemand(),
-      timeToLiveAttribute: "expiresAtEpochSec",
+      // No TTL: DynamoDB's TTL expires single items, and an execution's items must go together;
+      // the sweeper removes them once its retention ends (lambdas/store/purge.ts).
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY,
       // Lean projections (as lambdas/store/keys.ts TABLE says): with ALL, every
@@ -253,6 +260,13 @@ export class DurableWorkflows extends Construct {
           indexName: TABLE_INDEXES.due,
           partitionKey: { name: "dueShard", type: AttributeType.STRING },
           sortKey: { name: "nextWakeAtMs", type: AttributeType.NUMBER },
+          projectionType: ProjectionType.KEYS_ONLY,
+        },
+        {
+          // Sparse: only ended executions carry `purgeShard`, until the sweeper removes them.
+          indexName: TABLE_INDEXES.purge,
+          partitionKey: { name: "purgeShard", type: AttributeType.STRING },
+          sortKey: { name: "purgeAtMs", type: AttributeType.NUMBER },
           projectionType: ProjectionType.KEYS_ONLY,
         },
       ],

@@ -212,11 +212,15 @@ class Driver {
       if (this.running.size > 0) {
         // Calls made meanwhile (a child, a timer) are recorded before the wait, so a child starts
         // now rather than when the steps end.
-        await this.recordCalls();
+        if (await this.recordCalls()) continue;
         await this.waitForProgress();
         continue;
       }
-      if (startable.length > 0) return this.yieldForTime();
+      if (startable.length > 0) {
+        const outcome = await this.yieldForTime();
+        if (outcome) return outcome;
+        continue;
+      }
 
       if (this.run.hasUnrecorded()) {
         // Records of calls just made (a timer, a wait, a child) may make something due at once.
@@ -237,7 +241,7 @@ class Driver {
    * Runs a commit that ends the turn; if the inbox changed meanwhile, takes the new items in and
    * returns undefined (the loop goes on), else the outcome.
    */
-  private async closing(end: () => Promise<DriveOutcome>): Promise<DriveOutcome | undefined> {
+  private async closing(end: () => Promise<DriveOutcome | undefined>): Promise<DriveOutcome | undefined> {
     try {
       return await end();
     } catch (err) {
@@ -607,14 +611,18 @@ class Driver {
    * Commits the records of calls made since the last commit (and the children they start) on
    * their own, so the commit that ends the turn holds only the execution update and the events
    * that must land with it: small, never split, and when the inbox changed under it, nothing of it
-   * landed.
+   * landed. True when that commit recorded more than the calls (a child that could not start
+   * failed at once): the workflow reacted, and the turn must look again before it ends.
    */
-  private async recordCalls(): Promise<void> {
-    if (this.run.hasUnrecorded()) await this.commitAndApply([]);
+  private async recordCalls(): Promise<boolean> {
+    if (!this.run.hasUnrecorded()) return false;
+    const records = this.run.unrecordedCount();
+    const stamped = await this.commitAndApply([]);
+    return stamped.length > records;
   }
 
-  private async finish(end: { events: EventBody[]; update: ExecutionUpdate; outcome: DriveOutcome }): Promise<DriveOutcome> {
-    await this.recordCalls();
+  private async finish(end: { events: EventBody[]; update: ExecutionUpdate; outcome: DriveOutcome }): Promise<DriveOutcome | undefined> {
+    if (await this.recordCalls()) return undefined;
     const parent = this.run.parent;
     let notifyParent: CommitBatch["notifyParent"];
     if (parent && end.update.status !== "running") {
@@ -639,14 +647,14 @@ class Driver {
     return end.outcome;
   }
 
-  private async yieldForTime(): Promise<DriveOutcome> {
-    await this.recordCalls();
+  private async yieldForTime(): Promise<DriveOutcome | undefined> {
+    if (await this.recordCalls()) return undefined;
     await this.commitAndApply([], { execution: { status: "running", nextWakeAtMs: this.deps.clock(), releaseLease: true } });
     return { kind: "yielded" };
   }
 
-  private async sleep(): Promise<DriveOutcome> {
-    await this.recordCalls();
+  private async sleep(): Promise<DriveOutcome | undefined> {
+    if (await this.recordCalls()) return undefined;
     const next = this.run.nextWakeAtMs();
     await this.commitAndApply([], { execution: { status: "sleeping", nextWakeAtMs: next ?? null, releaseLease: true } });
     return next === undefined ? { kind: "sleeping" } : { kind: "sleeping", nextWakeAtMs: next };

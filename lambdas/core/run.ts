@@ -328,6 +328,11 @@ export class WorkflowRun {
     };
   }
 
+  /** Records of calls waiting for the next commit. */
+  unrecordedCount(): number {
+    return this.unrecorded.length;
+  }
+
   hasUnrecorded(): boolean {
     return this.unrecorded.length > 0 || this.pendingChildCancels.length > 0;
   }

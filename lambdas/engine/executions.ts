@@ -45,6 +45,8 @@ export interface ExecutionView {
   updatedAt: string;
   nextWakeAt?: string;
   parentId?: string;
+  /** Once ended: when its retention ends and it is removed, with its history. */
+  expiresAt?: string;
 }
 
 /** An execution in a list: no input, output or error, so a page stays small; GET the execution for those. */
@@ -67,7 +69,13 @@ export function toView(record: ExecutionRecord): ExecutionView {
     view.nextWakeAt = new Date(record.nextWakeAtMs).toISOString();
   }
   if (record.parent) view.parentId = record.parent.executionId;
+  if (record.purgeAtMs !== undefined) view.expiresAt = new Date(record.purgeAtMs).toISOString();
   return view;
+}
+
+/** An execution whose retention has ended is gone for every reader, removed or not yet. */
+function visible<T extends { purgeAtMs?: number }>(record: T | undefined, nowMs: number): T | undefined {
+  return record && (record.purgeAtMs === undefined || record.purgeAtMs > nowMs) ? record : undefined;
 }
 
 /** History events as the API returns them: no stacks. */
@@ -127,21 +135,24 @@ export async function startExecution(deps: ApiDeps, request: StartRequest): Prom
 }
 
 export async function getExecution(deps: ApiDeps, executionId: string): Promise<ExecutionView> {
-  const record = await deps.store.getExecution(executionId);
+  const record = visible(await deps.store.getExecution(executionId), deps.clock());
   if (!record) throw new ExecutionNotFoundError(executionId);
   return toView(record);
 }
 
 /**
- * A page's worth of JSON at most: a synchronous Lambda answers at most 6 MB, and one history
- * event can be 350 KB, so a page of `limit` events can be cut short (its cursor goes on from there).
+ * A page's worth at most, measured as Lambda sends it: a synchronous Lambda answers at most 6 MB,
+ * and the page's JSON travels as a string inside the response envelope, where every quote and
+ * backslash is escaped once more (a 350 KB event of quotes takes 1.4 MB there). A page of `limit`
+ * events can be cut short (its cursor goes on from there); one event always fits.
  */
-export const MAX_PAGE_BYTES = 5_000_000;
+export const MAX_PAGE_BYTES = 5_500_000;
 
-/**
- * One page of an execution's history, oldest first. The cursor is bound to this execution: one
- * from another execution's history (or a list) is INVALID_CURSOR.
- */
+/** Bytes an event view adds to the Lambda response: its JSON, escaped again as part of the body string. */
+function responseBytes(view: Record<string, unknown>): number {
+  return jsonBytes(JSON.stringify(JSON.stringify(view))) - 2 + 1;
+}
+
 export async function getHistory(
   deps: ApiDeps,
   executionId: string,
@@ -150,7 +161,7 @@ export async function getHistory(
   const cursors = deps.cursors ?? processCursors;
   const query = `history:${executionId}`;
   let afterSeq = page.cursor === undefined ? 0 : historyPosition(cursors.decode(query, page.cursor));
-  const record = await deps.store.getExecution(executionId);
+  const record = visible(await deps.store.getExecution(executionId), deps.clock());
   if (!record) throw new ExecutionNotFoundError(executionId);
 
   const events: Record<string, unknown>[] = [];
@@ -161,7 +172,7 @@ export async function getHistory(
     const part = await deps.store.readHistory(executionId, { afterSeq, limit: want });
     for (const event of part.events) {
       const view = toEventView(event);
-      bytes += Buffer.byteLength(JSON.stringify(view));
+      bytes += responseBytes(view);
       if (events.length > 0 && bytes > MAX_PAGE_BYTES) {
         more = true;
         break;
@@ -209,8 +220,9 @@ export async function listExecutions(deps: ApiDeps, request: ListRequest): Promi
     ...(request.status === undefined ? {} : { status: request.status }),
     ...(after === undefined ? {} : { after }),
   });
+  const nowMs = deps.clock();
   return {
-    executions: page.executions.map(toSummary),
+    executions: page.executions.filter((e) => visible(e, nowMs)).map(toSummary),
     ...(page.next === undefined ? {} : { cursor: cursors.encode(query, page.next) }),
   };
 }

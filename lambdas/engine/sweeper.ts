@@ -5,7 +5,7 @@
  * "due" index when nothing is due, then one conditional update per execution, so two sweepers
  * running at once never both wake the same one), and wakes them. A claim needs no live lease, so
  * running executions are not swept; a crashed worker's execution (due since whatever woke it) is
- * claimed once its lease runs out.
+ * claimed once its lease runs out. It also removes executions whose retention has ended.
  */
 import type { ExecutionStore } from "../store/store";
 import type { WakeupScheduler } from "../queue/wakeups";
@@ -21,6 +21,10 @@ export interface SweepOptions {
    * wake-up is lost too, the execution is due again after it. Default 60 s.
    */
   lockTimeMs?: number;
+  /** Executions whose retention ended removed per sweep, at most (each all its items). Default 25. */
+  purgeLimit?: number;
+  /** Time a sweep spends removing expired executions, at most. Default 20 s. */
+  purgeBudgetMs?: number;
 }
 
 export interface SweepDeps {
@@ -33,7 +37,7 @@ export interface SweepDeps {
 /** SQS takes up to 10 messages per batch: claims are sent, or given back, 10 at a time. */
 const SEND_BATCH = 10;
 
-export async function sweepDue(deps: SweepDeps, options: SweepOptions = {}): Promise<{ woken: string[]; failed: string[] }> {
+export async function sweepDue(deps: SweepDeps, options: SweepOptions = {}): Promise<{ woken: string[]; failed: string[]; purged: string[] }> {
   const log = deps.logger ?? silentLogger;
   const nowMs = deps.clock();
   const claimed = await deps.store.pendingExecutions(options.lockTimeMs ?? 60_000, options.limit ?? 500, {
@@ -56,5 +60,13 @@ export async function sweepDue(deps: SweepDeps, options: SweepOptions = {}): Pro
     }
   }
   if (woken.length > 0) log.info("sweeper woke overdue executions", { count: woken.length });
-  return { woken, failed };
+  // Retention: executions whose retention ended go with all their items (store/purge.ts).
+  let purged: string[] = [];
+  try {
+    purged = await deps.store.purgeExpired({ nowMs, limit: options.purgeLimit ?? 25, deadlineMs: Date.now() + (options.purgeBudgetMs ?? 20_000) });
+    if (purged.length > 0) log.info("sweeper removed executions whose retention ended", { count: purged.length });
+  } catch (err) {
+    log.warn("sweeper could not remove expired executions; the next sweep tries again", { error: err instanceof Error ? err.message : String(err) });
+  }
+  return { woken, failed, purged };
 }

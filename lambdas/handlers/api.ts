@@ -44,7 +44,10 @@ export interface ApiOptions {
   onError?: (err: unknown) => void;
 }
 
-const ID = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "must be 1–128 characters of A–Z, a–z, 0–9, _ or -");
+/** An id a caller gives a new execution. `~` and `.` are kept for the ids the engine gives children. */
+const START_ID = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "must be 1–128 characters of A–Z, a–z, 0–9, _ or - (~ and . are reserved for children's ids)");
+/** An execution's id in a path: a caller's, or one the engine gave a child (`<parent>~<run>.<position>`). */
+const ID = z.string().regex(/^(?!\.+$)[A-Za-z0-9_.~-]{1,256}$/, "must be 1–256 characters of A–Z, a–z, 0–9, _, -, ~ or .");
 const SIGNAL_NAME = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "must be 1–128 characters of A–Z, a–z, 0–9, _ . : or -");
 const WORKFLOW_NAME = z.string().min(1).max(128);
 const STATUS = z.enum(EXECUTION_STATUSES as unknown as [ExecutionStatus, ...ExecutionStatus[]]);
@@ -64,7 +67,7 @@ const StartBody = z
     workflow: WORKFLOW_NAME,
     version: z.number().int().positive().optional(),
     input: z.unknown().optional(),
-    id: ID.optional(),
+    id: START_ID.optional(),
   })
   .strict();
 

@@ -21,7 +21,7 @@ import { isTerminal } from "../core/status";
 import { type CommitPart, planCommit } from "./commit-plan";
 import { ChildIdInUseError, HistoryConflictError, LeaseLostError, PendingConflictError, StoreBusyError } from "./errors";
 import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, pendingBytes, pendingItem, startedEvent, unmarshallItem } from "./items";
-import { DUE_SHARD, executionPk, META_SK } from "./keys";
+import { DUE_SHARD, executionPk, META_SK, PURGE_SHARD } from "./keys";
 import type { Lease, NewExecution } from "./store";
 import { TransactionConflict, type TransactWrite, withinTransaction } from "./transaction";
 import { translate } from "./translate";
@@ -238,8 +238,10 @@ function metaWrite(settings: CommitSettings, lease: Lease, batch: CommitBatch, p
       values[":error"] = JSON.stringify(update.error);
     }
     if (isTerminal(update.status)) {
-      set.push("expiresAtEpochSec = :ttl");
-      values[":ttl"] = Math.floor(nowMs / 1000) + settings.retentionSeconds;
+      // Retention: the sweeper removes every item of the execution once this time has passed.
+      set.push("purgeAtMs = :purgeAt", "purgeShard = :purgeShard");
+      values[":purgeAt"] = nowMs + settings.retentionSeconds * 1000;
+      values[":purgeShard"] = PURGE_SHARD;
     }
     if (update.run) {
       set.push("#run = :run", "runStartSeq = :runStart");

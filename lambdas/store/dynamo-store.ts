@@ -24,6 +24,7 @@ import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events";
 import { isTerminal, type ExecutionStatus } from "../core/status";
 import {
   ExecutionEndedError,
+  ChildIdInUseError,
   ExecutionNotFoundError,
   InboxFullError,
   HistoryConflictError,
@@ -32,7 +33,7 @@ import {
   PendingConflictError,
   StoreBusyError,
 } from "./errors";
-import { DUE_SHARD, executionIdFromPk, executionPk, HISTORY_PREFIX, historySk, META_SK, PENDING_PREFIX, pendingSk, seqFromHistorySk, TABLE } from "./keys";
+import { DUE_SHARD, PURGE_SHARD, executionIdFromPk, executionPk, HISTORY_PREFIX, historySk, META_SK, PENDING_PREFIX, pendingSk, seqFromHistorySk, TABLE } from "./keys";
 import type {
   ExecutionListing,
   ExecutionListPage,
@@ -48,6 +49,7 @@ import type {
 import { TransactionConflict, withinTransaction } from "./transaction";
 import { type CommitSettings, commitBatch, markDue, NOT_ENDED } from "./commits";
 import { translate } from "./translate";
+import { findExpired, purgeExecution, purgeOrphans, type PurgeSettings } from "./purge";
 import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits";
 import {
   decode,
@@ -74,7 +76,7 @@ const LIST_READ_BUDGET = 1000;
 /** Items a filtered list query asks for at a time: enough that a selective filter needs few round trips. */
 const FILTERED_PAGE_SIZE = 100;
 /** What a list reads of each execution item: all but input, output and error. */
-const LISTED_ATTRIBUTES = ["id", "workflow", "version", "status", "createdAtMs", "updatedAtMs", "run", "runStartSeq", "lastSeq", "leaseVersion", "retryCount", "nextWakeAtMs", "parent", "expiresAtEpochSec"];
+const LISTED_ATTRIBUTES = ["id", "workflow", "version", "status", "createdAtMs", "updatedAtMs", "run", "runStartSeq", "lastSeq", "leaseVersion", "retryCount", "nextWakeAtMs", "parent", "purgeAtMs"];
 
 export { INLINE_VALUE_BYTES, MAX_VALUE_BYTES };
 export interface DynamoStoreOptions {
@@ -106,6 +108,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly retentionSeconds: number;
   private readonly commitSettings: CommitSettings;
+  private readonly purgeSettings: PurgeSettings;
 
   constructor(options: DynamoStoreOptions) {
     this.tableName = options.tableName;
@@ -114,6 +117,7 @@ export class DynamoExecutionStore implements ExecutionStore {
         ? options.client
         : DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
     this.retentionSeconds = options.retentionSeconds ?? 30 * 86_400;
+    this.purgeSettings = { doc: this.doc, tableName: this.tableName };
     this.commitSettings = {
       doc: this.doc,
       tableName: this.tableName,
@@ -125,20 +129,48 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async createExecution(request: NewExecution): Promise<{ created: boolean; execution: ExecutionRecord }> {
-    const meta = metaItem(request);
-    try {
-      await withinTransaction(this.doc, (tx) => {
-        tx.put(this.tableName, meta, newItemCondition);
-        tx.put(this.tableName, historyItem(request.id, startedEvent(request)), newItemCondition);
-      });
-      return { created: true, execution: { ...toRecord(meta), input: request.input } };
-    } catch (err) {
-      if (err instanceof TransactionConflict && err.reasons[0] === "ConditionalCheckFailed") {
-        const existing = await this.getExecution(request.id);
-        if (existing) return { created: false, execution: existing };
+    for (let attempt = 1; ; attempt += 1) {
+      const meta = metaItem(request);
+      try {
+        await withinTransaction(this.doc, (tx) => {
+          tx.put(this.tableName, meta, newItemCondition);
+          tx.put(this.tableName, historyItem(request.id, startedEvent(request)), newItemCondition);
+        });
+        return { created: true, execution: { ...toRecord(meta), input: request.input } };
+      } catch (err) {
+        if (!(err instanceof TransactionConflict) || attempt > 1) throw translate(err, request.id);
+        if (err.reasons[0] === "ConditionalCheckFailed") {
+          const existing = await this.getExecution(request.id);
+          if (!existing) continue; // gone meanwhile: try again
+          if (existing.purgeAtMs === undefined || existing.purgeAtMs > request.nowMs) return { created: false, execution: existing };
+          // Its retention has ended: it is gone for every reader, and the id may be used again.
+          if (!(await purgeExecution(this.purgeSettings, request.id, existing.purgeAtMs, { nowMs: request.nowMs }))) {
+            throw new StoreBusyError(`execution "${request.id}" is being removed (its retention ended); try again in a moment`, err);
+          }
+          continue;
+        }
+        if (err.reasons[1] === "ConditionalCheckFailed") {
+          // History without an execution item: left by a version that expired only that item.
+          await purgeOrphans(this.purgeSettings, request.id, request.nowMs);
+          continue;
+        }
+        throw translate(err, request.id);
       }
-      throw translate(err, request.id);
     }
+  }
+
+  async purgeExpired(options: { nowMs: number; limit: number; deadlineMs?: number }): Promise<string[]> {
+    const expired = await findExpired(this.purgeSettings, options.nowMs, options.limit);
+    const purged: string[] = [];
+    for (const { executionId, purgeAtMs } of expired) {
+      if (options.deadlineMs !== undefined && Date.now() > options.deadlineMs) break;
+      const done = await purgeExecution(this.purgeSettings, executionId, purgeAtMs, {
+        nowMs: options.nowMs,
+        ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+      });
+      if (done) purged.push(executionId);
+    }
+    return purged;
   }
 
   async getExecution(executionId: string): Promise<ExecutionRecord | undefined> {
@@ -407,7 +439,7 @@ export class DynamoExecutionStore implements ExecutionStore {
           tx.update(this.tableName, { PK: executionPk(executionId), SK: META_SK }, {
             // The fencing token moves on: a worker still holding a lease cannot commit over this.
             UpdateExpression:
-              "SET #status = :failed, #error = :error, updatedAtMs = :now, expiresAtEpochSec = :ttl, lastSeq = :lastSeq, " +
+              "SET #status = :failed, #error = :error, updatedAtMs = :now, purgeAtMs = :purgeAt, purgeShard = :purgeShard, lastSeq = :lastSeq, " +
               "leaseVersion = if_not_exists(leaseVersion, :zero) + :one REMOVE leaseOwner, leaseExpiresAtMs, nextWakeAtMs, dueShard",
             ConditionExpression: `attribute_exists(PK) AND ${NOT_ENDED.condition}`,
             ExpressionAttributeNames: { "#status": "status", "#error": "error" },
@@ -415,7 +447,8 @@ export class DynamoExecutionStore implements ExecutionStore {
               ":failed": "failed",
               ":error": JSON.stringify(error),
               ":now": nowMs,
-              ":ttl": Math.floor(nowMs / 1000) + this.retentionSeconds,
+              ":purgeAt": nowMs + this.retentionSeconds * 1000,
+              ":purgeShard": PURGE_SHARD,
               ":lastSeq": event.seq,
               ":zero": 0,
               ":one": 1,
@@ -462,7 +495,20 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async commit(lease: Lease, batch: CommitBatch, nowMs: number, options: { inboxSeen?: number } = {}): Promise<void> {
-    await commitBatch(this.commitSettings, lease, batch, nowMs, options.inboxSeen);
+    try {
+      await commitBatch(this.commitSettings, lease, batch, nowMs, options.inboxSeen);
+    } catch (err) {
+      if (!(err instanceof ChildIdInUseError)) throw err;
+      // A child's id is held by an execution whose retention has ended (a child of an earlier
+      // execution under this id, say): it is gone for readers, so it makes room, as a start would.
+      let freed = 0;
+      for (const childId of err.childIds) {
+        const existing = await this.getExecution(childId);
+        if (existing?.purgeAtMs !== undefined && existing.purgeAtMs <= nowMs && (await purgeExecution(this.purgeSettings, childId, existing.purgeAtMs, { nowMs }))) freed += 1;
+      }
+      if (freed === 0) throw err;
+      await commitBatch(this.commitSettings, lease, batch, nowMs, options.inboxSeen);
+    }
   }
 
   async addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem> {
@@ -498,6 +544,7 @@ export class DynamoExecutionStore implements ExecutionStore {
         const raw = err.original.CancellationReasons?.[0]?.Item;
         const old = raw ? unmarshallItem(raw) : undefined;
         if (!old) throw new ExecutionNotFoundError(executionId);
+        if (old.purgeAtMs !== undefined && Number(old.purgeAtMs) <= nowMs) throw new ExecutionNotFoundError(executionId);
         if (old.status !== "running" && old.status !== "sleeping") throw new ExecutionEndedError(executionId, old.status);
         throw new InboxFullError(executionId, { items: MAX_INBOX_ITEMS, bytes: MAX_INBOX_BYTES }, { items: Number(old.inboxCount ?? 0), bytes: Number(old.inboxBytes ?? 0) });
       }

@@ -53,21 +53,26 @@ export type MetaItem = {
   nextWakeAtMs?: number;
   dueShard?: string;
   parent?: string;
-  expiresAtEpochSec?: number;
+  /** Once ended: when its retention ends and the sweeper removes all of its items. */
+  purgeAtMs?: number;
+  purgeShard?: string;
+  /** A purge under way holds the execution until then (see purge.ts). */
+  purgeClaimUntilMs?: number;
 };
 
 export function historyItem(executionId: string, event: HistoryEvent): Record<string, unknown> {
   const data = JSON.stringify(event);
   const bytes = Buffer.byteLength(data);
   if (bytes > MAX_EVENT_BYTES) throw new PayloadTooLargeError(`history event ${event.type} at seq ${event.seq}`, bytes, MAX_EVENT_BYTES);
-  return { PK: executionPk(executionId), SK: historySk(event.seq), type: event.type, data };
+  // `atMs` lets a purge tell this execution's items from those of a later one under the same id.
+  return { PK: executionPk(executionId), SK: historySk(event.seq), type: event.type, atMs: event.atMs, data };
 }
 
 export function pendingItem(executionId: string, event: PendingEvent, nowMs: number, eventId: string): Record<string, unknown> {
   const data = JSON.stringify(event);
   const bytes = Buffer.byteLength(data);
   if (bytes > MAX_EVENT_BYTES) throw new PayloadTooLargeError(`the ${event.type.toLowerCase()} event`, bytes, MAX_EVENT_BYTES);
-  return { PK: executionPk(executionId), SK: pendingSk(nowMs, eventId), type: event.type, arrivedAtMs: nowMs, data };
+  return { PK: executionPk(executionId), SK: pendingSk(nowMs, eventId), type: event.type, arrivedAtMs: nowMs, atMs: nowMs, data };
 }
 
 /** Bytes an inbox item counts for in the inbox's limit: its stored JSON. */
@@ -164,7 +169,7 @@ export function toRecord(item: MetaItem): ExecutionRecord {
   if (item.leaseExpiresAtMs !== undefined) record.leaseExpiresAtMs = Number(item.leaseExpiresAtMs);
   if (item.nextWakeAtMs !== undefined) record.nextWakeAtMs = Number(item.nextWakeAtMs);
   if (item.parent !== undefined) record.parent = JSON.parse(item.parent) as { executionId: string; cmd: number };
-  if (item.expiresAtEpochSec !== undefined) record.expiresAtEpochSec = Number(item.expiresAtEpochSec);
+  if (item.purgeAtMs !== undefined) record.purgeAtMs = Number(item.purgeAtMs);
   return record;
 }
 

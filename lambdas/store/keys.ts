@@ -5,6 +5,8 @@ export const HISTORY_PREFIX = "H#";
 export const PENDING_PREFIX = "P#";
 /** Partition of the sparse "due" index: one shard for now (see README, limits). */
 export const DUE_SHARD = "DUE";
+/** Partition of the sparse "purge" index: ended executions by the time their retention ends. */
+export const PURGE_SHARD = "PURGE";
 
 const SEQ_DIGITS = 10;
 const TIME_DIGITS = 13;
@@ -34,7 +36,6 @@ export function pendingSk(arrivedAtMs: number, eventId: string): string {
 export const TABLE = {
   partitionKey: "PK",
   sortKey: "SK",
-  ttlAttribute: "expiresAtEpochSec",
   /**
    * Projections are lean on purpose: with ALL, every update of the execution item rewrites it in
    * every index (the benchmark measured ~26 write units per transactional commit). Listing reads
@@ -44,5 +45,6 @@ export const TABLE = {
     byWorkflow: { name: "byWorkflow", partitionKey: "workflow", sortKey: "createdAtMs", include: ["status"] },
     byStatus: { name: "byStatus", partitionKey: "status", sortKey: "createdAtMs", include: ["workflow"] },
     due: { name: "due", partitionKey: "dueShard", sortKey: "nextWakeAtMs", include: [] },
+    purge: { name: "purge", partitionKey: "purgeShard", sortKey: "purgeAtMs", include: [] },
   },
 } as const;

@@ -29,7 +29,8 @@ export interface ExecutionRecord {
   inboxSeq: number;
   nextWakeAtMs?: number;
   parent?: { executionId: string; cmd: number };
-  expiresAtEpochSec?: number;
+  /** Once ended: when its retention ends. From then it is gone for every reader, and the sweeper removes its items. */
+  purgeAtMs?: number;
 }
 
 export interface Lease {
@@ -118,9 +119,17 @@ export interface ExecutionSnapshot {
  * BasePersistenceLayer / DynamoDBPersistenceLayer).
  */
 export interface ExecutionStore {
-  /** Creates the execution and its first event atomically; `created: false` if the id exists. */
+  /**
+   * Creates the execution and its first event atomically; `created: false` if the id exists. An
+   * execution under that id whose retention has ended is removed first, and the id used again.
+   */
   createExecution(request: NewExecution): Promise<{ created: boolean; execution: ExecutionRecord }>;
   getExecution(executionId: string): Promise<ExecutionRecord | undefined>;
+  /**
+   * Removes every item of executions whose retention has ended (`purgeAtMs` passed), at most
+   * `limit`, stopping at `deadlineMs`; returns the ids removed. See purge.ts.
+   */
+  purgeExpired(options: { nowMs: number; limit: number; deadlineMs?: number }): Promise<string[]>;
   /** History of all runs, oldest first, paged. */
   readHistory(executionId: string, options?: { afterSeq?: number; limit?: number }): Promise<{ events: HistoryEvent[]; lastSeq?: number }>;
   /** Execution item + history of the current run after `afterSeq` + visible inbox, in one read. */

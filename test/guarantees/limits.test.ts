@@ -111,7 +111,8 @@ describe("values near every limit", () => {
 
   it("records a step error with a 200 KB message, cut to its bound, and retries it per the policy only", async () => {
     await g.api("POST", "/executions", { workflow: "loud-error", id: "loud" });
-    await drainIntoWorker(g.world, g.worker(), { quietMs: 500 });
+    // Each retry is a wake-up delayed by SQS (whole seconds): wait out two of them.
+    await drainIntoWorker(g.world, g.worker(), { quietMs: 2_500 });
     const execution = await g.world.store.getExecution("loud");
     expect(execution).toMatchObject({ status: "completed", output: { caught: true, attempts: 3 } });
     expect((execution?.output as { messageLength: number }).messageLength).toBeLessThan(ERROR_LIMITS.messageChars + 100);

@@ -10,6 +10,7 @@ import type { EngineDeps } from "../../lambdas/engine/process-wakeup";
 import { sweepDue } from "../../lambdas/engine/sweeper";
 import { createApiHandler } from "../../lambdas/handlers/api";
 import { SqsWakeupScheduler, type WakeupScheduler } from "../../lambdas/queue/wakeups";
+import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
 import { serveHttpApi } from "../../local/http-api";
 import { type WorkerWorld, workerWorld } from "../worker/harness";
 
@@ -65,9 +66,18 @@ const TOKEN = "guarantee-token";
 export async function guaranteeWorld(
   prefix: string,
   workflows: readonly AnyWorkflow[],
-  options: { apiClock?: () => number; workerClock?: () => number } = {},
+  options: { apiClock?: () => number; workerClock?: () => number; retentionSeconds?: number } = {},
 ): Promise<GuaranteeWorld> {
-  const world = await workerWorld(prefix, { visibilityTimeoutSeconds: 2 });
+  const base = await workerWorld(prefix, { visibilityTimeoutSeconds: 2 });
+  const world: WorkerWorld =
+    options.retentionSeconds === undefined
+      ? base
+      : {
+          ...base,
+          store: new DynamoExecutionStore({ client: base.clients.doc, tableName: base.tableName, retentionSeconds: options.retentionSeconds }),
+          deps: (workflows, overrides = {}) =>
+            base.deps(workflows, { store: new DynamoExecutionStore({ client: base.clients.doc, tableName: base.tableName, retentionSeconds: options.retentionSeconds }), ...overrides }),
+        };
   const apiSends = new FlakyScheduler(new SqsWakeupScheduler(world.clients.sqs, world.queueUrl));
   const workerSends = new FlakyScheduler(new SqsWakeupScheduler(world.clients.sqs, world.queueUrl));
   const apiDeps = world.deps(workflows, { scheduler: apiSends, clock: options.apiClock ?? Date.now });
@@ -122,6 +132,20 @@ export async function inboxSize(world: WorkerWorld, executionId: string): Promis
       TableName: world.tableName,
       KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
       ExpressionAttributeValues: { ":pk": `EXEC#${executionId}`, ":p": "P#" },
+      Select: "COUNT",
+      ConsistentRead: true,
+    }),
+  );
+  return out.Count ?? 0;
+}
+
+/** Every item of an execution's partition (history, inbox, the execution item). */
+export async function partitionSize(world: WorkerWorld, executionId: string): Promise<number> {
+  const out = await world.clients.doc.send(
+    new QueryCommand({
+      TableName: world.tableName,
+      KeyConditionExpression: "PK = :pk",
+      ExpressionAttributeValues: { ":pk": `EXEC#${executionId}` },
       Select: "COUNT",
       ConsistentRead: true,
     }),

@@ -116,7 +116,10 @@ describe("a configured DurableWorkflows", () => {
     const sweeperId = configured.logicalId(w.sweeperFunction);
     names[logGroupOf(sweeperId)] = "logs";
     expect(grantsOf(configured.template, sweeperId, names)).toEqual([
+      "dynamodb:DeleteItem on table",
+      "dynamodb:Query on table",
       "dynamodb:Query on table/index/due",
+      "dynamodb:Query on table/index/purge",
       "dynamodb:UpdateItem on table",
       "logs:CreateLogStream on logs",
       "logs:PutLogEvents on logs",

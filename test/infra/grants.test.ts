@@ -370,6 +370,19 @@ describe("each function's role allows every call its code makes", () => {
       expect(next.status).toBe(200);
     }
 
+    // A start under the id of an execution whose retention has ended removes it first.
+    await setupStore.createExecution({ id: "reused-1", workflow: approval.name, version: 1, input: { name: "old" }, nowMs: Date.now() - 60_000 });
+    await setup.doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { PK: executionPk("reused-1"), SK: META_SK },
+        UpdateExpression: "SET #status = :completed, purgeAtMs = :past, purgeShard = :purge, updatedAtMs = :ended REMOVE dueShard, nextWakeAtMs",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":completed": "completed", ":past": Date.now() - 1_000, ":purge": "PURGE", ":ended": Date.now() - 60_000 },
+      }),
+    );
+    expect((await callApi("POST", "/executions", { workflow: approval.name, id: "reused-1", input: { name: "new" } })).status).toBe(201);
+
     const lateSignal = await callApi("POST", "/executions/approve-1/signals/approve", true);
     expect([lateSignal.status, errorCode(lateSignal)]).toEqual([409, "EXECUTION_ENDED"]);
     const lateCancel = await callApi("POST", "/executions/approve-1/cancel", {});
@@ -436,7 +449,7 @@ describe("each function's role allows every call its code makes", () => {
     expectCallsWithinGrants("worker");
   });
 
-  it("the sweeper, claiming a due execution, clearing an ended one from the due index, and giving a claim back after a failed send", { timeout: 30_000 }, async () => {
+  it("the sweeper, claiming a due execution, clearing an ended one from the due index, giving a claim back after a failed send, and removing an expired one", { timeout: 30_000 }, async () => {
     const longAgoMs = Date.now() - 120_000;
     // Started two minutes ago and its wake-up lost: due, and past the sweeper's grace.
     await setupStore.createExecution({ id: "overdue-1", workflow: approval.name, version: 1, input: { name: "eve" }, nowMs: longAgoMs });
@@ -447,8 +460,22 @@ describe("each function's role allows every call its code makes", () => {
       new UpdateCommand({ TableName: tableName, Key: endedKey, UpdateExpression: "SET #status = :completed", ExpressionAttributeNames: { "#status": "status" }, ExpressionAttributeValues: { ":completed": "completed" } }),
     );
 
+    // Ended long ago and past its retention: the sweep removes it, items and all.
+    await setupStore.createExecution({ id: "expired-1", workflow: approval.name, version: 1, input: { name: "gus" }, nowMs: longAgoMs });
+    await setup.doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { PK: executionPk("expired-1"), SK: META_SK },
+        UpdateExpression: "SET #status = :completed, purgeAtMs = :past, purgeShard = :purge, updatedAtMs = :ended REMOVE dueShard, nextWakeAtMs",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":completed": "completed", ":past": Date.now() - 1_000, ":purge": "PURGE", ":ended": longAgoMs },
+      }),
+    );
+
     sweeperSendsToRefuse = 1;
     const refused = await sweep();
+    expect(refused).toMatchObject({ purged: ["expired-1"] });
+    expect(await setupStore.getExecution("expired-1")).toBeUndefined();
     expect(refused.failed).toContain("overdue-1");
     expect(refused.woken).not.toContain("overdue-1");
     // The claim was given back: the next sweep finds the execution at once.

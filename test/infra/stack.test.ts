@@ -88,11 +88,8 @@ describe("the executions table", () => {
     expect(table.Properties.BillingMode).toBe("PAY_PER_REQUEST");
   });
 
-  it("expires finished executions through the TTL attribute the store writes", () => {
-    expect(resource(ids.table).Properties.TimeToLiveSpecification).toEqual({
-      AttributeName: TABLE.ttlAttribute,
-      Enabled: true,
-    });
+  it("has no TTL: the sweeper removes an execution's items together once its retention ends", () => {
+    expect(resource(ids.table).Properties.TimeToLiveSpecification).toBeUndefined();
   });
 
   it("has point-in-time recovery and deletion protection on, and is retained when the stack goes", () => {
@@ -106,7 +103,7 @@ describe("the executions table", () => {
     expect(table.DeletionPolicy).toBe("Retain");
   });
 
-  it("has the three indexes the store queries, under its names and with its lean projections", () => {
+  it("has the indexes the store queries, under its names and with its lean projections", () => {
     const table = resource(ids.table);
     const expected = Object.values(TABLE.indexes).map((index) => ({
       IndexName: index.name,
@@ -296,6 +293,7 @@ describe("least privilege", () => {
     expect(grantsOf(synth.template, ids.api, names)).toEqual(
       [
         "dynamodb:BatchGetItem on table",
+        "dynamodb:DeleteItem on table",
         "dynamodb:GetItem on table",
         "dynamodb:PutItem on table",
         "dynamodb:Query on table",
@@ -309,10 +307,13 @@ describe("least privilege", () => {
     );
   });
 
-  it("the sweeper may query the due index, claim executions by a conditional update, and send wake-ups, nothing more", () => {
+  it("the sweeper may query the due and purge indexes, claim executions by a conditional update, remove expired ones, and send wake-ups, nothing more", () => {
     expect(grantsOf(synth.template, ids.sweeper, names)).toEqual(
       [
+        "dynamodb:DeleteItem on table",
+        "dynamodb:Query on table",
         "dynamodb:Query on table/index/due",
+        "dynamodb:Query on table/index/purge",
         "dynamodb:UpdateItem on table",
         "logs:CreateLogStream on sweeper logs",
         "logs:PutLogEvents on sweeper logs",
