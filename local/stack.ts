@@ -56,6 +56,8 @@ export interface LocalStackOptions {
   wrapWorkerHandler?: (handler: SqsHandler) => SqsHandler;
   /** Parallel poller loops (the event source mapping's concurrency). Default 2. */
   workerConcurrency?: number;
+  /** Messages per worker invocation (the event source mapping's batch size), 1..10. Default 10. */
+  workerBatchSize?: number;
   /** How long a sweep's claim keeps other sweepers off an execution. Default 60 s. */
   sweepLockMs?: number;
   /** Store options for tests (e.g. the deliberately broken `unsafeSkipLeaseCheck` variant). */
@@ -150,6 +152,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       handler: options.wrapWorkerHandler ? options.wrapWorkerHandler(worker) : worker,
       functionTimeoutMs: workerTimeoutMs,
       concurrency: options.workerConcurrency ?? 2,
+      ...(options.workerBatchSize === undefined ? {} : { batchSize: options.workerBatchSize }),
       onError: (err) => log.warn("poller", { error: err instanceof Error ? err.message : String(err) }),
     });
     stops.push(() => poller.stop());

@@ -29,13 +29,15 @@ export type CancelOutcome = (CallTime & { accepted: true }) | (CallTime & { acce
 
 /** Tries per call before the scenario gives up on the API (a rate of injected throttling far above ours). */
 const MAX_TRIES = 12;
+/** What the API answers when a call may succeed later: 503 and 429. */
+const RETRY_LATER = new Set(["STORE_BUSY", "INBOX_FULL"]);
 
 export class ScenarioApi {
   /** Accepted signals by execution, in the order the API accepted them. */
   readonly signals = new Map<string, AcceptedSignal[]>();
   /** Cancel requests by execution, accepted or refused because the execution had ended. */
   readonly cancels = new Map<string, CancelOutcome[]>();
-  /** Calls refused with STORE_BUSY and tried again. */
+  /** Calls refused with STORE_BUSY or INBOX_FULL and tried again. */
   busyRetries = 0;
   /**
    * Signals refused with EXECUTION_ENDED although the execution had not ended: the API's answer
@@ -122,13 +124,16 @@ export class ScenarioApi {
     return { ...start, realAfterMs: Date.now(), apiAfterMs: this.deps.clock() };
   }
 
-  /** One client call: retried while the API answers STORE_BUSY, as a client retries a 503. */
+  /**
+   * One client call: retried while the API answers STORE_BUSY (a 503) or INBOX_FULL (a 429, until
+   * the workflow has taken its inbox in), as a client retries them.
+   */
   private async call<T>(request: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await this.faults.apiCall(request);
       } catch (err) {
-        if (codeOf(err) !== "STORE_BUSY" || attempt >= MAX_TRIES) throw err;
+        if (!RETRY_LATER.has(codeOf(err) ?? "") || attempt >= MAX_TRIES) throw err;
         this.busyRetries += 1;
         await sleep(Math.min(1_000, 20 * 2 ** attempt));
       }

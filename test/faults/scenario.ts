@@ -90,6 +90,11 @@ export interface ScenarioOptions extends CoreOptions {
   maxEngineRetries?: number;
   /** Poller loops per stack (the event source mapping's concurrency). Default 2. */
   workerConcurrency?: number;
+  /**
+   * Messages per worker invocation. Default 10. One keeps a turn from running late behind the
+   * others of its batch, whose messages then come back and mask what a lost wake-up did.
+   */
+  workerBatchSize?: number;
   /** No new step starts with less than this left in the invocation. Default 1 s. */
   minRemainingMs?: number;
   /** Wait this long after every execution ended (the sweeper takes ended executions out of the due index). Default 0. */
@@ -163,6 +168,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
           sweepGraceMs: TIMING.sweepGraceMs,
           sweepLockMs: TIMING.sweepLockMs,
           workerConcurrency: options.workerConcurrency ?? 2,
+          ...(options.workerBatchSize === undefined ? {} : { workerBatchSize: options.workerBatchSize }),
           workerOptions: {
             minRemainingMs: options.minRemainingMs ?? 1_000,
             leaseMarginMs: TIMING.leaseMarginMs,
@@ -248,10 +254,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
     const completed = [...observed.values()].filter((o) => o.record?.status === "completed").length;
     const skewed = skew.stacks.some((s) => s !== 0) || skew.api !== 0 ? `clocks: api ${signed(skew.api)}, stacks ${skew.stacks.map(signed).join(" ")} ms; ` : "";
     const misreports = api.endedButRunning > 0 ? `, ${api.endedButRunning} signals refused EXECUTION_ENDED while not ended` : "";
-    const apiSide = options.apiProfile ? `${faults.apiCalls} api calls (${api.busyRetries} retried after STORE_BUSY${misreports}), ${faults.sweeps} sweeps, ` : "";
+    const apiSide = options.apiProfile ? `${faults.apiCalls} api calls (${api.busyRetries} retried after STORE_BUSY or INBOX_FULL${misreports}), ${faults.sweeps} sweeps, ` : "";
     const summary =
       `fault suite seed=${options.seed}${broken.length > 0 ? ` (BROKEN: ${broken.join(", ")})` : ""}: ` +
-      `${all.length} executions (${completed} completed); ${parts.map((p) => `${p.summary(check)}`).join("; ")}; ${skewed}` +
+      `${all.length} executions (${completed} completed); ${parts.filter((p) => p.executions().length > 0).map((p) => p.summary(check)).join("; ")}; ${skewed}` +
       `${faults.invocations} invocations, ${apiSide}${runs} step runs (${reruns} re-runs after faults); ` +
       `faults injected: ${faults.describeCounts()}; violations=${violations.length}; ${(durationMs / 1000).toFixed(1)} s ` +
       `(${phases.map(([what, atMs]) => `${what} ${((atMs - startedAt) / 1000).toFixed(1)}`).join(", ")})`;

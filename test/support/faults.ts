@@ -162,6 +162,7 @@ export class FaultInjector {
   apiCalls = 0;
   sweeps = 0;
 
+  private readonly runsByExecution = new Map<string, StepRun[]>();
   private readonly random: () => number;
   private readonly als = new AsyncLocalStorage<Scope>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -248,15 +249,28 @@ export class FaultInjector {
     return { v: compute(), run: runId };
   }
 
+  /**
+   * `step`, except that the first run of this attempt crashes the invocation inside the body: a
+   * crash at a chosen step, for a targeted scenario that must not depend on the dice. Counted as
+   * `crashInStep`.
+   */
+  stepCrashingFirstRun<T>(info: StepInfo, compute: () => T): Stamped<T> {
+    const first = !this.runs.has(`${info.idempotencyKey}#${info.attempt}`);
+    const runId = this.startRun(info);
+    const scope = this.als.getStore();
+    if (first && scope?.side === "worker") this.crash(scope.invocation, "crashInStep", "inside a step body (scheduled)");
+    return { v: compute(), run: runId };
+  }
+
   /** `step` for a body that takes time (awaits). */
   async stepAsync<T>(info: StepInfo, compute: () => Promise<T>): Promise<Stamped<T>> {
     const runId = this.startRun(info);
     return { v: await compute(), run: runId };
   }
 
-  /** Body runs of one execution's steps so far, every run and attempt. */
-  runsOf(executionId: string): StepRun[] {
-    return [...this.runs.entries()].filter(([key]) => key.startsWith(`${executionId}:`)).flatMap(([, list]) => list);
+  /** Body runs of one execution's steps so far, every run and attempt, in the order they started. */
+  runsOf(executionId: string): readonly StepRun[] {
+    return this.runsByExecution.get(executionId) ?? [];
   }
 
   /** Resolves once every invocation (stalled zombies included) has finished. */
@@ -277,9 +291,15 @@ export class FaultInjector {
     this.runCounter += 1;
     const runId = `run-${this.runCounter}`;
     const key = `${info.idempotencyKey}#${info.attempt}`;
+    const run: StepRun = { runId, invocation, startedAtMs: Date.now() };
     const list = this.runs.get(key) ?? [];
-    list.push({ runId, invocation, startedAtMs: Date.now() });
+    list.push(run);
     this.runs.set(key, list);
+    // The idempotency key is `<execution id>:<run>:<position>`.
+    const executionId = info.idempotencyKey.split(":").slice(0, -2).join(":");
+    const ofExecution = this.runsByExecution.get(executionId) ?? [];
+    ofExecution.push(run);
+    this.runsByExecution.set(executionId, ofExecution);
     if (invocation && this.roll(["crashInStep"], this.profile) === "crashInStep") this.crash(invocation, "crashInStep", "inside a step body");
     return runId;
   }

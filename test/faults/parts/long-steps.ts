@@ -1,9 +1,11 @@
 /**
  * Long steps: each longer than a third of the worker's timeout, with a `timeout` that says so. A
  * turn must not start a step it cannot finish before the invocation's time runs out; a healthy
- * execution of them completes, and is never failed by engine retries.
+ * execution of them completes, and is never failed by engine retries. (With short steps and a
+ * crash every few steps, the same part shows that turns which die after progress do not count
+ * against an execution either: broken-variant.test.ts.)
  */
-import { defineWorkflow } from "../../../lambdas/core/workflow";
+import { defineWorkflow, type StepInfo } from "../../../lambdas/core/workflow";
 import type { FaultInjector } from "../../support/faults";
 import { sleep } from "../api-client";
 import { expectStatus, MAX_ATTEMPTS } from "../invariants";
@@ -16,6 +18,8 @@ export interface LongStepsOptions {
   stepMs: number;
   /** The steps' `timeout`: above `stepMs`. */
   timeoutMs: number;
+  /** The first run of every n-th step crashes its invocation (after the steps before it landed). */
+  crashEvery?: number;
 }
 
 const LONG = "fault-long-steps";
@@ -24,7 +28,11 @@ export function longStepsPart(faults: FaultInjector, options: LongStepsOptions):
   const long = defineWorkflow(LONG, async (ctx) => {
     let total = 0;
     for (let i = 0; i < options.steps; i += 1) {
-      const r = await ctx.step(`long${i}`, (info) => faults.stepAsync(info, () => sleep(options.stepMs).then(() => i)), {
+      const crashes = options.crashEvery !== undefined && i > 0 && i % options.crashEvery === 0;
+      const body = crashes
+        ? (info: StepInfo) => sleep(options.stepMs).then(() => faults.stepCrashingFirstRun(info, () => i))
+        : (info: StepInfo) => faults.stepAsync(info, () => sleep(options.stepMs).then(() => i));
+      const r = await ctx.step(`long${i}`, body, {
         timeout: options.timeoutMs,
         retry: { maxAttempts: MAX_ATTEMPTS, initialInterval: 100 },
       });
@@ -53,7 +61,8 @@ export function longStepsPart(faults: FaultInjector, options: LongStepsOptions):
       }
     },
     summary({ observed }: CheckContext) {
-      return `${ids.length} of ${options.steps} steps × ${options.stepMs} ms (${countStatus(observed, ids, "completed")} completed)`;
+      const crashing = options.crashEvery === undefined ? "" : `, a crash every ${options.crashEvery}`;
+      return `${ids.length} of ${options.steps} steps × ${options.stepMs} ms${crashing} (${countStatus(observed, ids, "completed")} completed)`;
     },
   };
 }

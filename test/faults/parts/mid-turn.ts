@@ -1,15 +1,16 @@
 /**
- * A signal that arrives while a turn is running: the workflow runs a string of short steps (one
- * turn of about a second) and then waits for a signal, which the scenario sends in the middle of
- * that turn. The turn took its inbox before the signal came, so when it ends, waiting, the
- * signal's "due" mark is all that wakes the execution if its wake-up was lost: the closing commit
- * must not erase it.
+ * A signal that arrives while a turn is running, after the turn last looked at its inbox: the
+ * workflow runs a string of short steps, the last of which asks the API to signal this very
+ * execution (as a step that triggers a system which calls back at once), and then waits for that
+ * signal. Nothing reads the inbox between that step and the turn's closing commit, so when the
+ * turn ends, waiting, the signal's "due" mark is all that wakes the execution if its wake-up was
+ * lost: the closing commit must see the signal, or at least not erase the mark.
  */
 import { defineWorkflow } from "../../../lambdas/core/workflow";
 import type { FaultInjector } from "../../support/faults";
-import { sleep } from "../api-client";
+import { type ScenarioApi, sleep } from "../api-client";
 import { checkSignalsOnce, expectStatus } from "../invariants";
-import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart, until } from "../part";
+import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart } from "../part";
 import { inBatches } from "../plumbing";
 
 export interface MidTurnOptions {
@@ -21,8 +22,20 @@ const STEPS = 20;
 const STEP_MS = 50;
 
 export function midTurnPart(faults: FaultInjector, options: MidTurnOptions): ScenarioPart {
-  const busy = defineWorkflow(BUSY, async (ctx) => {
+  /** Set at start: the step bodies call the API through it. */
+  let api: ScenarioApi | undefined;
+  /** Executions whose signal was asked for: a body run again after a crash must not send another. */
+  const asked = new Set<string>();
+  const busy = defineWorkflow(BUSY, async (ctx, input: { n: number }) => {
     for (let i = 0; i < STEPS; i += 1) await ctx.step(`s${i}`, (info) => faults.stepAsync(info, () => sleep(STEP_MS).then(() => i)));
+    await ctx.step("call-back", (info) =>
+      faults.stepAsync(info, async () => {
+        if (asked.has(ctx.executionId)) return "already asked";
+        asked.add(ctx.executionId);
+        await (api as ScenarioApi).signal(ctx.executionId, "late", input.n);
+        return "asked";
+      }),
+    );
     return { got: await ctx.waitForSignal<number>("late") };
   });
   const ids = Array.from({ length: options.executions }, (_, i) => `mid-turn-${i}`);
@@ -32,24 +45,18 @@ export function midTurnPart(faults: FaultInjector, options: MidTurnOptions): Sce
     workflows: [busy],
     executions: () => ids,
     engineFailures: () => [],
-    async start({ api }: DriveContext) {
-      await inBatches(ids, 10, (id) => api.start(BUSY, id, {}));
+    async start(ctx: DriveContext) {
+      api = ctx.api;
+      await inBatches(ids, 10, (id, n) => ctx.api.start(BUSY, id, { n }));
     },
-    async drive({ api, faults: injector, random }: DriveContext) {
-      await inBatches(ids, ids.length, async (id, i) => {
-        // Once the turn is under way (a few step bodies started), before it ends.
-        await until(() => injector.runsOf(id).length >= 3, 20_000);
-        await sleep(Math.floor(random() * STEPS * STEP_MS * 0.4));
-        await api.signal(id, "late", i);
-      });
-    },
-    check({ observed, api }: CheckContext, v: Report) {
-      for (const [i, id] of ids.entries()) {
+    async drive() {},
+    check({ observed, api: accepted }: CheckContext, v: Report) {
+      for (const [n, id] of ids.entries()) {
         const { record, history } = observed.get(id) ?? { record: undefined, history: [] };
         if (!expectStatus(id, record, "completed", v) || !record) continue;
         const got = (record.output as { got?: number } | undefined)?.got;
-        if (got !== i) v(id, `output got ${got}, expected ${i}`);
-        checkSignalsOnce(id, history, api.signals.get(id) ?? [], v);
+        if (got !== n) v(id, `output got ${got}, expected ${n}`);
+        checkSignalsOnce(id, history, accepted.signals.get(id) ?? [], v);
       }
     },
     summary({ observed }: CheckContext) {
