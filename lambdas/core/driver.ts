@@ -217,7 +217,7 @@ class Driver {
         continue;
       }
       if (startable.length > 0) {
-        const outcome = await this.yieldForTime();
+        const outcome = await this.closing(() => this.yieldForTime());
         if (outcome) return outcome;
         continue;
       }
@@ -324,7 +324,8 @@ class Driver {
    */
   private async waitForProgress(): Promise<void> {
     const now = this.deps.clock();
-    const next = this.run.nextWakeAtMs();
+    // What falls due while the steps run: timers, deadlines, retries of steps not running now.
+    const next = this.run.nextWakeAtMs(new Set(this.running.keys()));
     const untilDue = next === undefined ? Infinity : Math.max(0, next - now);
     const untilInbox = Math.max(0, this.inboxCheckIntervalMs - (monotonicMs() - this.inboxReadAt));
     const untilEnd = this.turnEndMarginMs > 0 ? Math.max(0, this.deps.remainingMs() - this.turnEndMarginMs) : Infinity;

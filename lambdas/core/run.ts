@@ -368,13 +368,17 @@ export class WorkflowRun {
       .map((c) => ({ atMs: c.fireAtMs, event: { type: "TimerFired", cmd: c.cmd } }));
   }
 
-  /** Earliest time something becomes due (timer, retry, wait deadline); undefined if none. */
-  nextWakeAtMs(): number | undefined {
+  /**
+   * Earliest time something becomes due (timer, retry, wait deadline); undefined if none. Steps
+   * at the positions in `running` are left out (an attempt in flight is not due).
+   */
+  nextWakeAtMs(running: ReadonlySet<number> = new Set()): number | undefined {
     let next: number | undefined;
     const consider = (t: number | undefined) => {
       if (t !== undefined && (next === undefined || t < next)) next = t;
     };
     for (const c of this.openCommands()) {
+      if (running.has(c.cmd)) continue;
       if (c.kind === "timer") consider(c.fireAtMs);
       else if (c.kind === "signal") consider(c.deadlineAtMs);
       else if (c.kind === "step") consider(c.retryAtMs ?? this.timeMs);

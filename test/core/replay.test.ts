@@ -230,6 +230,14 @@ describe("replay", () => {
     expect(second.outcome).toEqual({ kind: "completed", output: 10 });
   });
 
+  it("waits for a running step without spinning", async () => {
+    const wf = defineWorkflow("patient", async (ctx) => ctx.step("slow", () => new Promise((resolve) => setTimeout(() => resolve("done"), 300))));
+    const exec = new MemoryExecution(wf, null);
+    const result = await exec.turn();
+    expect(result.outcome).toEqual({ kind: "completed", output: "done" });
+    expect(exec.clockReads).toBeLessThan(50);
+  });
+
   it("fails clearly when the workflow awaits something that is not a durable call", async () => {
     const wf = defineWorkflow("bare-await", async () => {
       await new Promise((r) => setTimeout(r, 50));

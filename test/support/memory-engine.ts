@@ -16,6 +16,8 @@ export class MemoryExecution {
   nextWakeAtMs: number | null | undefined;
   commits: CommitBatch[] = [];
   nowMs = 1_700_000_000_000;
+  /** Times the driver read the clock: a driver that spins while waiting reads it thousands of times. */
+  clockReads = 0;
   private inboxCounter = 0;
 
   constructor(
@@ -49,7 +51,10 @@ export class MemoryExecution {
     return drive(
       run,
       {
-        clock: () => this.nowMs,
+        clock: () => {
+          this.clockReads += 1;
+          return this.nowMs;
+        },
         random: () => 0.5,
         remainingMs: options.remainingMs ?? (() => 60_000),
         readInbox: async () => {
