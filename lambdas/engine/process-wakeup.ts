@@ -73,6 +73,11 @@ export interface WorkerOptions {
 export interface Delivery {
   /** ApproximateReceiveCount: 1 on the first delivery. */
   receiveCount?: number;
+  /**
+   * False when the invocation already spent time on other records of its batch: a step whose
+   * timeout does not fit in what is left then waits for a new invocation. Default true.
+   */
+  firstInInvocation?: boolean;
 }
 
 export type WakeupResult =
@@ -250,7 +255,7 @@ async function runUnderLease(
   let currentStatus = execution.status;
   // However large the inbox, the store takes it in commits that fit a transaction.
   let pending = snapshot.pending;
-  let fresh = true;
+  let fresh = delivery.firstInInvocation ?? true;
 
   for (;;) {
     const definition = deps.registry.get(runStart.workflow, runStart.version);

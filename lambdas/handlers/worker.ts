@@ -18,6 +18,7 @@ export function createWorkerHandler(deps: EngineDeps, options: WorkerOptions = {
     const time = { remainingMs: () => context.getRemainingTimeInMillis() };
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
     // Records of one batch run one after another: they share the invocation's time budget.
+    let first = true;
     for (const record of event.Records) {
       let message;
       try {
@@ -30,7 +31,9 @@ export function createWorkerHandler(deps: EngineDeps, options: WorkerOptions = {
       const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? "1") || 1;
       let result;
       try {
-        result = await processWakeup(message, time, deps, options, { receiveCount });
+        const firstInInvocation = first;
+        first = false;
+        result = await processWakeup(message, time, deps, options, { receiveCount, firstInInvocation });
       } catch (err) {
         // processWakeup reports failures as `retry`; this is a last resort so one record never
         // fails the batch. The message comes back after the queue's own visibility timeout.
