@@ -11,14 +11,14 @@
  * - every execution ends, by the deadline, in the state and with the output its part expects; a
  *   healthy one is never failed ENGINE_RETRIES_EXHAUSTED;
  * - history: contiguous, one terminal event, agreeing with the execution item;
- * - steps: one outcome per position and run, attempts within the policy, each recorded result
- *   from a real body run; a body ran again only after a disturbance;
+ * - steps: at most one outcome per position and run, attempts within the policy, each recorded
+ *   result from a real body run; a body ran again only after a disturbance;
  * - nothing left in any inbox; leases released; ended executions out of the due index (after a
  *   quiet period for the sweeper); `retryCount` 0 on every completed execution;
  * - timers never fire before their time (less the workers' clock spread), nor later than
  *   `bounds.dueMs` after it;
- * - due work is taken up in time: each accepted signal, cancel and child result is in history
- *   within `bounds.dueMs` (real clock) of being accepted / of the child's end;
+ * - due work is taken up in time: the start, each accepted signal, cancel and child result is in
+ *   history within `bounds.dueMs` (real clock) of being accepted / of the child's end;
  * - signals consumed exactly once, in order (unordered across senders for the storm); across
  *   continue-as-new runs: none lost in history, each exactly once in order in the output;
  * - cancel: no step body starts, and no completion lands, more than `bounds.cancelStepMs` after a
@@ -194,15 +194,20 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
 
     // ---- start everything, then drive it (signals, cancels) ---------------------------------------
     // A part whose driving broke (an API error no client retries) is reported, and the rest go on.
+    let lastDriven = "";
     const driving = (what: "start" | "drive") => (part: ScenarioPart) =>
-      part[what](drive).catch((err: unknown) => {
-        violations.push(`${part.name}: ${what} failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
-      });
+      part[what](drive)
+        .catch((err: unknown) => {
+          violations.push(`${part.name}: ${what} failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+        })
+        .finally(() => {
+          lastDriven = part.name;
+        });
     const phases: [string, number][] = [["stacks up", Date.now()]];
     await Promise.all(parts.map(driving("start")));
     phases.push(["started", Date.now()]);
     await Promise.all(parts.map(driving("drive")));
-    phases.push(["driven", Date.now()]);
+    phases.push([`driven (last: ${lastDriven})`, Date.now()]);
 
     // ---- wait for the end ------------------------------------------------------------------------
     const waitUntil = Date.now() + options.deadlineMs;

@@ -74,7 +74,9 @@ export type ApiFaultProfile = Partial<Record<ApiFaultKind, number>>;
 
 /**
  * The sweeper's faults: throttling on its query and its claims, a failed send of the wake-ups it
- * claimed, and `crashMidSweep`, rolled after each claim that landed: the sweep dies there.
+ * claimed, and `crashMidSweep`, rolled once per sweep: that sweep dies right after its first
+ * claim lands (the claims that landed hold until their lock runs out, the rest are not made).
+ * Per sweep, not per claim: a sweep with many claims would otherwise nearly always die.
  */
 export const SWEEPER_FAULT_KINDS = ["ddbThrottle", "sqsSendFail", "crashMidSweep"] as const;
 export type SweeperFaultKind = (typeof SWEEPER_FAULT_KINDS)[number];
@@ -125,7 +127,11 @@ export class ApiCall {
 export class SweepRun {
   crashed = false;
   readonly faults: string[] = [];
-  constructor(readonly id: number) {}
+  constructor(
+    readonly id: number,
+    /** Dies after its first claim (crashMidSweep). */
+    readonly dying: boolean,
+  ) {}
 }
 
 type Scope = { side: "worker"; invocation: Invocation } | { side: "api"; call: ApiCall } | { side: "sweeper"; sweep: SweepRun };
@@ -224,7 +230,7 @@ export class FaultInjector {
   wrapSweep<T>(sweep: () => Promise<T>): () => Promise<T> {
     return () => {
       this.sweeps += 1;
-      const run = new SweepRun(this.sweeps);
+      const run = new SweepRun(this.sweeps, this.roll(["crashMidSweep"], this.sweeperProfile) === "crashMidSweep");
       return this.als.run({ side: "sweeper", sweep: run }, async () => {
         const result = await sweep();
         if (run.crashed) throw new CrashError(`sweep ${run.id} died`);
@@ -425,7 +431,7 @@ export class FaultInjector {
     const result = await next(args);
     // A claim moves the wake time to the end of the claim's lock (see claimDue).
     const isClaim = op === "UpdateItem" && String(args.input.UpdateExpression ?? "").startsWith("SET nextWakeAtMs = :lockedUntil");
-    if (isClaim && this.roll(["crashMidSweep"], this.sweeperProfile) === "crashMidSweep") {
+    if (isClaim && sweep.dying) {
       this.noteSide("sweeper", sweep.faults, "crashMidSweep");
       sweep.crashed = true;
       throw new CrashError(`sweep ${sweep.id} died after a claim`);

@@ -34,8 +34,8 @@ interface WaitOutput {
   second: number | null;
 }
 
-/** How long the scenario waits for a wait to show up in history. */
-const WAIT_APPEARS_MS = 40_000;
+/** How long the scenario waits for a wait to show up in history (the pre-sleep, and then some). */
+const WAIT_APPEARS_MS = 60_000;
 
 /** No step bodies here (so no fault injector): the waits are what is tested. */
 export function signalTimeoutsPart(options: SignalTimeoutOptions): ScenarioPart {
@@ -51,6 +51,8 @@ export function signalTimeoutsPart(options: SignalTimeoutOptions): ScenarioPart 
   const early = Array.from({ length: options.early }, (_, i) => `wait-early-${i}`);
   const late = Array.from({ length: options.late }, (_, i) => `wait-late-${i}`);
   const all = [...early, ...late];
+  /** Late ones whose wait never showed up, so no signal was sent. */
+  const neverWaited = new Set<string>();
 
   return {
     name: "signal-timeouts",
@@ -79,7 +81,10 @@ export function signalTimeoutsPart(options: SignalTimeoutOptions): ScenarioPart 
             deadline = deadlineOf((await reader.readHistory(id)).events);
             if (deadline === undefined) await sleep(200);
           }
-          if (deadline === undefined) return; // never waited: the check reports the execution
+          if (deadline === undefined) {
+            neverWaited.add(id);
+            return;
+          }
           await sleep(Math.max(0, deadline + margin + jitterMs - apiClock()));
           await api.signal(id, "x", 1_000 + i);
         }),
@@ -88,6 +93,7 @@ export function signalTimeoutsPart(options: SignalTimeoutOptions): ScenarioPart 
 
     check({ observed, api, bounds }: CheckContext, v: Report) {
       const margin = bounds.spreadMs + 250;
+      for (const id of neverWaited) v(id, `no wait with a timeout in history within ${WAIT_APPEARS_MS} ms, so the late signal was never sent`);
       for (const id of all) {
         const { record, history } = observed.get(id) ?? { record: undefined, history: [] };
         const sent = api.signals.get(id) ?? [];
