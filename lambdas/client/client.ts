@@ -1,0 +1,259 @@
+/**
+ * `createClient()`: the API's routes as typed methods (docs/api.md). Each method is one request
+ * (plus the retries of retry.ts), except `result()`, which polls, and the iterators, which page.
+ */
+import type { ExecutionStatus } from "../core/status";
+import type { WorkflowDefinition } from "../core/workflow";
+import { type ClientAuth, createAuthorizer } from "./auth";
+import { ExecutionCanceledError, ExecutionFailedError, InvalidArgumentError } from "./errors";
+import { itemsOfPages } from "./pagination";
+import { type ResultOptions, waitUntilEnded } from "./result";
+import { type RetryOptions, retryPolicy } from "./retry";
+import { cancelAnswerSchema, executionPageSchema, executionSchema, historyPageSchema, signalReceiptSchema, workflowsSchema } from "./schemas";
+import { createTransport, pathSegment } from "./transport";
+import type {
+  AnyWorkflowDefinition,
+  Execution,
+  ExecutionHandle,
+  ExecutionPage,
+  ExecutionSummary,
+  HistoryEventView,
+  HistoryPage,
+  SignalReceipt,
+  StartedExecution,
+  WorkflowInfo,
+} from "./types";
+
+export interface ClientOptions {
+  /** The API's base URL: the construct's `apiUrl` (`WorkflowsApiUrl` output), or the local stack's `apiUrl`. */
+  url: string | URL;
+  auth: ClientAuth;
+  /** Retries of `503 STORE_BUSY` and `429 INBOX_FULL` (nothing else is retried). */
+  retry?: RetryOptions;
+  /** Default: the global fetch (Node 20+). */
+  fetch?: typeof fetch;
+}
+
+export interface StartOptions {
+  /**
+   * The execution's id (1–128 of `A–Z a–z 0–9 _ -`); the server makes a UUID when absent. With an
+   * id, a start is idempotent: sending it again returns the same execution (`created: false`).
+   */
+  id?: string;
+  /**
+   * The version to run. Default: when given a definition, the definition's version, so the input
+   * and output types checked at compile time are the ones the server runs; when given a name,
+   * the latest registered.
+   */
+  version?: number;
+}
+
+export interface HistoryOptions {
+  /** Events per page, 1–1000 (default 100). */
+  limit?: number;
+  /** From a previous page: go on from there. */
+  cursor?: string;
+}
+
+export interface ListOptions {
+  /** Only this workflow's executions (a definition or a name). */
+  workflow?: string | AnyWorkflowDefinition;
+  status?: ExecutionStatus;
+  /** Executions per page, 1–100 (default 20). */
+  limit?: number;
+  /** From a previous page of the same `workflow` and `status`. */
+  cursor?: string;
+}
+
+/** An execution, by id or by a handle from `start()`. */
+export type ExecutionRef = string | ExecutionHandle<unknown, unknown>;
+
+export interface DurableClient {
+  /**
+   * Starts an execution of `workflow` with `input`, type-checked against the definition. Returns a
+   * handle typed by the workflow (for `result()`), whether it was created now, and its view.
+   * @example
+   * const run = await client.start(approval, { request: "laptop" }, { id: "req-42" });
+   * const outcome = await client.result(run); // typed as approval's output
+   */
+  start<I, O>(workflow: WorkflowDefinition<I, O>, input: NoInfer<I>, options?: StartOptions): Promise<StartedExecution<I, O>>;
+  /**
+   * Starts an execution of the workflow registered under `workflow`; give the types when you know them.
+   * @example
+   * const run = await client.start<{ name: string }, { greeting: string }>("greet", { name: "Ada" });
+   */
+  start<I = unknown, O = unknown>(workflow: string, input?: I, options?: StartOptions): Promise<StartedExecution<I, O>>;
+
+  /**
+   * Reads one execution: status, input, output once completed, error once failed.
+   * Throws NotFoundError (404) for an unknown id or one whose retention has ended.
+   * @example
+   * const execution = await client.get(run);
+   * if (execution.status === "failed") console.log(execution.error?.message);
+   */
+  get<I, O>(execution: ExecutionHandle<I, O>): Promise<Execution<I, O>>;
+  get<I = unknown, O = unknown>(executionId: string): Promise<Execution<I, O>>;
+
+  /**
+   * Waits until the execution ends and returns its output. Throws ExecutionFailedError (with the
+   * execution's error as `failure`) when it failed, ExecutionCanceledError when it was canceled,
+   * ResultTimeoutError after `timeoutMs`, and the signal's reason when `signal` aborts.
+   * @example
+   * const output = await client.result(run, { timeoutMs: 60_000 });
+   */
+  result<O>(execution: ExecutionHandle<unknown, O>, options?: ResultOptions): Promise<O>;
+  result<O = unknown>(executionId: string, options?: ResultOptions): Promise<O>;
+
+  /**
+   * One page of the execution's history, oldest first; pass `cursor` back for the next page.
+   * @example
+   * const { events, cursor } = await client.history(run, { limit: 50 });
+   */
+  history(execution: ExecutionRef, options?: HistoryOptions): Promise<HistoryPage>;
+
+  /**
+   * Every event of the execution's history, oldest first, fetching page after page.
+   * @example
+   * for await (const event of client.iterateHistory(run)) console.log(event.seq, event.type, event.at);
+   */
+  iterateHistory(execution: ExecutionRef, options?: HistoryOptions): AsyncIterable<HistoryEventView>;
+
+  /**
+   * One page of executions, newest first, optionally of one workflow and/or status. A page may be
+   * short, even empty, and still have a `cursor`: page on while there is one.
+   * @example
+   * const { executions, cursor } = await client.list({ workflow: approval, status: "sleeping" });
+   */
+  list(options?: ListOptions): Promise<ExecutionPage>;
+
+  /**
+   * Every execution matching the filter, newest first, fetching page after page.
+   * @example
+   * for await (const execution of client.iterateExecutions({ status: "failed" })) console.log(execution.id);
+   */
+  iterateExecutions(options?: ListOptions): AsyncIterable<ExecutionSummary>;
+
+  /**
+   * Sends a signal; `payload` (any JSON, `null` when absent) is what `ctx.waitForSignal(name)`
+   * resolves with. Throws NotFoundError for an unknown execution, ConflictError
+   * (`EXECUTION_ENDED`) for one that has ended; a full inbox is retried, then RateLimitError.
+   * @example
+   * await client.signal(run, "decision", { approved: true, by: "ana" });
+   */
+  signal(execution: ExecutionRef, name: string, payload?: unknown): Promise<SignalReceipt>;
+
+  /**
+   * Asks the execution to cancel; the workflow sees a CancelledError at its next durable call.
+   * Throws ConflictError (`EXECUTION_ENDED`) when it has ended already.
+   * @example
+   * await client.cancel(run, "customer withdrew");
+   */
+  cancel(execution: ExecutionRef, reason?: string): Promise<void>;
+
+  /**
+   * The registered workflows and their versions.
+   * @example
+   * const names = (await client.workflows()).map((w) => w.name);
+   */
+  workflows(): Promise<WorkflowInfo[]>;
+}
+
+/**
+ * A client of the durable-aws HTTP API.
+ * @example
+ * // Against AWS (IAM auth, credentials from the standard chain):
+ * const client = createClient({ url: process.env.WORKFLOWS_API_URL!, auth: { type: "iam" } });
+ * // Against the local stack:
+ * const local = createClient({ url: stack.apiUrl, auth: { type: "bearer", token: stack.bearerToken } });
+ */
+export function createClient(options: ClientOptions): DurableClient {
+  const baseUrl = parseBaseUrl(options.url);
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== "function") throw new InvalidArgumentError("no global fetch: use Node 20+ or pass options.fetch");
+  const send = createTransport({ baseUrl, authorize: createAuthorizer(options.auth, baseUrl), retry: retryPolicy(options.retry), fetch: fetchImpl });
+
+  const executionPath = (execution: ExecutionRef) => `/executions/${pathSegment(idOf(execution), "the execution id")}`;
+  const read = async (execution: ExecutionRef, signal?: AbortSignal): Promise<Execution> =>
+    (await send({ method: "GET", path: executionPath(execution), ...(signal === undefined ? {} : { signal }) }, executionSchema)).body;
+
+  const history = async (execution: ExecutionRef, page: HistoryOptions = {}): Promise<HistoryPage> =>
+    (await send({ method: "GET", path: `${executionPath(execution)}/history`, query: { limit: page.limit, cursor: page.cursor } }, historyPageSchema)).body;
+
+  const list = async (filter: ListOptions = {}): Promise<ExecutionPage> => {
+    const workflow = typeof filter.workflow === "object" ? filter.workflow.name : filter.workflow;
+    return (await send({ method: "GET", path: "/executions", query: { workflow, status: filter.status, limit: filter.limit, cursor: filter.cursor } }, executionPageSchema))
+      .body;
+  };
+
+  const start = async (workflow: string | AnyWorkflowDefinition, input?: unknown, startOptions: StartOptions = {}): Promise<StartedExecution> => {
+    const name = typeof workflow === "string" ? workflow : workflow.name;
+    const version = startOptions.version ?? (typeof workflow === "string" ? undefined : workflow.version);
+    const { status, body } = await send(
+      {
+        method: "POST",
+        path: "/executions",
+        body: {
+          workflow: name,
+          ...(version === undefined ? {} : { version }),
+          ...(input === undefined ? {} : { input }),
+          ...(startOptions.id === undefined ? {} : { id: startOptions.id }),
+        },
+      },
+      executionSchema,
+    );
+    return { id: body.id, workflow: body.workflow, version: body.version, created: status === 201, execution: body };
+  };
+
+  const result = async (execution: ExecutionRef, waitOptions: ResultOptions = {}): Promise<unknown> => {
+    const ended = await waitUntilEnded(idOf(execution), (signal) => read(execution, signal), waitOptions);
+    if (ended.status === "failed") throw new ExecutionFailedError(ended);
+    if (ended.status === "canceled") throw new ExecutionCanceledError(ended);
+    return ended.output;
+  };
+
+  return {
+    start: start as DurableClient["start"],
+    get: ((execution: ExecutionRef) => read(execution)) as DurableClient["get"],
+    result: result as DurableClient["result"],
+    history,
+    iterateHistory: (execution, page = {}) =>
+      itemsOfPages(async (cursor) => {
+        const { events, cursor: next } = await history(execution, { ...page, ...(cursor === undefined ? {} : { cursor }) });
+        return { items: events, ...(next === undefined ? {} : { cursor: next }) };
+      }, page.cursor),
+    list,
+    iterateExecutions: (filter = {}) =>
+      itemsOfPages(async (cursor) => {
+        const { executions, cursor: next } = await list({ ...filter, ...(cursor === undefined ? {} : { cursor }) });
+        return { items: executions, ...(next === undefined ? {} : { cursor: next }) };
+      }, filter.cursor),
+    signal: async (execution, name, payload) =>
+      (
+        await send(
+          { method: "POST", path: `${executionPath(execution)}/signals/${pathSegment(name, "the signal name")}`, ...(payload === undefined ? {} : { body: payload }) },
+          signalReceiptSchema,
+        )
+      ).body,
+    cancel: async (execution, reason) => {
+      await send({ method: "POST", path: `${executionPath(execution)}/cancel`, ...(reason === undefined ? {} : { body: { reason } }) }, cancelAnswerSchema);
+    },
+    workflows: async () => (await send({ method: "GET", path: "/workflows" }, workflowsSchema)).body,
+  };
+}
+
+function idOf(execution: ExecutionRef): string {
+  return typeof execution === "string" ? execution : execution?.id;
+}
+
+function parseBaseUrl(url: string | URL): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidArgumentError(`url must be an absolute http(s) URL, got ${JSON.stringify(String(url))}`);
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") throw new InvalidArgumentError(`url must be http(s), got ${parsed.protocol}`);
+  // The client appends `/executions?...`: a query or fragment on the base would end up in the middle.
+  if (parsed.search !== "" || parsed.hash !== "") throw new InvalidArgumentError("url must be the API's base URL, without a query or fragment");
+  return parsed;
+}

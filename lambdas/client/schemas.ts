@@ -1,0 +1,39 @@
+/**
+ * The shape of each route's 2xx answer, checked on the fields the client relies on. Loose
+ * objects: fields the API adds later pass through untouched, so an older client keeps working
+ * with a newer API. The casts to the typed views are the trust boundary: past it, types hold.
+ */
+import { z } from "zod";
+import type { Execution, ExecutionPage, HistoryPage, SignalReceipt, WorkflowInfo } from "./types";
+
+const SummaryShape = z.looseObject({
+  id: z.string(),
+  workflow: z.string(),
+  version: z.number(),
+  // Not an enum: a status a newer API adds must not break reading the execution.
+  status: z.string(),
+  run: z.number(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const executionSchema = SummaryShape.transform((value) => value as unknown as Execution);
+
+export const executionPageSchema = z
+  .looseObject({ executions: z.array(SummaryShape), cursor: z.string().optional() })
+  .transform((value) => value as unknown as ExecutionPage);
+
+export const historyPageSchema = z
+  .looseObject({
+    events: z.array(z.looseObject({ seq: z.number(), type: z.string(), at: z.string() })),
+    cursor: z.string().optional(),
+  })
+  .transform((value) => value as unknown as HistoryPage);
+
+export const workflowsSchema = z
+  .looseObject({ workflows: z.array(z.looseObject({ name: z.string(), versions: z.array(z.number()), latest: z.number() })) })
+  .transform((value) => value.workflows as WorkflowInfo[]);
+
+export const signalReceiptSchema = z.looseObject({ signalId: z.string() }).transform((value): SignalReceipt => ({ signalId: value.signalId }));
+
+export const cancelAnswerSchema = z.looseObject({ id: z.string(), cancelRequested: z.literal(true) });
