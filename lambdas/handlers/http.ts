@@ -38,6 +38,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   STORE_BUSY: 503,
 };
 
+/** Answers worth retrying say when (the client still backs off with jitter). */
+const RETRY_AFTER_SECONDS: Record<string, number> = { STORE_BUSY: 1, INBOX_FULL: 5 };
+
 /** Largest request body read (room for whitespace and the envelope around a MAX_VALUE_BYTES value). */
 export const MAX_REQUEST_BODY_BYTES = 1_048_576;
 
@@ -60,7 +63,11 @@ export function errorResponse(err: unknown): { response: APIGatewayProxyStructur
   if (err instanceof DurableError) {
     const status = STATUS_BY_CODE[err.code];
     if (status !== undefined) {
-      return { response: json(status, { error: { code: err.code, message: err.message } }), unexpected: status >= 500 };
+      const retryAfter = RETRY_AFTER_SECONDS[err.code];
+      return {
+        response: json(status, { error: { code: err.code, message: err.message } }, retryAfter === undefined ? {} : { "retry-after": String(retryAfter) }),
+        unexpected: status >= 500,
+      };
     }
   }
   return { response: json(500, { error: { code: "INTERNAL", message: "Internal Server Error" } }), unexpected: true };

@@ -144,6 +144,7 @@ describe("an inbox nobody takes in", () => {
     const refused = await g.api("POST", "/executions/bytes/signals/s", jsonOf(BIG));
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe("INBOX_FULL");
+    expect(refused.retryAfter).toBe("5");
     expect(await inboxSize(g.world, "bytes")).toBe(before);
     expect((await g.api("POST", "/executions/bytes/cancel", { reason: "flooded" })).status).toBe(202);
     await drainIntoWorker(g.world, g.worker(), { quietMs: 500, timeoutMs: 60_000 });

@@ -42,6 +42,8 @@ export class FlakyScheduler implements WakeupScheduler {
 
 export interface ApiAnswer {
   status: number;
+  /** The `retry-after` header, if any. */
+  retryAfter: string | null;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read whatever came back
 }
 
@@ -102,7 +104,7 @@ export async function guaranteeWorld(
       } catch {
         // not JSON
       }
-      return { status: res.status, body: parsed };
+      return { status: res.status, body: parsed, retryAfter: res.headers.get("retry-after") };
     },
     async sweep() {
       return (await sweepDue({ ...worker(), scheduler: new SqsWakeupScheduler(world.clients.sqs, world.queueUrl) }, { graceMs: 0 })).woken;
