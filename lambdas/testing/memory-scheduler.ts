@@ -1,0 +1,50 @@
+/**
+ * The engine's queue ports in memory, over a MemoryQueue on a virtual clock:
+ *
+ *   MemoryWakeupScheduler (WakeupScheduler)  sends `{ executionId, dueAtMs? }` as SqsWakeupScheduler
+ *                                            does, delayed by at most SQS's 900 s, so a longer
+ *                                            timer is chained by the worker as in production
+ *   MemoryRedelivery (Redelivery)            retry backoff through the message's visibility, and
+ *                                            the dead-letter queue
+ *
+ * A wake-up due now is visible at once; one due later is held until the clock reaches its time
+ * (or the 900 s cap). Delays are exact to the millisecond: SQS counts whole seconds, rounded up,
+ * which only ever makes a wake-up later, and the worker sends on one that comes early.
+ *
+ * @example
+ * let nowMs = Date.UTC(2026, 0, 1);
+ * const queue = new MemoryQueue(() => nowMs);
+ * const scheduler = new MemoryWakeupScheduler(queue);
+ * await scheduler.schedule("order-1", { dueAtMs: nowMs + 60_000, nowMs });
+ * queue.receive(10); // [] until nowMs moves a minute on
+ */
+import type { ErrorInfo } from "../core/errors";
+import { type Redelivery, visibilitySecondsFor } from "../queue/redelivery";
+import { MAX_DELAY_SECONDS, type WakeupMessage, type WakeupScheduler } from "../queue/wakeups";
+import type { MemoryQueue } from "./memory-queue";
+
+export class MemoryWakeupScheduler implements WakeupScheduler {
+  constructor(private readonly queue: MemoryQueue) {}
+
+  async schedule(executionId: string, options: { dueAtMs?: number; nowMs: number }): Promise<void> {
+    const message: WakeupMessage = { executionId, ...(options.dueAtMs === undefined ? {} : { dueAtMs: options.dueAtMs }) };
+    const delayMs = options.dueAtMs === undefined ? 0 : Math.min(Math.max(0, options.dueAtMs - options.nowMs), MAX_DELAY_SECONDS * 1000);
+    this.queue.send(JSON.stringify(message), delayMs);
+  }
+
+  async wakeNow(executionIds: readonly string[]): Promise<void> {
+    for (const executionId of new Set(executionIds)) this.queue.send(JSON.stringify({ executionId } satisfies WakeupMessage));
+  }
+}
+
+export class MemoryRedelivery implements Redelivery {
+  constructor(private readonly queue: MemoryQueue) {}
+
+  async retryLater(receiptHandle: string, delaySeconds: number): Promise<void> {
+    this.queue.changeVisibility(receiptHandle, visibilitySecondsFor(delaySeconds));
+  }
+
+  async deadLetter(message: WakeupMessage, reason: ErrorInfo): Promise<void> {
+    this.queue.deadLetters.push({ body: JSON.stringify(message), reason: "dead-lettered", details: reason });
+  }
+}
