@@ -3,5 +3,5 @@ export { createTestEnvironment, TestEnvironment, type TestEnvironmentOptions } f
 // The same kit in memory: no DynamoDB Local, no SQS emulator, no Java.
 export { createMemoryTestEnvironment, MemoryTestEnvironment, type MemoryTestEnvironmentOptions } from "./memory-environment";
 export { MemoryExecutionStore, type MemoryStoreOptions } from "./memory-store";
-export { MemoryRedelivery, MemoryWakeupScheduler } from "./memory-scheduler";
+export { MemoryRedelivery, MemoryWakeupScheduler, type MemoryWakeupSchedulerOptions } from "./memory-scheduler";
 export { MemoryQueue, type DeadLetter, type MemoryQueueOptions, type ReceivedMessage } from "./memory-queue";

@@ -30,7 +30,7 @@ import { RunCache } from "../engine/run-cache";
 import { sweepDue, type SweepOptions } from "../engine/sweeper";
 import { createWorkerHandler } from "../handlers/worker";
 import { type DeadLetter, MemoryQueue, type MemoryQueueOptions } from "./memory-queue";
-import { MemoryRedelivery, MemoryWakeupScheduler } from "./memory-scheduler";
+import { MemoryRedelivery, MemoryWakeupScheduler, type MemoryWakeupSchedulerOptions } from "./memory-scheduler";
 import { MemoryExecutionStore, type MemoryStoreOptions } from "./memory-store";
 
 export interface MemoryTestEnvironmentOptions {
@@ -47,6 +47,8 @@ export interface MemoryTestEnvironmentOptions {
   storeOptions?: MemoryStoreOptions;
   /** The queue's visibility timeout and redrive policy. */
   queueOptions?: MemoryQueueOptions;
+  /** The longest delay of one wake-up (default SQS's 900 s; `Infinity` skips the chaining of long timers). */
+  schedulerOptions?: MemoryWakeupSchedulerOptions;
   /** Receives the engine's metrics (starts, ends, step attempts), e.g. to assert on them. */
   metrics?: EngineMetrics;
   /** Milliseconds each worker invocation has (Lambda's getRemainingTimeInMillis). Default 60 s, as TestEnvironment's. */
@@ -74,7 +76,7 @@ export class MemoryTestEnvironment {
     this.invocationMs = options.invocationMs ?? 60_000;
     this.deps = {
       store: this.store,
-      scheduler: new MemoryWakeupScheduler(this.queue),
+      scheduler: new MemoryWakeupScheduler(this.queue, options.schedulerOptions),
       redelivery: new MemoryRedelivery(this.queue),
       registry: new WorkflowRegistry(options.workflows),
       clock,

@@ -2,8 +2,9 @@
  * The engine's queue ports in memory, over a MemoryQueue on a virtual clock:
  *
  *   MemoryWakeupScheduler (WakeupScheduler)  sends `{ executionId, dueAtMs? }` as SqsWakeupScheduler
- *                                            does, delayed by at most SQS's 900 s, so a longer
- *                                            timer is chained by the worker as in production
+ *                                            does, delayed by at most SQS's 900 s (by default),
+ *                                            so a longer timer is chained by the worker as in
+ *                                            production
  *   MemoryRedelivery (Redelivery)            retry backoff through the message's visibility, and
  *                                            the dead-letter queue
  *
@@ -23,12 +24,28 @@ import { type Redelivery, visibilitySecondsFor } from "../queue/redelivery";
 import { MAX_DELAY_SECONDS, type WakeupMessage, type WakeupScheduler } from "../queue/wakeups";
 import type { MemoryQueue } from "./memory-queue";
 
+export interface MemoryWakeupSchedulerOptions {
+  /**
+   * Longest delay of one message. Default SQS's 900 s, so a long timer is chained through the
+   * worker as in production (a 30-day sleep is 2 880 hops, some 40 ms); `Infinity` holds each
+   * wake-up until its time instead, as TestEnvironment does.
+   */
+  maxDelaySeconds?: number;
+}
+
 export class MemoryWakeupScheduler implements WakeupScheduler {
-  constructor(private readonly queue: MemoryQueue) {}
+  private readonly maxDelayMs: number;
+
+  constructor(
+    private readonly queue: MemoryQueue,
+    options: MemoryWakeupSchedulerOptions = {},
+  ) {
+    this.maxDelayMs = (options.maxDelaySeconds ?? MAX_DELAY_SECONDS) * 1000;
+  }
 
   async schedule(executionId: string, options: { dueAtMs?: number; nowMs: number }): Promise<void> {
     const message: WakeupMessage = { executionId, ...(options.dueAtMs === undefined ? {} : { dueAtMs: options.dueAtMs }) };
-    const delayMs = options.dueAtMs === undefined ? 0 : Math.min(Math.max(0, options.dueAtMs - options.nowMs), MAX_DELAY_SECONDS * 1000);
+    const delayMs = options.dueAtMs === undefined ? 0 : Math.min(Math.max(0, options.dueAtMs - options.nowMs), this.maxDelayMs);
     this.queue.send(JSON.stringify(message), delayMs);
   }
 
