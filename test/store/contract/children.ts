@@ -4,7 +4,7 @@ import type { HistoryEvent } from "../../../lambdas/core/events";
 import type { ChildStart } from "../../../lambdas/core/run";
 import { ChildIdInUseError } from "../../../lambdas/store/errors";
 import type { ExecutionStore } from "../../../lambdas/store/store";
-import { batch, completeExecution, lease, newExecution, sleepingUntil, T0 } from "./fixtures";
+import { batch, completeExecution, lease, newExecution, sleepingUntil, step, T0 } from "./fixtures";
 import type { StoreKit } from "./kits";
 
 function childStart(childId: string, parentCmd = 0): { event: HistoryEvent; start: ChildStart } {
@@ -74,6 +74,24 @@ export function childContract(kit: StoreKit): void {
       await retained.commit(taken.lease, batch([event], { childStarts: [start] }), purgeAtMs);
       expect(await retained.getExecution("old-kid")).toMatchObject({ status: "running", workflow: "kid-wf", parent: { executionId: "parent-3", cmd: 0 }, createdAtMs: purgeAtMs });
       expect((await retained.readHistory("old-kid")).events.map((e) => e.type)).toEqual(["ExecutionStarted"]);
+    });
+  });
+
+  describe("commit: a child id freed by its retention in a later part of a split batch (reported)", () => {
+    it("commits the whole batch again, so the parts that landed conflict: HistoryConflictError, the old child gone, the new one not started", async () => {
+      const retained = await kit.newStore({ retentionSeconds: 60 });
+      const purgeAtMs = await completeExecution(retained, "split-old-kid", T0);
+      await retained.createExecution(newExecution("split-parent", { nowMs: purgeAtMs }));
+      const taken = await lease(retained, "split-parent", "worker", purgeAtMs);
+      const steps = Array.from({ length: 120 }, (_, i) => step(i + 2));
+      const { event, start } = childStart("split-old-kid");
+      const started = { ...event, seq: 122 };
+      await expect(retained.commit(taken.lease, batch([...steps, started], { childStarts: [start], execution: sleepingUntil(null) }), purgeAtMs)).rejects.toMatchObject({
+        code: "HISTORY_CONFLICT",
+        details: { seq: 2 },
+      });
+      expect((await retained.readHistory("split-parent")).events).toHaveLength(100);
+      expect(await retained.getExecution("split-old-kid")).toBeUndefined();
     });
   });
 
