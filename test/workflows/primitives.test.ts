@@ -1,10 +1,15 @@
 /**
- * Every primitive of the programming model, run through the real worker handler against
- * DynamoDB Local and the SQS emulator, with the test kit's injected clock.
+ * Every primitive of the programming model, run through the real worker handler with the test
+ * kit's injected clock: against DynamoDB Local and the SQS emulator (cold and warm runs), and on
+ * the in-memory kit (cold runs), which must behave the same.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { build } from "esbuild";
+import { readFile } from "node:fs/promises";
+import { Socket } from "node:net";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import {
+  type AnyWorkflow,
   CancelledError,
   ChildFailedError,
   defineWorkflow,
@@ -12,7 +17,7 @@ import {
   StepFailedError,
 } from "../../lambdas/core";
 import { RunCache } from "../../lambdas/engine/run-cache";
-import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing";
+import { createMemoryTestEnvironment, createTestEnvironment, type TestEnvironment } from "../../lambdas/testing";
 
 const calls = new Map<string, number>();
 const count = (key: string) => calls.set(key, (calls.get(key) ?? 0) + 1);
@@ -126,18 +131,34 @@ const versionedV2 = defineWorkflow("versioned", { version: 2 }, async (ctx) => {
   return "v2";
 });
 
-// Every test runs twice: replaying the whole history on every turn (cold), and with runs kept
-// warm between turns as a long-lived worker does.
-describe.each([false, true])("warm runs: %s", (warmRuns) => {
-  let env: TestEnvironment;
+/** What these tests use of a kit; both TestEnvironment and MemoryTestEnvironment have it. */
+type WorkflowTestKit = Pick<TestEnvironment, "deps" | "stats" | "now" | "start" | "signal" | "cancel" | "advanceTime" | "runUntilIdle" | "execution" | "result" | "history" | "isDone" | "close">;
+
+interface KitMode {
+  name: string;
+  create(options: { workflows: readonly AnyWorkflow[]; startTimeMs: number }): Promise<WorkflowTestKit>;
+}
+
+// Every test runs in three modes: replaying the whole history on every turn (cold) and with runs
+// kept warm between turns as a long-lived worker does, both on DynamoDB Local and the SQS
+// emulator; and cold on the in-memory kit.
+const KIT_MODES: KitMode[] = [
+  ...[false, true].map((warmRuns) => ({
+    name: `DynamoDB Local, warm runs: ${warmRuns}`,
+    create: (options: Parameters<KitMode["create"]>[0]) =>
+      createTestEnvironment({ ...options, endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") }, warmRuns }),
+  })),
+  { name: "in memory, warm runs: false", create: (options) => createMemoryTestEnvironment({ ...options, warmRuns: false }) },
+];
+
+describe.each(KIT_MODES)("$name", (mode) => {
+  let env: WorkflowTestKit;
 
   beforeAll(async () => {
     calls.clear();
-    env = await createTestEnvironment({
-      endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
+    env = await mode.create({
       workflows: [pipeline, monthLong, approval, collector, retrying, nonRetryable, cancellable, child, parent, deterministic, parallel, poller, versionedV1, versionedV2],
       startTimeMs: Date.UTC(2026, 0, 1),
-      warmRuns,
     });
   });
 
@@ -331,5 +352,68 @@ describe.each([false, true])("warm runs: %s", (warmRuns) => {
       expect(await env.result(id)).toBe(2);
       expect(attempts).toBe(2);
     });
+  });
+});
+
+describe("the in-memory kit", () => {
+  it("runs a workflow test with no services: no endpoints, no connection opened, a few milliseconds", async () => {
+    const connect = vi.spyOn(Socket.prototype, "connect");
+    const startedAt = performance.now();
+    const env = await createMemoryTestEnvironment({ workflows: [approval] });
+    const approved = await env.start(approval, null);
+    const expired = await env.start(approval, null);
+    await env.advanceTime("7 days");
+    await env.signal(approved, "decision", { ok: true });
+    await env.advanceTime("24h");
+    expect(await env.result(approved)).toBe("approved");
+    expect(await env.result(expired)).toBe("expired");
+    await env.close();
+    const elapsedMs = performance.now() - startedAt;
+    expect(connect).not.toHaveBeenCalled();
+    connect.mockRestore();
+    // Typically 15–30 ms here (most of it chaining 7 days of 900 s SQS delays); generous for a busy machine.
+    expect(elapsedMs).toBeLessThan(1_000);
+  });
+
+  it("reaches nothing of the local stack and no dev dependency (DynamoDB Local, Java, the SQS emulator) from its module graph", async () => {
+    const entry = fileURLToPath(new URL("../../lambdas/testing/memory-environment.ts", import.meta.url));
+    const built = await build({ entryPoints: [entry], absWorkingDir: fileURLToPath(new URL("../..", import.meta.url)), bundle: true, write: false, metafile: true, platform: "node", format: "esm", packages: "external", logLevel: "silent" });
+    const sources = Object.keys(built.metafile.inputs);
+    const packages = Object.values(built.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path));
+    const manifest = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { devDependencies: Record<string, string> };
+    const devOnly = Object.keys(manifest.devDependencies).filter((name) => !name.startsWith("@types/"));
+    expect(sources.filter((s) => s.startsWith("local/") || s.endsWith("test-environment.ts"))).toEqual([]);
+    expect(packages.filter((p) => devOnly.some((d) => p === d || p.startsWith(`${d}/`)))).toEqual([]);
+    expect(sources).toContain("lambdas/handlers/worker.ts");
+  });
+
+  it("chains a long timer through the worker in SQS's 900 s hops, or holds it until due when told to", async () => {
+    const startTimeMs = Date.UTC(2026, 0, 1);
+    const chained = await createMemoryTestEnvironment({ workflows: [monthLong], startTimeMs });
+    const held = await createMemoryTestEnvironment({ workflows: [monthLong], startTimeMs, schedulerOptions: { maxDelaySeconds: Infinity } });
+    for (const env of [chained, held]) {
+      const id = await env.start(monthLong, null);
+      await env.advanceTime("30 days");
+      expect(await env.result(id)).toEqual({ sleptMs: 30 * 86_400_000 });
+    }
+    // The start, then one invocation per 900 s until the timer's own.
+    expect(chained.stats.invocations).toBe(1 + (30 * 86_400) / 900);
+    expect(held.stats.invocations).toBe(2);
+  });
+
+  it("backs engine retries off on the test clock, and dead-letters the wake-up once they are spent", async () => {
+    const env = await createMemoryTestEnvironment({ workflows: [nonRetryable], startTimeMs: Date.UTC(2026, 0, 1), workerOptions: { engineRetries: { maxRetries: 2 } } });
+    vi.spyOn(env.store, "commit").mockRejectedValue(new Error("injected: the disk is on fire"));
+    const id = await env.start(nonRetryable, null);
+    expect((await env.execution(id)).status).toBe("running");
+    expect(env.stats.invocations).toBe(1);
+    // Retry 1 comes back after 2 s (+ jitter), retry 2 after 4 s, then the engine gives up.
+    await env.advanceTime("1s");
+    expect(env.stats.invocations).toBe(1);
+    await env.advanceTime("1 minute");
+    expect(env.stats.invocations).toBe(3);
+    expect(await env.execution(id)).toMatchObject({ status: "failed", error: { code: "ENGINE_RETRIES_EXHAUSTED" } });
+    expect(env.deadLetters()).toEqual([{ body: JSON.stringify({ executionId: id }), reason: "dead-lettered", details: expect.objectContaining({ code: "ENGINE_RETRIES_EXHAUSTED" }) }]);
+    await env.close();
   });
 });
