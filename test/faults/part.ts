@@ -50,6 +50,8 @@ export interface Bounds {
   workerSpreadMs: number;
   /** The largest stack offset: a worker's stamp minus this is the earliest real time it can mean. */
   maxStackSkewMs: number;
+  /** The smallest stack offset: a worker's stamp minus this is the latest real time it can mean. */
+  minStackSkewMs: number;
 }
 
 export interface DriveContext {

@@ -7,8 +7,8 @@ import type { ScenarioOptions } from "./scenario";
 /** FAULT_SEED, or the suite's default. */
 export const seed = Number(process.env.FAULT_SEED ?? 20_260_611);
 
-/** The paths scenario; the soak (soak.run.ts) runs it with more executions. */
-export function pathsScenario(overrides: Partial<ScenarioOptions> = {}): ScenarioOptions {
+/** The paths scenario; the soak (soak.ts) runs it with more executions. */
+export function pathsScenario(): ScenarioOptions {
   return {
     name: "paths",
     seed,
@@ -19,13 +19,14 @@ export function pathsScenario(overrides: Partial<ScenarioOptions> = {}): Scenari
     stallMs: 6_000,
     deadlineMs: 60_000,
     // About a third of the original suite's worker rates: the worker's faults are not what is new
-    // here, and an execution must not lose `maxEngineRetries` turns in a row to them.
+    // here, and an execution must not lose `maxEngineRetries` turns in a row to them. The rarer
+    // kinds a little higher, so that every kind is injected whatever the seed.
     profile: {
       ddbThrottle: 0.005,
-      txConflict: 0.007,
-      crashBeforeWrite: 0.003,
-      crashAfterWrite: 0.003,
-      stall: 0.002,
+      txConflict: 0.012,
+      crashBeforeWrite: 0.005,
+      crashAfterWrite: 0.005,
+      stall: 0.005,
       stallUpdateOnly: 0.015,
       crashHoldingLease: 0.004,
       crashInStep: 0.008,
@@ -39,9 +40,11 @@ export function pathsScenario(overrides: Partial<ScenarioOptions> = {}): Scenari
     skewMs: { api: 2_500, stacks: [2_500, -1_500] },
     // Long steps kill a turn that starts one too late; that many turns in a row is a give-up.
     maxEngineRetries: 6,
-    // Long turns (long steps, races, a held burst) hold a poller loop each: more loops keep the
-    // others' wake-ups from queueing behind them.
+    // Long turns (long steps, races, a held burst) hold a poller loop each: more loops, one
+    // message each, keep the others' wake-ups from queueing behind them (and coming back when their
+    // visibility runs out, which would hide a lost wake-up).
     workerConcurrency: 4,
+    workerBatchSize: 1,
     minRemainingMs: 500,
     // The sweeper takes an ended execution out of the due index within its grace and an interval.
     quietMs: 4_000,
@@ -56,6 +59,5 @@ export function pathsScenario(overrides: Partial<ScenarioOptions> = {}): Scenari
       longSteps: { executions: 3, steps: 16, stepMs: 1_400, timeoutMs: 2_000 },
       bigValues: { nearLimitSignals: 1, signalBursts: 1, wideSteps: 1, bigErrors: 1 },
     },
-    ...overrides,
   };
 }

@@ -23,7 +23,8 @@
  *   continue-as-new runs: none lost in history, each exactly once in order in the output;
  * - cancel: no step body starts, and no completion lands, more than `bounds.cancelStepMs` after a
  *   cancel was accepted; children of a canceled parent end canceled;
- * - Promise.race of a long step and a short timer: the timer wins;
+ * - Promise.race of a long step and a short timer: the timer wins, unless the step's body ended
+ *   before the timer was due by the slowest clock (the clocks' spread is larger than the race's);
  * - a wait's timeout: the payload goes to the wait with the timeout iff the API accepted the
  *   signal before the deadline (by a margin of the clocks' spread);
  * - the dead-letter queue holds exactly the executions only engine retries could end.
@@ -304,6 +305,7 @@ function boundsFor(skew: Skew): Bounds {
     spreadMs,
     workerSpreadMs,
     maxStackSkewMs: Math.max(...skew.stacks),
+    minStackSkewMs: Math.min(...skew.stacks),
   };
 }
 

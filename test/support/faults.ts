@@ -141,6 +141,8 @@ export interface StepRun {
   invocation: Invocation | undefined;
   /** When the body started, by the real clock (not a stack's skewed one). */
   startedAtMs: number;
+  /** When a body that takes time (stepAsync) returned its value, by the real clock. */
+  endedAtMs?: number;
 }
 
 /** A step result stamped with the body run that produced it. */
@@ -271,7 +273,10 @@ export class FaultInjector {
   /** `step` for a body that takes time (awaits). */
   async stepAsync<T>(info: StepInfo, compute: () => Promise<T>): Promise<Stamped<T>> {
     const runId = this.startRun(info);
-    return { v: await compute(), run: runId };
+    const v = await compute();
+    const run = this.runs.get(`${info.idempotencyKey}#${info.attempt}`)?.find((r) => r.runId === runId);
+    if (run) run.endedAtMs = Date.now();
+    return { v, run: runId };
   }
 
   /** Body runs of one execution's steps so far, every run and attempt, in the order they started. */
