@@ -68,15 +68,13 @@ export function planCommit(batch: CommitBatch, sizes: PartSizes): CommitPart[] {
     });
   }
   // Items with no event of their own (a repeated cancel) and children whose record is not in this
-  // batch go first; the asks to cancel children go last, before the execution update.
-  if (unrecorded.length > 0 || startsById.size > 0) {
-    const starts = [...startsById.values()];
-    units.unshift({
-      items: unrecorded.length + 2 * starts.length,
-      bytes: unrecorded.reduce((n, c) => n + sizes.consumed(c), 0) + starts.reduce((n, s) => n + sizes.childStart(s), 0),
-      part: { events: [], consumed: unrecorded, childStarts: starts, childCancels: [] },
-    });
-  }
+  // batch go first, each a unit of its own (there may be more than one transaction holds); the
+  // asks to cancel children go last, before the execution update.
+  const first: Unit[] = [
+    ...unrecorded.map((c) => ({ items: 1, bytes: sizes.consumed(c), part: { events: [], consumed: [c], childStarts: [], childCancels: [] } })),
+    ...[...startsById.values()].map((start) => ({ items: 2, bytes: sizes.childStart(start), part: { events: [], consumed: [], childStarts: [start], childCancels: [] } })),
+  ];
+  units.unshift(...first);
   for (const childId of batch.childCancels) {
     units.push({ items: 2, bytes: sizes.childCancel(childId), part: { events: [], consumed: [], childStarts: [], childCancels: [childId] } });
   }

@@ -35,6 +35,11 @@ export interface CommitSettings {
   unsafeSkipLeaseCheck: boolean;
   /** TESTS ONLY, deliberately broken (see DynamoStoreOptions). */
   unsafeUnconditionalWakeTime: boolean;
+  /**
+   * Removes the executions under these ids whose retention has ended (a child of an earlier
+   * execution under the parent's id, say); true if any was removed, so the part is tried again.
+   */
+  freeExpiredIds(executionIds: readonly string[], nowMs: number): Promise<boolean>;
 }
 
 /** An execution-item write with its condition, as a transaction item or a plain update takes it. */
@@ -126,6 +131,9 @@ async function commitPart(settings: CommitSettings, lease: Lease, batch: CommitB
     } catch (err) {
       if (!(err instanceof TransactionConflict)) throw translate(err, lease.executionId);
       const explained = explain(err, lease, current, inboxSeen);
+      // A child id held by an execution past its retention: that one is gone for every reader, so
+      // it makes room, as a start would, and this part (only) is tried again.
+      if (explained instanceof ChildIdInUseError && attempt < 3 && (await settings.freeExpiredIds(explained.childIds, nowMs))) continue;
       if (explained instanceof DroppedNotices && attempt < 3) {
         for (const c of explained.childCancels) dropped.childCancels.add(c);
         if (explained.notifyParent) dropped.notifyParent = true;

@@ -24,7 +24,6 @@ import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events";
 import { isTerminal, type ExecutionStatus } from "../core/status";
 import {
   ExecutionEndedError,
-  ChildIdInUseError,
   ExecutionNotFoundError,
   InboxFullError,
   HistoryConflictError,
@@ -66,7 +65,9 @@ import {
   pendingBytes,
   pendingItem,
   startedEvent,
+  toListing,
   toRecord,
+  LISTED_ATTRIBUTES,
   unmarshallItem,
 } from "./items";
 import { exclusiveStartKey, type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, positionOf, type StreamRead, streamsFor } from "./listing";
@@ -76,13 +77,12 @@ const LIST_READ_BUDGET = 1000;
 /** Items a filtered list query asks for at a time: enough that a selective filter needs few round trips. */
 const FILTERED_PAGE_SIZE = 100;
 /** What a list reads of each execution item: all but input, output and error. */
-const LISTED_ATTRIBUTES = ["id", "workflow", "version", "status", "createdAtMs", "updatedAtMs", "run", "runStartSeq", "lastSeq", "leaseVersion", "retryCount", "nextWakeAtMs", "parent", "purgeAtMs"];
 
 export { INLINE_VALUE_BYTES, MAX_VALUE_BYTES };
 export interface DynamoStoreOptions {
   tableName: string;
   client: DynamoDBClient | DynamoDBDocumentClient;
-  /** How long a terminal execution is kept before DynamoDB's TTL removes its item. Default 30 days. */
+  /** How long an ended execution is kept before the sweeper removes it, history and all. Default 30 days. */
   retentionSeconds?: number;
   /**
    * Commit a lone step result as one conditional put (default true). False sends every commit
@@ -125,6 +125,7 @@ export class DynamoExecutionStore implements ExecutionStore {
       singlePutSteps: options.singlePutSteps ?? true,
       unsafeSkipLeaseCheck: options.unsafeSkipLeaseCheck ?? false,
       unsafeUnconditionalWakeTime: options.unsafeUnconditionalWakeTime ?? false,
+      freeExpiredIds: (ids, nowMs) => this.freeExpiredIds(ids, nowMs),
     };
   }
 
@@ -136,9 +137,11 @@ export class DynamoExecutionStore implements ExecutionStore {
           tx.put(this.tableName, meta, newItemCondition);
           tx.put(this.tableName, historyItem(request.id, startedEvent(request)), newItemCondition);
         });
-        return { created: true, execution: { ...toRecord(meta), input: request.input } };
+        // The input as stored (JSON), not the caller's object: what every later read returns.
+        return { created: true, execution: { ...toRecord(meta), input: decode(encode(request.input ?? null, "the input")) } };
       } catch (err) {
-        if (!(err instanceof TransactionConflict) || attempt > 1) throw translate(err, request.id);
+        if (!(err instanceof TransactionConflict)) throw translate(err, request.id);
+        if (attempt > 2) throw new StoreBusyError(`execution "${request.id}" kept changing while it was created; try again`, err);
         if (err.reasons[0] === "ConditionalCheckFailed") {
           const existing = await this.getExecution(request.id);
           if (!existing) continue; // gone meanwhile: try again
@@ -495,20 +498,17 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async commit(lease: Lease, batch: CommitBatch, nowMs: number, options: { inboxSeen?: number } = {}): Promise<void> {
-    try {
-      await commitBatch(this.commitSettings, lease, batch, nowMs, options.inboxSeen);
-    } catch (err) {
-      if (!(err instanceof ChildIdInUseError)) throw err;
-      // A child's id is held by an execution whose retention has ended (a child of an earlier
-      // execution under this id, say): it is gone for readers, so it makes room, as a start would.
-      let freed = 0;
-      for (const childId of err.childIds) {
-        const existing = await this.getExecution(childId);
-        if (existing?.purgeAtMs !== undefined && existing.purgeAtMs <= nowMs && (await purgeExecution(this.purgeSettings, childId, existing.purgeAtMs, { nowMs }))) freed += 1;
-      }
-      if (freed === 0) throw err;
-      await commitBatch(this.commitSettings, lease, batch, nowMs, options.inboxSeen);
+    await commitBatch(this.commitSettings, lease, batch, nowMs, options.inboxSeen);
+  }
+
+  /** Removes the executions under `executionIds` whose retention has ended; true if any was. */
+  private async freeExpiredIds(executionIds: readonly string[], nowMs: number): Promise<boolean> {
+    let freed = false;
+    for (const executionId of executionIds) {
+      const existing = await this.getExecution(executionId);
+      if (existing?.purgeAtMs !== undefined && existing.purgeAtMs <= nowMs && (await purgeExecution(this.purgeSettings, executionId, existing.purgeAtMs, { nowMs }))) freed = true;
     }
+    return freed;
   }
 
   async addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem> {
@@ -586,8 +586,9 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   async readEvents(executionId: string, seqs: readonly number[]): Promise<HistoryEvent[]> {
     const found = new Map<number, HistoryEvent>();
-    for (let i = 0; i < seqs.length; i += 100) {
-      let keys: Record<string, unknown>[] = seqs.slice(i, i + 100).map((seq) => ({ PK: executionPk(executionId), SK: historySk(seq) }));
+    const distinct = [...new Set(seqs)];
+    for (let i = 0; i < distinct.length; i += 100) {
+      let keys: Record<string, unknown>[] = distinct.slice(i, i + 100).map((seq) => ({ PK: executionPk(executionId), SK: historySk(seq) }));
       for (let attempt = 0; keys.length > 0; attempt += 1) {
         if (attempt >= 6) throw new StoreBusyError(`DynamoDB left ${keys.length} history keys unprocessed`, undefined);
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
@@ -664,7 +665,7 @@ export class DynamoExecutionStore implements ExecutionStore {
     const executions = ids
       .map((id) => fetched.get(id))
       .filter((item): item is MetaItem => item !== undefined && (query.status === undefined || item.status === query.status))
-      .map((item): ExecutionListing => toRecord(item));
+      .map((item): ExecutionListing => toListing(item));
     return { executions, ...(page.next ? { next: page.next } : {}) };
   }
 

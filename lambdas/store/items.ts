@@ -8,7 +8,7 @@ import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../core/limits";
 import type { ExecutionStatus } from "../core/status";
 import { PayloadTooLargeError } from "./errors";
 import { DUE_SHARD, executionPk, historySk, META_SK, pendingSk } from "./keys";
-import type { ExecutionRecord, NewExecution } from "./store";
+import type { ExecutionListing, ExecutionRecord, NewExecution } from "./store";
 
 /**
  * Input and output are repeated on the execution item only up to this size; larger ones are read
@@ -145,6 +145,33 @@ export function decodeEvent(item: Record<string, unknown>): HistoryEvent {
 
 export function decodePending(item: Record<string, unknown>): PendingItem {
   return { key: String(item.SK), arrivedAtMs: Number(item.arrivedAtMs), event: JSON.parse(String(item.data)) as PendingEvent };
+}
+
+/** What a list reads of each execution item: everything but input, output and error (up to 350 KB each). */
+export const LISTED_ATTRIBUTES = [
+  "id",
+  "workflow",
+  "version",
+  "status",
+  "createdAtMs",
+  "updatedAtMs",
+  "run",
+  "runStartSeq",
+  "lastSeq",
+  "leaseOwner",
+  "leaseExpiresAtMs",
+  "leaseVersion",
+  "retryCount",
+  "inboxSeq",
+  "nextWakeAtMs",
+  "parent",
+  "purgeAtMs",
+] as const;
+
+/** An execution item read through the list's projection, as a listing (no input key at all). */
+export function toListing(item: MetaItem): ExecutionListing {
+  const { input: _input, output: _output, error: _error, ...listing } = toRecord(item);
+  return listing;
 }
 
 export function toRecord(item: MetaItem): ExecutionRecord {

@@ -165,10 +165,10 @@ export interface ExecutionStore {
    */
   pendingExecutions(lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<PendingExecution[]>;
   /**
-   * Marks a running execution failed without a lease (when one cannot be had): a conditional
-   * status update that also bumps the fencing token, so a worker still holding a lease can no
-   * longer commit. No history event is written; a parent is told (inbox + due), as a commit would.
-   * False if the execution had already ended.
+   * Marks a running execution failed without a lease (when one cannot be had): ExecutionFailed
+   * appended after the last event, with a conditional status update that also bumps the fencing
+   * token, so a worker still holding a lease can no longer commit. A parent is told (inbox + due),
+   * as a commit would. False if the execution had already ended.
    */
   failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options?: { parent?: { executionId: string; cmd: number } }): Promise<boolean>;
   /**

@@ -26,6 +26,8 @@ import type { MemoryTable, StoredItem } from "./memory-table";
 export interface MemoryCommitSettings {
   retentionSeconds: number;
   singlePutSteps: boolean;
+  /** Removes the executions under these ids whose retention has ended; true if any was (see commits.ts). */
+  freeExpiredIds(executionIds: readonly string[], nowMs: number): boolean;
 }
 
 /** An item put in another execution's inbox, with the update that counts it there. */
@@ -96,6 +98,7 @@ function commitPart(table: MemoryTable, settings: MemoryCommitSettings, lease: L
       apply(table, lease.executionId, writes, nowMs);
       return;
     }
+    if (refused instanceof ChildIdInUseError && attempt < 3 && settings.freeExpiredIds(refused.childIds, nowMs)) continue;
     if (refused instanceof DroppedNotices && attempt < 3) {
       for (const c of refused.childCancels) dropped.childCancels.add(c);
       if (refused.notifyParent) dropped.notifyParent = true;

@@ -9,7 +9,7 @@
  * of their table key (descending). DynamoDB leaves that order unspecified (DynamoDB Local uses
  * one of its own); paging never repeats or skips one in either store.
  */
-import { toRecord, type MetaItem } from "../store/items";
+import { LISTED_ATTRIBUTES, toListing, type MetaItem } from "../store/items";
 import { executionIdFromPk, executionPk } from "../store/keys";
 import { type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, type StreamRead, streamsFor } from "../store/listing";
 import type { ExecutionListing, ExecutionListPage, ListExecutionsQuery } from "../store/store";
@@ -19,8 +19,6 @@ import { compareKeys, type MemoryTable } from "./memory-table";
 const LIST_READ_BUDGET = 1000;
 /** Items a filtered list query asks for at a time (dynamo-store.ts's FILTERED_PAGE_SIZE). */
 const FILTERED_PAGE_SIZE = 100;
-/** What a list reads of each execution item (dynamo-store.ts's LISTED_ATTRIBUTES). */
-const LISTED_ATTRIBUTES = ["id", "workflow", "version", "status", "createdAtMs", "updatedAtMs", "run", "runStartSeq", "lastSeq", "leaseVersion", "retryCount", "nextWakeAtMs", "parent", "purgeAtMs"] as const;
 
 interface IndexItem {
   PK: string;
@@ -42,7 +40,7 @@ export function listExecutionsInMemory(table: MemoryTable, query: ListExecutions
   const executions = ids
     .map((id) => table.meta(id))
     .filter((meta): meta is MetaItem => meta !== undefined && (query.status === undefined || meta.status === query.status))
-    .map((meta): ExecutionListing => toRecord(projectListed(meta)));
+    .map((meta): ExecutionListing => toListing(projectListed(meta)));
   return { executions, ...(page.next ? { next: page.next } : {}) };
 }
 

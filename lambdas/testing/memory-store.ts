@@ -47,7 +47,6 @@ export interface MemoryStoreOptions {
 /** The sort key after every history key (`H#` + digits) and before META: DynamoDB's `H#~`. */
 const HISTORY_END = `${HISTORY_PREFIX}~`;
 /** A BatchGetItem asks for at most this many keys (dynamo-store.ts's chunks). */
-const BATCH_GET_KEYS = 100;
 
 export class MemoryExecutionStore implements ExecutionStore {
   private readonly table = new MemoryTable();
@@ -56,7 +55,11 @@ export class MemoryExecutionStore implements ExecutionStore {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.retentionSeconds = options.retentionSeconds ?? 30 * 86_400;
-    this.commitSettings = { retentionSeconds: this.retentionSeconds, singlePutSteps: options.singlePutSteps ?? true };
+    this.commitSettings = {
+      retentionSeconds: this.retentionSeconds,
+      singlePutSteps: options.singlePutSteps ?? true,
+      freeExpiredIds: (ids, nowMs) => this.freeExpiredIds(ids, nowMs),
+    };
   }
 
   async createExecution(request: NewExecution): Promise<{ created: boolean; execution: ExecutionRecord }> {
@@ -69,7 +72,7 @@ export class MemoryExecutionStore implements ExecutionStore {
         this.table.putMeta(meta);
         this.table.putItem(request.id, started);
         // As the DynamoDB store does: the input returned is the caller's own value, not a read.
-        return { created: true, execution: { ...toRecord(copyMeta(meta)), input: request.input } };
+        return { created: true, execution: { ...toRecord(copyMeta(meta)), input: JSON.parse(JSON.stringify(request.input ?? null)) as unknown } };
       }
       // The DynamoDB store gives up on a second conflict in a row (it rethrows the transaction's
       // cancellation, which only a race can cause there).
@@ -185,20 +188,18 @@ export class MemoryExecutionStore implements ExecutionStore {
   }
 
   async commit(lease: Lease, batch: CommitBatch, nowMs: number, options: { inboxSeen?: number } = {}): Promise<void> {
-    try {
-      commitBatchInMemory(this.table, this.commitSettings, lease, batch, nowMs, options.inboxSeen);
-    } catch (err) {
-      if (!(err instanceof ChildIdInUseError)) throw err;
-      // A child's id is held by an execution whose retention has ended: it makes room, as a start
-      // would, and the whole batch is committed again (as the DynamoDB store does).
-      let freed = 0;
-      for (const childId of err.childIds) {
-        const existing = await this.getExecution(childId);
-        if (existing?.purgeAtMs !== undefined && existing.purgeAtMs <= nowMs && purgeExecution(this.table, childId, existing.purgeAtMs, { nowMs })) freed += 1;
-      }
-      if (freed === 0) throw err;
-      commitBatchInMemory(this.table, this.commitSettings, lease, batch, nowMs, options.inboxSeen);
+    commitBatchInMemory(this.table, this.commitSettings, lease, batch, nowMs, options.inboxSeen);
+  }
+
+  /** Removes the executions under `executionIds` whose retention has ended; true if any was. */
+  private freeExpiredIds(executionIds: readonly string[], nowMs: number): boolean {
+    let freed = false;
+    for (const executionId of executionIds) {
+      const meta = this.table.meta(executionId);
+      const purgeAtMs = meta?.purgeAtMs === undefined ? undefined : Number(meta.purgeAtMs);
+      if (purgeAtMs !== undefined && purgeAtMs <= nowMs && purgeExecution(this.table, executionId, purgeAtMs, { nowMs })) freed = true;
     }
+    return freed;
   }
 
   async addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem> {
@@ -238,11 +239,6 @@ export class MemoryExecutionStore implements ExecutionStore {
   }
 
   async readEvents(executionId: string, seqs: readonly number[]): Promise<HistoryEvent[]> {
-    for (let i = 0; i < seqs.length; i += BATCH_GET_KEYS) {
-      const chunk = seqs.slice(i, i + BATCH_GET_KEYS);
-      // BatchGetItem refuses a request that names one key twice.
-      if (new Set(chunk).size !== chunk.length) throw new MemoryValidationError("Provided list of item keys contains duplicates");
-    }
     return seqs.map((seq) => {
       const event = this.historyEvent(executionId, seq);
       if (!event) throw new Error(`execution "${executionId}" has no history event at seq ${seq}`);

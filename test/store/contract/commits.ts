@@ -220,14 +220,15 @@ export function commitContract(kit: StoreKit): void {
       expect((await store.getExecution("size-2"))?.status).toBe("running");
     });
 
-    it("refuses, before writing anything, a transaction of more than 100 items: inbox items with no event of their own are not split (reported)", async () => {
+    it("takes in more inbox items with no event of their own (repeated cancels) than one transaction holds", async () => {
       await store.createExecution(newExecution("size-4"));
-      const taken = await lease(store, "size-4");
-      // 100 repeated cancels taken in at once; their keys need not exist, nothing is sent.
-      const consumed = Array.from({ length: 100 }, (_, i) => ({ item: { key: `P#0000000000000#${i}#cancel`, arrivedAtMs: T0, event: { type: "Cancel" as const } } }));
-      await expect(store.commit(taken.lease, batch([], { lastSeq: 1, consumed, execution: sleepingUntil(null) }), T0)).rejects.toMatchObject({ name: "TransactionTooLargeError", code: "TRANSACTION_TOO_LARGE" });
-      // 99 fit in one transaction: it is sent, and its conditions are checked.
-      await expect(store.commit(taken.lease, batch([], { lastSeq: 1, consumed: consumed.slice(0, 99), execution: sleepingUntil(null) }), T0)).rejects.toBeInstanceOf(PendingConflictError);
+      const cancels = [];
+      for (let i = 0; i < 150; i += 1) cancels.push(await store.addPending("size-4", { type: "Cancel" }, T0 + 1));
+      const taken = await lease(store, "size-4", "worker", T0 + 2);
+      const consumed = cancels.map((item) => ({ item }));
+      await store.commit(taken.lease, batch([], { lastSeq: 1, consumed, execution: sleepingUntil(null) }), T0 + 2, { inboxSeen: 150 });
+      expect(await store.readInbox("size-4")).toEqual([]);
+      expect(await store.getExecution("size-4")).toMatchObject({ status: "sleeping", inboxSeq: 150 });
     });
 
     it("takes a value at MAX_VALUE_BYTES exactly", async () => {

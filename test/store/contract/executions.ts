@@ -74,11 +74,10 @@ export function executionContract(kit: StoreKit): void {
     it("stores values as JSON, so reads return JSON copies that callers cannot use to change what is stored", async () => {
       const input = { at: new Date(T0), gone: undefined, list: [1, undefined], nested: { n: 1 } };
       const { execution } = await store.createExecution(newExecution("create-json", { input }));
-      // The DynamoDB store hands back the caller's own value here, not what it stored (reported).
-      expect(execution.input).toBe(input);
+      const asJson = { at: new Date(T0).toISOString(), list: [1, null], nested: { n: 1 } };
+      expect(execution.input).toStrictEqual(asJson);
       input.nested.n = 2;
       const read = await store.getExecution("create-json");
-      const asJson = { at: new Date(T0).toISOString(), list: [1, null], nested: { n: 1 } };
       expect(read?.input).toStrictEqual(asJson);
       (read?.input as { nested: { n: number } }).nested.n = 3;
       expect((await store.getExecution("create-json"))?.input).toStrictEqual(asJson);
@@ -239,9 +238,9 @@ export function executionContract(kit: StoreKit): void {
       expect(await store.readEvents("events-1", [])).toEqual([]);
     });
 
-    it("throws for a seq with no event, and for a seq asked twice (BatchGetItem refuses duplicate keys)", async () => {
+    it("throws for a seq with no event, and answers a seq asked twice twice", async () => {
       await expect(store.readEvents("events-1", [1, 9])).rejects.toThrow('execution "events-1" has no history event at seq 9');
-      await expect(store.readEvents("events-1", [1, 1])).rejects.toMatchObject({ name: "ValidationException" });
+      expect((await store.readEvents("events-1", [1, 1])).map((e) => e.seq)).toEqual([1, 1]);
     });
   });
 }

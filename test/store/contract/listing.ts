@@ -88,7 +88,7 @@ export function listingContract(kit: StoreKit): void {
       }
     });
 
-    it("shows an execution without input, output and error, read from the list's projection (no lease, inbox counter 0)", async () => {
+    it("shows an execution without input, output and error, read from the list's projection (lease and inbox counter included)", async () => {
       const own = await kit.newStore();
       await own.createExecution(newExecution("listed", { workflow: "solo", input: { secret: 1 } }));
       await own.addPending("listed", signal("s", 1), T0 + 1);
@@ -100,16 +100,16 @@ export function listingContract(kit: StoreKit): void {
           workflow: "solo",
           version: 1,
           status: "running",
-          input: undefined,
           createdAtMs: T0,
           updatedAtMs: T0,
           run: 1,
           runStartSeq: 1,
           lastSeq: 1,
+          leaseOwner: "holder",
+          leaseExpiresAtMs: expect.any(Number),
           leaseVersion: 1,
           retryCount: 1,
-          // The list reads no inbox counter and no lease (LISTED_ATTRIBUTES): reported.
-          inboxSeq: 0,
+          inboxSeq: 1,
           nextWakeAtMs: T0 + 1,
         },
       ]);
