@@ -38,8 +38,10 @@ export interface DurableWorkflowsProps {
   readonly workflowsEntry: string;
   /**
    * How long a finished (completed, failed, canceled) execution and its
-   * history stay in the table before DynamoDB TTL deletes them. Reaches the
-   * functions as `DURABLE_RETENTION_SEC`.
+   * history stay in the table before the sweeper removes them, all items
+   * together. At least an hour: far longer than any worker invocation, so no
+   * write of a worker that outlived its lease can land after the removal.
+   * Reaches the functions as `DURABLE_RETENTION_SEC`.
    * @default Duration.days(30)
    */
   readonly retention?: Duration;
@@ -222,7 +224,7 @@ export class DurableWorkflows extends Construct {
     super(scope, id);
     const workflowsEntry = checkWorkflowsEntry(props.workflowsEntry);
     const workerTimeout = props.workerTimeout ?? DEFAULT_WORKER_TIMEOUT;
-    const retention = props.retention ?? DEFAULT_RETENTION;
+    const retention = checkRetention(props.retention ?? DEFAULT_RETENTION);
     const workerConcurrency = checkWorkerConcurrency(props.workerConcurrency ?? DEFAULT_WORKER_CONCURRENCY);
     const sweepSchedule = checkSweepSchedule(props.sweepSchedule ?? DEFAULT_SWEEP_SCHEDULE);
     const auth = checkAuth(props.auth ?? { type: "iam" });
@@ -462,6 +464,13 @@ function checkWorkerConcurrency(value: number): number {
     throw new Error(`DurableWorkflows: workerConcurrency must be a whole number from 2 to 1000 (SQS event source maxConcurrency), got ${value}`);
   }
   return value;
+}
+
+function checkRetention(retention: Duration): Duration {
+  if (!retention.isUnresolved() && retention.toSeconds() < 3_600) {
+    throw new Error(`DurableWorkflows: retention must be at least one hour, got ${retention.toHumanString()}`);
+  }
+  return retention;
 }
 
 function checkSweepSchedule(schedule: Duration): Duration {

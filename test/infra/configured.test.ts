@@ -160,6 +160,11 @@ describe("props that cannot work are refused at synth, naming the prop", () => {
     expect(build({ workerConcurrency: 2.5 })).toThrow(/workerConcurrency/);
   });
 
+  it("a retention under an hour", () => {
+    expect(build({ retention: Duration.minutes(59) })).toThrow(/retention must be at least one hour/);
+    expect(build({ retention: Duration.hours(1) })).not.toThrow();
+  });
+
   it("a sweepSchedule that is not whole minutes", () => {
     expect(build({ sweepSchedule: Duration.seconds(30) })).toThrow(/sweepSchedule must be whole minutes/);
     expect(build({ sweepSchedule: Duration.seconds(90) })).toThrow(/sweepSchedule/);
