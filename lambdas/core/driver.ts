@@ -150,6 +150,8 @@ interface RunningAttempt {
   done: Promise<EventBody>;
   /** Set once `done` resolved. */
   outcome?: EventBody;
+  /** When it ended (the wall clock): outcomes and due timers are recorded in the order they happened. */
+  endedAtMs?: number;
   heartbeat: { details?: unknown };
 }
 
@@ -193,7 +195,9 @@ class Driver {
         continue;
       }
 
-      const due = this.run.dueEvents(this.deps.clock());
+      // Due by now, or by when the earliest attempt not yet recorded ended: a timer that fell due
+      // before a step ended is recorded first, however late the driver gets to both.
+      const due = this.run.dueEvents(Math.min(this.deps.clock(), ...this.endedAttempts().map((r) => r.endedAtMs as number)));
       if (due.length > 0) {
         // A wait about to time out: a signal that came in time may be in the inbox, unseen.
         if (due.some((e) => e.type === "SignalWaitTimedOut") && (await this.checkInbox(true))) continue;
@@ -312,6 +316,7 @@ class Driver {
     const running: RunningAttempt = { step, attempt, controller, heartbeat, done: Promise.resolve(undefined as never) };
     running.done = this.attempt(step, attempt, controller, heartbeat).then((event) => {
       running.outcome = event;
+      running.endedAtMs = this.deps.clock();
       return event;
     });
     this.running.set(step.cmd, running);
@@ -330,7 +335,7 @@ class Driver {
     const untilInbox = Math.max(0, this.inboxCheckIntervalMs - (monotonicMs() - this.inboxReadAt));
     const untilEnd = this.turnEndMarginMs > 0 ? Math.max(0, this.deps.remainingMs() - this.turnEndMarginMs) : Infinity;
     const waitMs = Math.min(untilDue, untilInbox, untilEnd);
-    if (![...this.running.values()].some((r) => r.outcome !== undefined)) {
+    if (this.endedAttempts().length === 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         ...[...this.running.values()].map((r) => r.done),
@@ -341,7 +346,10 @@ class Driver {
       if (timer) clearTimeout(timer);
     }
 
-    const ended = [...this.running.values()].filter((r) => r.outcome !== undefined);
+    // The attempts that ended before the next timer or deadline fell due (in the order they
+    // ended); the rest wait until the loop has recorded that timer.
+    const nextEvent = this.run.nextEventDueAtMs();
+    const ended = this.endedAttempts().filter((r) => nextEvent === undefined || (r.endedAtMs as number) < nextEvent);
     if (ended.length > 0) {
       for (const r of ended) this.running.delete(r.step.cmd);
       // An attempt whose call was settled meanwhile (canceled) records nothing: the workflow moved on.
@@ -355,6 +363,11 @@ class Driver {
       return;
     }
     // A timer or deadline fell due, or the inbox is due a look: the loop sees to both.
+  }
+
+  /** Attempts that have ended and are not recorded yet, in the order they ended. */
+  private endedAttempts(): RunningAttempt[] {
+    return [...this.running.values()].filter((r) => r.outcome !== undefined).sort((a, b) => (a.endedAtMs as number) - (b.endedAtMs as number));
   }
 
   /** Records every running attempt as interrupted by the end of the invocation. */

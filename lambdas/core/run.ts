@@ -361,6 +361,16 @@ export class WorkflowRun {
     return due;
   }
 
+  /** Earliest time a timer fires or a wait's deadline passes; undefined if none is open. */
+  nextEventDueAtMs(): number | undefined {
+    let next: number | undefined;
+    for (const c of this.openCommands()) {
+      const at = c.kind === "timer" ? c.fireAtMs : c.kind === "signal" ? c.deadlineAtMs : undefined;
+      if (at !== undefined && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
   /** Timers due by `nowMs`, with the time each fell due. */
   dueTimers(nowMs: number): { atMs: number; event: EventBody & { type: "TimerFired" } }[] {
     return this.openCommands()

@@ -230,6 +230,25 @@ describe("replay", () => {
     expect(second.outcome).toEqual({ kind: "completed", output: 10 });
   });
 
+  it("records a timer that fell due before a racing step ended first, however late the driver looks", async () => {
+    const wf = defineWorkflow("late-look", async (ctx) =>
+      Promise.race([ctx.step("slow", () => new Promise((resolve) => setTimeout(() => resolve("step"), 150))), ctx.sleep("short", 50).then(() => "timer")]),
+    );
+    const exec = new MemoryExecution(wf, null);
+    // Real time for the timer (the memory engine's clock is fixed otherwise).
+    let now = exec.nowMs;
+    const startedAt = Date.now();
+    Object.defineProperty(exec, "nowMs", { get: () => now + (Date.now() - startedAt), set: (v: number) => (now = v) });
+    // The first commit (the timer's record) stalls past both the timer and the step.
+    let stalls = 1;
+    exec.beforeCommit = async () => {
+      if (stalls-- > 0) await new Promise((resolve) => setTimeout(resolve, 400));
+    };
+    const result = await exec.turn();
+    expect(result.outcome).toEqual({ kind: "completed", output: "timer" });
+    expect(exec.types()).toEqual(["ExecutionStarted", "TimerStarted", "TimerFired", "ExecutionCompleted"]);
+  });
+
   it("waits for a running step without spinning", async () => {
     const wf = defineWorkflow("patient", async (ctx) => ctx.step("slow", () => new Promise((resolve) => setTimeout(() => resolve("done"), 300))));
     const exec = new MemoryExecution(wf, null);

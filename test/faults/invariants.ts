@@ -73,8 +73,7 @@ function checkHistoryShape(id: string, record: ExecutionRecord, history: History
   });
   const terminal = history.filter((e) => e.type === "ExecutionCompleted" || e.type === "ExecutionFailed" || e.type === "ExecutionCanceled");
   const last = history[history.length - 1];
-  const fellBack = record.status === "failed" && record.error?.code === ENGINE_GAVE_UP && terminal.length === 0;
-  if (fellBack) return;
+  // Every way an execution ends appends its terminal event, the engine's give-up without a lease too.
   if (terminal.length !== 1) v(id, `${terminal.length} terminal events in history (${terminal.map((e) => `${e.type}@${e.seq}`).join(", ")})`);
   else if (terminal[0] !== last) v(id, `events after the terminal one (${last?.type}@${last?.seq})`);
   const statusOf: Record<string, string> = { ExecutionCompleted: "completed", ExecutionFailed: "failed", ExecutionCanceled: "canceled" };

@@ -36,7 +36,7 @@ export function pathsScenario(): ScenarioOptions {
       notifyFail: 0.3,
     },
     apiProfile: { ddbThrottle: 0.08, txConflict: 0.04, sqsSendFail: 0.25 },
-    sweeperProfile: { ddbThrottle: 0.05, sqsSendFail: 0.1, crashMidSweep: 0.1 },
+    sweeperProfile: { ddbThrottle: 0.05, sqsSendFail: 0.3, crashMidSweep: 0.25 },
     skewMs: { api: 2_500, stacks: [2_500, -1_500] },
     // Long steps kill a turn that starts one too late; that many turns in a row is a give-up.
     maxEngineRetries: 6,

@@ -13,9 +13,7 @@ import { describe, expect, it } from "vitest";
 import { pathsScenario, seed } from "./paths-scenario";
 import { runScenario } from "./scenario";
 
-// enabled once the engine fixes land: today's engine strands executions, drops signals across
-// continue-as-new, fails long and large ones by engine retries, and ignores cancels (see the report).
-describe.skipIf(!process.env.FAULT_PATHS)("the engine under faults, on every path", () => {
+describe("the engine under faults, on every path", () => {
   it("ends every execution correctly with faults in the API, the sweepers and the workers, and clocks apart", async () => {
     const report = await runScenario(pathsScenario());
     console.log(report.summary);

@@ -74,9 +74,10 @@ export type ApiFaultProfile = Partial<Record<ApiFaultKind, number>>;
 
 /**
  * The sweeper's faults: throttling on its query and its claims, a failed send of the wake-ups it
- * claimed, and `crashMidSweep`, rolled once per sweep: that sweep dies right after its first
- * claim lands (the claims that landed hold until their lock runs out, the rest are not made).
- * Per sweep, not per claim: a sweep with many claims would otherwise nearly always die.
+ * claimed, and `crashMidSweep`, rolled once per sweep that claims, at its first claim: that sweep
+ * dies right after the claim lands (the claims that landed hold until their lock runs out, the
+ * rest are not made). Per sweep, not per claim: a sweep with many claims would otherwise nearly
+ * always die; and only sweeps that claim, so the rate says how often the fault really happens.
  */
 export const SWEEPER_FAULT_KINDS = ["ddbThrottle", "sqsSendFail", "crashMidSweep"] as const;
 export type SweeperFaultKind = (typeof SWEEPER_FAULT_KINDS)[number];
@@ -126,12 +127,10 @@ export class ApiCall {
 /** One run of a sweeper. */
 export class SweepRun {
   crashed = false;
+  /** Whether crashMidSweep was rolled yet (at the sweep's first claim). */
+  rolled = false;
   readonly faults: string[] = [];
-  constructor(
-    readonly id: number,
-    /** Dies after its first claim (crashMidSweep). */
-    readonly dying: boolean,
-  ) {}
+  constructor(readonly id: number) {}
 }
 
 type Scope = { side: "worker"; invocation: Invocation } | { side: "api"; call: ApiCall } | { side: "sweeper"; sweep: SweepRun };
@@ -232,7 +231,7 @@ export class FaultInjector {
   wrapSweep<T>(sweep: () => Promise<T>): () => Promise<T> {
     return () => {
       this.sweeps += 1;
-      const run = new SweepRun(this.sweeps, this.roll(["crashMidSweep"], this.sweeperProfile) === "crashMidSweep");
+      const run = new SweepRun(this.sweeps);
       return this.als.run({ side: "sweeper", sweep: run }, async () => {
         const result = await sweep();
         if (run.crashed) throw new CrashError(`sweep ${run.id} died`);
@@ -436,7 +435,9 @@ export class FaultInjector {
     const result = await next(args);
     // A claim moves the wake time to the end of the claim's lock (see claimDue).
     const isClaim = op === "UpdateItem" && String(args.input.UpdateExpression ?? "").startsWith("SET nextWakeAtMs = :lockedUntil");
-    if (isClaim && sweep.dying) {
+    if (isClaim && !sweep.rolled) {
+      sweep.rolled = true;
+      if (this.roll(["crashMidSweep"], this.sweeperProfile) !== "crashMidSweep") return result;
       this.noteSide("sweeper", sweep.faults, "crashMidSweep");
       sweep.crashed = true;
       throw new CrashError(`sweep ${sweep.id} died after a claim`);

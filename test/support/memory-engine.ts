@@ -18,6 +18,8 @@ export class MemoryExecution {
   nowMs = 1_700_000_000_000;
   /** Times the driver read the clock: a driver that spins while waiting reads it thousands of times. */
   clockReads = 0;
+  /** Runs before each commit lands (a slow or stalled write). */
+  beforeCommit?: (batch: CommitBatch) => Promise<void>;
   private inboxCounter = 0;
 
   constructor(
@@ -63,6 +65,7 @@ export class MemoryExecution {
           return fresh;
         },
         commit: async (batch) => {
+          await this.beforeCommit?.(batch);
           const expected = (this.history[this.history.length - 1]?.seq ?? 0) + 1;
           if (batch.events[0] && batch.events[0].seq !== expected) throw new Error(`seq ${batch.events[0].seq} != ${expected}`);
           this.history.push(...batch.events);

@@ -85,11 +85,16 @@ export function cancelPart(faults: FaultInjector, options: CancelOptions): Scena
           continue;
         }
         if (record.status === "canceled" && !history.some((e) => e.type === "ExecutionCanceled")) v(id, "canceled without ExecutionCanceled in history");
-        // Completing is only right if the end was already under way when the cancel came.
-        const completed = history.find((e) => e.type === "ExecutionCompleted");
-        if (completed) {
-          const afterMs = completed.atMs - bounds.maxStackSkewMs - outcome.realAfterMs;
-          if (afterMs > bounds.cancelStepMs) v(id, `completed at least ${afterMs} ms after a cancel was accepted (bound ${bounds.cancelStepMs} ms): the cancel was ignored`);
+        // Completing is only right if the workflow's last step was recorded before the cancel could
+        // take effect. The end itself may be committed later (a crash before it is recovered by a
+        // later turn, which replays the steps and takes the cancel in after them, as history says).
+        if (history.some((e) => e.type === "ExecutionCompleted")) {
+          const lastStepAtMs = Math.max(...history.filter((e) => e.type === "StepCompleted").map((e) => e.atMs));
+          const afterMs = lastStepAtMs - bounds.maxStackSkewMs - outcome.realAfterMs;
+          if (afterMs > bounds.cancelStepMs) v(id, `its last step was recorded at least ${afterMs} ms after a cancel was accepted (bound ${bounds.cancelStepMs} ms): the cancel was ignored`);
+          const cancelAt = history.findIndex((e) => e.type === "CancelRequested");
+          const lastStep = history.map((e) => e.type).lastIndexOf("StepCompleted");
+          if (cancelAt >= 0 && cancelAt < lastStep) v(id, "completed although history records the cancel before its last step");
         }
         const late = injector.runsOf(id).filter((run) => run.startedAtMs - outcome.realAfterMs > bounds.cancelStepMs);
         if (late.length > 0) {
