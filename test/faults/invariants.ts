@@ -147,7 +147,10 @@ function checkTimers(id: string, history: HistoryEvent[], ctx: CheckContext, v: 
 function checkDueLatency(id: string, history: HistoryEvent[], ctx: CheckContext, v: Report): void {
   const { dueMs, maxStackSkewMs, spreadMs, workerSpreadMs } = ctx.bounds;
   const [started, first] = history;
-  if (started && first) {
+  // An execution the engine gave up on made no turn at all (every one failed): its first event is
+  // the give-up, counted by the engine-retry checks, not a turn.
+  const gaveUp = first?.type === "ExecutionFailed" && first.error.code === ENGINE_GAVE_UP;
+  if (started && first && !gaveUp) {
     const lateMs = first.atMs - started.atMs - spreadMs;
     if (lateMs > dueMs) v(id, `first turn at least ${lateMs} ms after it started (bound ${dueMs} ms)`);
   }
