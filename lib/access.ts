@@ -5,7 +5,7 @@ import type { IQueue } from "aws-cdk-lib/aws-sqs";
 /** A DynamoDB API action as IAM names it, without the `dynamodb:` prefix. */
 type TableAction = "GetItem" | "BatchGetItem" | "PutItem" | "UpdateItem" | "DeleteItem" | "Query" | "ConditionCheckItem";
 /** An SQS API action as IAM names it, without the `sqs:` prefix. */
-type QueueAction = "SendMessage" | "ChangeMessageVisibility";
+type QueueAction = "SendMessage" | "ChangeMessageVisibility" | "GetQueueAttributes";
 
 /**
  * What one function may do to the table and the queues: the actions its

@@ -151,10 +151,12 @@ const ACCESS = {
   // Retention: Query on the sparse purge index, a conditional UpdateItem
   // claiming each expired execution, Query of its items, a conditional
   // DeleteItem of each, the execution item last.
+  // The queue's depth (GetQueueAttributes) tells it whether wake-ups are
+  // merely waiting their turn.
   sweeper: {
     table: ["UpdateItem", "DeleteItem", "Query"],
     queriedIndexes: [TABLE_INDEXES.due, TABLE_INDEXES.purge],
-    queue: ["SendMessage"],
+    queue: ["SendMessage", "GetQueueAttributes"],
     deadLetterQueue: [],
   },
 } as const satisfies Record<string, FunctionAccess>;

@@ -60,6 +60,8 @@ export interface LocalStackOptions {
   workerBatchSize?: number;
   /** How long a sweep's claim keeps other sweepers off an execution. Default 60 s. */
   sweepLockMs?: number;
+  /** When the sweeper counts the queue as backlogged and how much longer it then waits (SweepOptions.backlog). */
+  sweepBacklog?: { messages?: number; graceMs?: number };
   /** Store options for tests (e.g. the deliberately broken `unsafeSkipLeaseCheck` variant). */
   storeOptions?: Omit<DynamoStoreOptions, "tableName" | "client">;
   /** Wraps each scheduled run of the sweeper, and `sweep()` (fault injection: a sweep that dies). Not the run on start. */
@@ -158,7 +160,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => poller.stop());
 
     const lockTimeMs = options.sweepLockMs ?? 60_000;
-    const sweepOnce = () => sweepDue(deps, { graceMs: options.sweepGraceMs ?? 5_000, lockTimeMs });
+    const sweepOnce = () => sweepDue(deps, { graceMs: options.sweepGraceMs ?? 5_000, lockTimeMs, ...(options.sweepBacklog ? { backlog: options.sweepBacklog } : {}) });
     const wrappedSweep = options.wrapSweep ? options.wrapSweep(sweepOnce) : sweepOnce;
     const sweep = async () => (await wrappedSweep()).woken;
     // On start, re-enqueue whatever DynamoDB says is due: the emulator keeps no messages across restarts.

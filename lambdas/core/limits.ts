@@ -25,6 +25,13 @@ export const MAX_INBOX_BYTES = 8_000_000;
 /** Cancel requests beyond the inbox's limits still accepted (a flooded execution stays cancelable). */
 export const CANCEL_HEADROOM_ITEMS = 100;
 
+/**
+ * An execution counts as due this long before its wake time: the clocks of the machines that set
+ * wake times may run ahead of a worker's, and a sweeper's claim moves the wake time this far at
+ * most (the sweeper caps its lock to it).
+ */
+export const WAKE_TOLERANCE_MS = 300_000;
+
 const encoder = new TextEncoder();
 
 export function jsonBytes(text: string): number {

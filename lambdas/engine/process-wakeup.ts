@@ -5,6 +5,7 @@
 import { type CommitBatch, drive, type DriveOutcome } from "../core/driver";
 import { DurableError, type ErrorInfo, toErrorInfo } from "../core/errors";
 import type { ExecutionStarted, HistoryEvent, SignalReceived } from "../core/events";
+import { WAKE_TOLERANCE_MS } from "../core/limits";
 import { isTerminal } from "../core/status";
 import { WorkflowRun } from "../core/run";
 import type { RunCache } from "./run-cache";
@@ -83,7 +84,7 @@ export interface Delivery {
 export type WakeupResult =
   | { kind: "ran"; outcome: DriveOutcome["kind"]; commits: number; stepAttempts: number }
   | { kind: "rescheduled"; dueAtMs: number }
-  | { kind: "dropped"; reason: "not-found" | "terminal" | "superseded" }
+  | { kind: "dropped"; reason: "not-found" | "terminal" | "superseded" | "not-due" }
   | { kind: "busy"; retryAtMs: number }
   /** An infrastructure failure: the message should come back in `delaySeconds` (engine retry `retryCount`). */
   | { kind: "retry"; retryCount: number; delaySeconds: number; error: ErrorInfo }
@@ -137,7 +138,9 @@ async function takeTurn(
   }
 
   const leaseMs = time.remainingMs() + (options.leaseMarginMs ?? 5_000);
-  const taken = await deps.store.acquireLease(executionId, { owner: deps.workerId, nowMs: now, leaseMs });
+  // Only an execution with work takes a lease: a duplicate wake-up, or one whose work another turn
+  // already did, is dropped by the acquire's own condition (one request, nothing written).
+  const taken = await deps.store.acquireLease(executionId, { owner: deps.workerId, nowMs: now, leaseMs, dueByMs: now + WAKE_TOLERANCE_MS });
   if (!taken.acquired) {
     if (taken.reason === "held") {
       // Someone else is on it. Come back when their lease ends (or soon), so an event this

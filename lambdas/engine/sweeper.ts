@@ -10,6 +10,7 @@
 import type { ExecutionStore } from "../store/store";
 import type { WakeupScheduler } from "../queue/wakeups";
 import { type EngineLogger, silentLogger } from "./observability";
+import { WAKE_TOLERANCE_MS } from "../core/limits";
 
 export interface SweepOptions {
   /** Only executions due at least this long ago: their own wake-up had its chance. Default 30 s. */
@@ -21,6 +22,14 @@ export interface SweepOptions {
    * wake-up is lost too, the execution is due again after it. Default 60 s.
    */
   lockTimeMs?: number;
+  /**
+   * When the wake-up queue holds at least `backlog.messages` visible messages (default 100), the
+   * executions due recently are most likely in it, waiting their turn: only those due for longer
+   * than `backlog.graceMs` more (default 5 minutes) are woken again, so an overloaded system is not
+   * flooded with duplicate wake-ups. A lost wake-up is then found once the backlog is gone, or
+   * after that extra grace.
+   */
+  backlog?: { messages?: number; graceMs?: number };
   /** Executions whose retention ended removed per sweep, at most (each all its items). Default 25. */
   purgeLimit?: number;
   /** Time a sweep spends removing expired executions, at most. Default 20 s. */
@@ -34,16 +43,28 @@ export interface SweepDeps {
   logger?: EngineLogger;
 }
 
+/** Whether the wake-up queue has a backlog (an unknown depth counts as none: the sweeper does its job). */
+async function queueBacklogged(deps: SweepDeps, options: SweepOptions): Promise<boolean> {
+  if (!deps.scheduler.backlog) return false;
+  try {
+    return (await deps.scheduler.backlog()) >= (options.backlog?.messages ?? 100);
+  } catch (err) {
+    (deps.logger ?? silentLogger).warn("sweeper could not read the queue's depth", { error: err instanceof Error ? err.message : String(err) });
+    return false;
+  }
+}
+
 /** SQS takes up to 10 messages per batch: claims are sent, or given back, 10 at a time. */
 const SEND_BATCH = 10;
 
 export async function sweepDue(deps: SweepDeps, options: SweepOptions = {}): Promise<{ woken: string[]; failed: string[]; purged: string[] }> {
   const log = deps.logger ?? silentLogger;
   const nowMs = deps.clock();
-  const claimed = await deps.store.pendingExecutions(options.lockTimeMs ?? 60_000, options.limit ?? 500, {
-    nowMs,
-    dueBeforeMs: nowMs - (options.graceMs ?? 30_000),
-  });
+  // A claim moves the wake time to the end of its lock: within what a worker still counts as due.
+  const lockTimeMs = Math.min(options.lockTimeMs ?? 60_000, WAKE_TOLERANCE_MS);
+  const backlogged = await queueBacklogged(deps, options);
+  const graceMs = (options.graceMs ?? 30_000) + (backlogged ? (options.backlog?.graceMs ?? 300_000) : 0);
+  const claimed = await deps.store.pendingExecutions(lockTimeMs, options.limit ?? 500, { nowMs, dueBeforeMs: nowMs - graceMs });
   const woken: string[] = [];
   const failed: string[] = [];
   for (let i = 0; i < claimed.length; i += SEND_BATCH) {

@@ -3,7 +3,7 @@
  * timer is a chain: the message is sent with the longest delay SQS allows and, when it arrives
  * early, re-sent with the rest (see processWakeup).
  */
-import { type SQSClient, SendMessageBatchCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, type SQSClient, SendMessageBatchCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { z } from "zod";
 
 /** SQS's maximum DelaySeconds. Emulators may accept more; real SQS rejects it, so we clamp. */
@@ -44,6 +44,8 @@ export interface WakeupScheduler {
   schedule(executionId: string, options: { dueAtMs?: number; nowMs: number }): Promise<void>;
   /** Wakes several executions now. */
   wakeNow(executionIds: readonly string[]): Promise<void>;
+  /** Wake-ups waiting to be received now (SQS's ApproximateNumberOfMessages), if the queue can tell. */
+  backlog?(): Promise<number>;
 }
 
 export class SqsWakeupScheduler implements WakeupScheduler {
@@ -61,6 +63,11 @@ export class SqsWakeupScheduler implements WakeupScheduler {
         DelaySeconds: delaySecondsFor(options.dueAtMs, options.nowMs),
       }),
     );
+  }
+
+  async backlog(): Promise<number> {
+    const out = await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }));
+    return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
   }
 
   async wakeNow(executionIds: readonly string[]): Promise<void> {

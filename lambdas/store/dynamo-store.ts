@@ -271,12 +271,15 @@ export class DynamoExecutionStore implements ExecutionStore {
    * that fails, crashes or times out leaves it counted without having to write anything (a dead
    * worker cannot). So retryCount is the number of turns in a row that did not finish.
    */
-  async acquireLease(executionId: string, options: { owner: string; nowMs: number; leaseMs: number }): Promise<LeaseResult> {
+  async acquireLease(executionId: string, options: { owner: string; nowMs: number; leaseMs: number; dueByMs?: number }): Promise<LeaseResult> {
     const expiresAtMs = options.nowMs + options.leaseMs;
     const executionExists = "attribute_exists(PK)";
     const notEnded = NOT_ENDED.condition;
     const leaseFree = "attribute_not_exists(leaseExpiresAtMs)";
     const leaseExpired = "leaseExpiresAtMs < :now";
+    // Something to do: due by then, or something in the inbox. A wake-up for an execution with
+    // neither (a duplicate, a sweeper's resend of one already handled) costs this one request.
+    const hasWork = options.dueByMs === undefined ? "" : " AND (nextWakeAtMs <= :dueBy OR inboxCount > :zero)";
     try {
       const out = await this.doc.send(
         new UpdateCommand({
@@ -288,9 +291,10 @@ export class DynamoExecutionStore implements ExecutionStore {
           // The wake time is left alone (no index write): whatever woke the execution made it due
           // first (start, signal, timer, child result), so if this worker dies the sweeper claims
           // it once the lease has run out (a claim needs no live lease).
-          ConditionExpression: `${executionExists} AND ${notEnded} AND (${leaseFree} OR ${leaseExpired})`,
+          ConditionExpression: `${executionExists} AND ${notEnded} AND (${leaseFree} OR ${leaseExpired})${hasWork}`,
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
+            ...(options.dueByMs === undefined ? {} : { ":dueBy": options.dueByMs }),
             ":owner": options.owner,
             ":exp": expiresAtMs,
             ":now": options.nowMs,
@@ -324,6 +328,8 @@ export class DynamoExecutionStore implements ExecutionStore {
         const old = err.Item ? toRecord(unmarshallItem(err.Item)) : undefined;
         if (!old) return { acquired: false, reason: "not-found" };
         if (isTerminal(old.status)) return { acquired: false, reason: "terminal", execution: old };
+        const leaseHeld = old.leaseExpiresAtMs !== undefined && old.leaseExpiresAtMs >= options.nowMs;
+        if (!leaseHeld && options.dueByMs !== undefined) return { acquired: false, reason: "not-due", execution: old };
         return { acquired: false, reason: "held", execution: old };
       }
       throw translate(err, executionId);

@@ -57,7 +57,9 @@ export type LeaseResult =
     }
   | { acquired: false; reason: "not-found" }
   | { acquired: false; reason: "terminal"; execution: ExecutionRecord }
-  | { acquired: false; reason: "held"; execution: ExecutionRecord };
+  | { acquired: false; reason: "held"; execution: ExecutionRecord }
+  /** Asked with `dueByMs`: nothing is due by then and the inbox is empty. */
+  | { acquired: false; reason: "not-due"; execution: ExecutionRecord };
 
 export interface NewExecution {
   id: string;
@@ -134,8 +136,11 @@ export interface ExecutionStore {
   readHistory(executionId: string, options?: { afterSeq?: number; limit?: number }): Promise<{ events: HistoryEvent[]; lastSeq?: number }>;
   /** Execution item + history of the current run after `afterSeq` + visible inbox, in one read. */
   loadSnapshot(executionId: string, options: { afterSeq?: number; nowMs: number }): Promise<ExecutionSnapshot | undefined>;
-  /** Takes the execution's lease if it is free or expired and the execution has not ended. */
-  acquireLease(executionId: string, options: { owner: string; nowMs: number; leaseMs: number }): Promise<LeaseResult>;
+  /**
+   * Takes the execution's lease if it is free or expired and the execution has not ended; with
+   * `dueByMs`, only if it has work (its wake time is by then, or its inbox holds something).
+   */
+  acquireLease(executionId: string, options: { owner: string; nowMs: number; leaseMs: number; dueByMs?: number }): Promise<LeaseResult>;
   /** Notes, under the lease, that history reached `lastSeq`: the count of turns without progress restarts at 1. */
   markProgress(lease: Lease, lastSeq: number): Promise<void>;
   /**

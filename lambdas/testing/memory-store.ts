@@ -148,13 +148,18 @@ export class MemoryExecutionStore implements ExecutionStore {
    * and counts the turn in advance (retryCount + 1); another worker may take the lease only once
    * `leaseExpiresAtMs < now`. The wake time is left alone.
    */
-  async acquireLease(executionId: string, options: { owner: string; nowMs: number; leaseMs: number }): Promise<LeaseResult> {
+  async acquireLease(executionId: string, options: { owner: string; nowMs: number; leaseMs: number; dueByMs?: number }): Promise<LeaseResult> {
     const meta = this.table.meta(executionId);
     if (!meta) return { acquired: false, reason: "not-found" };
     const leaseFree = meta.leaseExpiresAtMs === undefined || Number(meta.leaseExpiresAtMs) < options.nowMs;
-    if (!notEnded(meta) || !leaseFree) {
+    const hasWork =
+      options.dueByMs === undefined ||
+      (meta.nextWakeAtMs !== undefined && Number(meta.nextWakeAtMs) <= options.dueByMs) ||
+      Number(meta.inboxCount ?? 0) > 0;
+    if (!notEnded(meta) || !leaseFree || !hasWork) {
       const old = toRecord(copyMeta(meta));
-      return isTerminal(old.status) ? { acquired: false, reason: "terminal", execution: old } : { acquired: false, reason: "held", execution: old };
+      if (isTerminal(old.status)) return { acquired: false, reason: "terminal", execution: old };
+      return leaseFree ? { acquired: false, reason: "not-due", execution: old } : { acquired: false, reason: "held", execution: old };
     }
     const old = toRecord(copyMeta(meta));
     const expiresAtMs = options.nowMs + options.leaseMs;

@@ -84,6 +84,12 @@ export interface ScenarioOptions extends CoreOptions {
   stallMs: number;
   /** How long to wait for every execution to end, once everything was sent. */
   deadlineMs: number;
+  /**
+   * Under load (the soak): how long the sweeper waits more when the queue is backlogged (its
+   * `backlog` option), and the slack the latency bounds allow on top of the chain of delays. The
+   * suite's defaults (its own sweeper default; 30 s) suit a few hundred executions.
+   */
+  load?: { sweepBacklog?: { messages?: number; graceMs?: number }; dueSlackMs?: number; cancelReactionMs?: number };
   /** Clock offsets in ms: each stack's (its workers and sweeper) and the API's (default: stack 0's). None when absent. */
   skewMs?: { api?: number; stacks: readonly [number, number] };
   paths?: PathsOptions;
@@ -136,7 +142,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
   });
   const parts = buildParts(faults, options);
   const skew: Skew = { api: options.skewMs?.api ?? options.skewMs?.stacks[0] ?? 0, stacks: options.skewMs?.stacks ?? [0, 0] };
-  const bounds = boundsFor(skew);
+  const bounds = boundsFor(skew, options.load);
   const endpoints = { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") };
   const tableName = uniqueName(`${options.name}-t`);
   const queueName = uniqueName(`${options.name}-q`);
@@ -168,6 +174,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
           sweepIntervalMs: TIMING.sweepIntervalMs,
           sweepGraceMs: TIMING.sweepGraceMs,
           sweepLockMs: TIMING.sweepLockMs,
+          ...(options.load?.sweepBacklog ? { sweepBacklog: options.load.sweepBacklog } : {}),
           workerConcurrency: options.workerConcurrency ?? 2,
           ...(options.workerBatchSize === undefined ? {} : { workerBatchSize: options.workerBatchSize }),
           workerOptions: {
@@ -291,7 +298,7 @@ function buildParts(faults: FaultInjector, options: ScenarioOptions): ScenarioPa
   return parts;
 }
 
-function boundsFor(skew: Skew): Bounds {
+function boundsFor(skew: Skew, load: ScenarioOptions["load"]): Bounds {
   const clocks = [skew.api, ...skew.stacks];
   const spreadMs = Math.max(...clocks) - Math.min(...clocks);
   const workerSpreadMs = Math.max(...skew.stacks) - Math.min(...skew.stacks);
@@ -300,8 +307,8 @@ function boundsFor(skew: Skew): Bounds {
   // margin. Clocks apart move every one of those.
   const chainMs = TIMING.sweepGraceMs + TIMING.sweepIntervalMs + TIMING.sweepLockMs + TIMING.workerTimeoutMs + TIMING.leaseMarginMs;
   return {
-    dueMs: chainMs + spreadMs + DUE_SLACK_MS,
-    cancelStepMs: CANCEL_REACTION_MS + spreadMs,
+    dueMs: chainMs + spreadMs + (load?.dueSlackMs ?? DUE_SLACK_MS) + (load?.sweepBacklog?.graceMs ?? 0),
+    cancelStepMs: (load?.cancelReactionMs ?? CANCEL_REACTION_MS) + spreadMs,
     spreadMs,
     workerSpreadMs,
     maxStackSkewMs: Math.max(...skew.stacks),

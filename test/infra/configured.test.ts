@@ -123,6 +123,7 @@ describe("a configured DurableWorkflows", () => {
       "dynamodb:UpdateItem on table",
       "logs:CreateLogStream on logs",
       "logs:PutLogEvents on logs",
+      "sqs:GetQueueAttributes on queue",
       "sqs:SendMessage on queue",
     ]);
   });

@@ -174,8 +174,8 @@ beforeAll(async () => {
   // After the recorder (initialize step), before the SDK's retries (finalize step): the send is
   // recorded as attempted, then fails as a refused request would.
   fns.sweeper.clients.sqs.middlewareStack.add(
-    (next) => async (args) => {
-      if (sweeperSendsToRefuse > 0) {
+    (next, context) => async (args) => {
+      if (sweeperSendsToRefuse > 0 && /^SendMessage/.test(context.commandName ?? "")) {
         sweeperSendsToRefuse -= 1;
         throw new Error("SQS refused the send (injected)");
       }

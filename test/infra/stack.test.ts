@@ -194,7 +194,7 @@ describe("the functions", () => {
       const assetDir = path.join(assemblyDir, `asset.${assetHash}`);
       const bundle = readFileSync(path.join(assetDir, "index.mjs"), "utf8");
       expect(bundle.startsWith("import { createRequire } from 'module'; const require = createRequire(import.meta.url);")).toBe(true);
-      expect(bundle).toMatch(/export\s*\{\s*\w+ as handler\s*\}/);
+      expect(bundle).toMatch(/export\s*\{\s*[\w$]+ as handler\s*\}/);
       // Minified: long lines (readable code averages well under 100 characters a line).
       expect(bundle.length / bundle.split("\n").length).toBeGreaterThan(1000);
       expect(existsSync(path.join(assetDir, "index.mjs.map"))).toBe(true);
@@ -317,6 +317,7 @@ describe("least privilege", () => {
         "dynamodb:UpdateItem on table",
         "logs:CreateLogStream on sweeper logs",
         "logs:PutLogEvents on sweeper logs",
+        "sqs:GetQueueAttributes on queue",
         "sqs:SendMessage on queue",
       ].sort(),
     );

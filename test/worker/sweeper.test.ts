@@ -53,6 +53,22 @@ describe("sweepDue", () => {
     expect((await sweepDue({ store: world.store, scheduler: one, clock: () => T0 + 200_000 }, { graceMs: 30_000 })).woken.sort()).toEqual([...ids].sort());
   });
 
+  it("with a backlog in the queue, wakes only executions due for longer than the extra grace: their wake-ups are likely waiting their turn", async () => {
+    await due(2);
+    const scheduler = Object.assign(new RecordingScheduler(), { backlog: async () => 500 });
+    // Due for 2 minutes: past the 30 s grace, within the 5 minutes a backlog adds.
+    expect((await sweepDue({ store: world.store, scheduler, clock: () => T0 + 120_000 }, { graceMs: 30_000 })).woken).toEqual([]);
+    // A small queue is no backlog: woken.
+    const quiet = Object.assign(new RecordingScheduler(), { backlog: async () => 99 });
+    expect((await sweepDue({ store: world.store, scheduler: quiet, clock: () => T0 + 120_000 }, { graceMs: 30_000 })).woken.sort()).toEqual(["due-0", "due-1"]);
+  });
+
+  it("with a backlog, still wakes an execution due for longer than grace and the extra grace", async () => {
+    await due(1);
+    const scheduler = Object.assign(new RecordingScheduler(), { backlog: async () => 5_000 });
+    expect((await sweepDue({ store: world.store, scheduler, clock: () => T0 + 331_000 }, { graceMs: 30_000 })).woken).toEqual(["due-0"]);
+  });
+
   it("leaves alone executions due within the grace period", async () => {
     await due(3);
     const scheduler = new RecordingScheduler();

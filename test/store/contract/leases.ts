@@ -12,6 +12,27 @@ export function leaseContract(kit: StoreKit): void {
   });
 
   describe("acquireLease", () => {
+    it("with dueByMs, takes the lease only of an execution with work: due by then, or something in its inbox", async () => {
+      await store.createExecution(newExecution("lease-due"));
+      const first = await lease(store, "lease-due", "a", T0 + 1, 1_000);
+      await store.commit(first.lease, batch([], { execution: sleepingUntil(T0 + 600_000) }), T0 + 2);
+      // A wake time 10 minutes on: not due by 5 minutes from now, nothing written.
+      const before = await store.getExecution("lease-due");
+      const early = await store.acquireLease("lease-due", { owner: "b", nowMs: T0 + 3, leaseMs: 1_000, dueByMs: T0 + 300_003 });
+      expect(early).toMatchObject({ acquired: false, reason: "not-due", execution: { status: "sleeping", nextWakeAtMs: T0 + 600_000 } });
+      expect(await store.getExecution("lease-due")).toStrictEqual(before);
+      // Without dueByMs the lease is taken whatever the wake time.
+      const any = acquired(await store.acquireLease("lease-due", { owner: "c", nowMs: T0 + 4, leaseMs: 1_000 }));
+      await any.unlock();
+      // Waiting for a signal only (no wake time): not due, until a signal is in the inbox.
+      await store.commit(acquired(await store.acquireLease("lease-due", { owner: "d", nowMs: T0 + 5, leaseMs: 1_000 })).lease, batch([], { execution: sleepingUntil(null) }), T0 + 6);
+      expect(await store.acquireLease("lease-due", { owner: "e", nowMs: T0 + 7, leaseMs: 1_000, dueByMs: T0 + 300_007 })).toMatchObject({ acquired: false, reason: "not-due" });
+      await store.addPending("lease-due", { type: "Signal", name: "go", signalId: "s1", payload: 1 }, T0 + 8);
+      expect(await store.acquireLease("lease-due", { owner: "f", nowMs: T0 + 9, leaseMs: 1_000, dueByMs: T0 + 300_009 })).toMatchObject({ acquired: true });
+      // A live lease is "held" rather than "not-due".
+      expect(await store.acquireLease("lease-due", { owner: "g", nowMs: T0 + 10, leaseMs: 1_000, dueByMs: T0 + 300_010 })).toMatchObject({ acquired: false, reason: "held" });
+    });
+
     it("takes a free lease with the next fencing token, and says what the execution was before", async () => {
       await store.createExecution(newExecution("lease-1"));
       const taken = await lease(store, "lease-1", "a", T0 + 5, 1_000);
