@@ -8,11 +8,11 @@
  *  2. steps per invocation: consecutive steps run in one invocation;
  *  3. history growth: a workflow that sleeps between 60 steps; read units per turn early vs late.
  */
-import { defineWorkflow } from "../lambdas/core";
-import { RequestMeter } from "../lambdas/store/request-meter";
-import { createTestEnvironment, type TestEnvironment } from "../lambdas/testing";
-import { startDynamoDBLocal } from "../local/dynamodb-local";
-import { startSqsEmulator } from "../local/sqs-emulator";
+import { defineWorkflow } from "../lambdas/core/index.js";
+import { RequestMeter } from "../lambdas/store/request-meter.js";
+import { createTestEnvironment, type TestEnvironment } from "../lambdas/testing/index.js";
+import { startDynamoDBLocal } from "../local/dynamodb-local.js";
+import { startSqsEmulator } from "../local/sqs-emulator.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 

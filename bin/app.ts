@@ -1,6 +1,6 @@
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { DurableWorkflowsStack } from "../lib/app-stack";
+import { DurableWorkflowsStack } from "./app-stack.js";
 
 const app = new App();
 // Environment-agnostic on purpose: synth needs no AWS credentials or lookups.

@@ -1,4 +1,4 @@
-import { defineWorkflow } from "../lambdas/core";
+import { defineWorkflow } from "../lambdas/core/index.js";
 
 /**
  * The demo `npm start` runs: three steps and a durable sleep. Each step's result is recorded; if

@@ -1,9 +1,9 @@
 /** The workflows this app deploys (the CDK stack and the local stack both load this list). */
-import type { AnyWorkflow } from "../lambdas/core";
-import { approval } from "./approval";
-import { greet } from "./demo";
-import { longJob } from "./long-job";
-import { orderSaga } from "./order-saga";
+import type { AnyWorkflow } from "../lambdas/core/index.js";
+import { approval } from "./approval.js";
+import { greet } from "./demo.js";
+import { longJob } from "./long-job.js";
+import { orderSaga } from "./order-saga.js";
 
 export { approval, greet, longJob, orderSaga };
 

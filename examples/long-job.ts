@@ -1,4 +1,4 @@
-import { defineWorkflow } from "../lambdas/core";
+import { defineWorkflow } from "../lambdas/core/index.js";
 
 /**
  * A long-running job: generate, then wait days for a review window, then publish. Sleeping costs

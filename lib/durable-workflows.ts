@@ -16,9 +16,9 @@ import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { type FunctionAccess, grantAccess } from "./access";
-import { createAlarms, type DurableWorkflowsAlarms } from "./alarms";
-import { checkWorkflowsEntry, REPO_ROOT, writeHandlerEntries } from "./handler-entries";
+import { type FunctionAccess, grantAccess } from "./access.js";
+import { createAlarms, type DurableWorkflowsAlarms } from "./alarms.js";
+import { checkWorkflowsEntry, findProject, writeHandlerEntries } from "./handler-entries.js";
 
 /**
  * Who may call the HTTP API. `iam`: callers sign requests with SigV4 and
@@ -36,6 +36,24 @@ export interface DurableWorkflowsProps {
    * list of workflow definitions the API and the worker serve.
    */
   readonly workflowsEntry: string;
+  /**
+   * Your project's root, where the construct writes the functions' entry files
+   * (`.durable/entries/`, git-ignore it) and bundling runs.
+   * @default the folder of `depsLockFilePath`
+   */
+  readonly projectRoot?: string;
+  /**
+   * Your lock file, which bundling installs from.
+   * @default the nearest package-lock.json, yarn.lock, pnpm-lock.yaml or bun.lock(b) above `workflowsEntry`
+   */
+  readonly depsLockFilePath?: string;
+  /**
+   * The module the generated entry files import the handler factories from
+   * (`workerHandler`, `apiHandler`, `sweeperHandler`). Resolved from your
+   * project, so it is the same copy of durable-aws your workflows import.
+   * @default "durable-aws/lambda"
+   */
+  readonly handlersModule?: string;
   /**
    * How long a finished (completed, failed, canceled) execution and its
    * history stay in the table before the sweeper removes them, all items
@@ -225,6 +243,7 @@ export class DurableWorkflows extends Construct {
   constructor(scope: Construct, id: string, props: DurableWorkflowsProps) {
     super(scope, id);
     const workflowsEntry = checkWorkflowsEntry(props.workflowsEntry);
+    const project = findProject(workflowsEntry, props);
     const workerTimeout = props.workerTimeout ?? DEFAULT_WORKER_TIMEOUT;
     const retention = checkRetention(props.retention ?? DEFAULT_RETENTION);
     const workerConcurrency = checkWorkerConcurrency(props.workerConcurrency ?? DEFAULT_WORKER_CONCURRENCY);
@@ -292,7 +311,7 @@ export class DurableWorkflows extends Construct {
       ...(removalPolicy ? { removalPolicy } : {}),
     });
 
-    const entries = writeHandlerEntries(workflowsEntry);
+    const entries = writeHandlerEntries(workflowsEntry, project.projectRoot, props.handlersModule);
     const environment = {
       DURABLE_TABLE_NAME: this.table.tableName,
       DURABLE_QUEUE_URL: this.queue.queueUrl,
@@ -319,14 +338,16 @@ export class DurableWorkflows extends Construct {
         handler: "handler",
         runtime: RUNTIME,
         architecture: Architecture.ARM_64,
-        projectRoot: REPO_ROOT,
-        depsLockFilePath: path.join(REPO_ROOT, "package-lock.json"),
+        projectRoot: project.projectRoot,
+        depsLockFilePath: project.depsLockFilePath,
         bundling: {
           // Bundle with the project's esbuild; never fall back to Docker.
           forceDockerBundling: false,
           format: OutputFormat.ESM,
           minify: true,
           sourceMap: true,
+          // Error classes are told apart by name (DurableError's instanceof across copies).
+          keepNames: true,
           mainFields: ["module", "main"],
           // CommonJS dependencies call `require`, which ESM output lacks.
           banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",

@@ -1,23 +1,25 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-
-/** The repository root: this file lives in `<repo>/lib/`. */
-export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /**
- * The generic handler factories the entries bind. The API and the worker
- * serve the user's workflows; the sweeper only reads the table and sends
- * wake-ups, so its bundle leaves the workflow code out.
+ * The handler factories each entry binds (`durable-aws/lambda`). The API and the worker serve the
+ * user's workflows; the sweeper only reads the table and sends wake-ups, so its bundle leaves the
+ * workflow code out.
  */
 const HANDLERS = {
-  api: { file: path.join(REPO_ROOT, "lambdas/handlers/api"), factory: "apiHandlerFromEnv", takesWorkflows: true },
-  worker: { file: path.join(REPO_ROOT, "lambdas/handlers/worker"), factory: "workerHandlerFromEnv", takesWorkflows: true },
-  sweeper: { file: path.join(REPO_ROOT, "lambdas/handlers/sweeper"), factory: "sweeperHandlerFromEnv", takesWorkflows: false },
+  api: { factory: "apiHandler", takesWorkflows: true },
+  worker: { factory: "workerHandler", takesWorkflows: true },
+  sweeper: { factory: "sweeperHandler", takesWorkflows: false },
 } as const;
 
 export type HandlerName = keyof typeof HANDLERS;
+
+/** The module the generated entries import the factories from, resolved from the user's project. */
+export const DEFAULT_HANDLERS_MODULE = "durable-aws/lambda";
+
+/** Lock files NodejsFunction knows, in the order it looks for them. */
+const LOCK_FILES = ["package-lock.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "bun.lock"];
 
 /** Fails fast, naming the prop, when the workflows module cannot be bundled. */
 export function checkWorkflowsEntry(workflowsEntry: string): string {
@@ -31,25 +33,48 @@ export function checkWorkflowsEntry(workflowsEntry: string): string {
 }
 
 /**
- * Writes one entry module per function, binding the user's `workflows` to
- * the generic handler factory. NodejsFunction needs the entry under
- * `projectRoot`, so they live in `<repo>/.cache/durable-entries/<hash>/`
- * (git-ignored); the hash of the inputs keeps the folder stable across
- * synths and apart for different `workflowsEntry` values.
+ * The user's project: the nearest folder above the workflows file with a lock file (the one
+ * `npm install` wrote, which bundling installs from), unless the props say otherwise.
  */
-export function writeHandlerEntries(workflowsEntry: string): Record<HandlerName, string> {
-  const hash = createHash("sha256")
-    .update(JSON.stringify([workflowsEntry, ...Object.values(HANDLERS).map((h) => h.file)]))
-    .digest("hex")
-    .slice(0, 16);
-  const dir = path.join(REPO_ROOT, ".cache", "durable-entries", hash);
+export function findProject(workflowsEntry: string, props: { projectRoot?: string; depsLockFilePath?: string }): { projectRoot: string; depsLockFilePath: string } {
+  if (props.depsLockFilePath !== undefined && !existsSync(props.depsLockFilePath)) {
+    throw new Error(`DurableWorkflows: depsLockFilePath "${props.depsLockFilePath}" does not exist`);
+  }
+  let lockFile = props.depsLockFilePath;
+  for (let dir = path.dirname(workflowsEntry); lockFile === undefined; ) {
+    lockFile = LOCK_FILES.map((name) => path.join(dir, name)).find((file) => existsSync(file));
+    const parent = path.dirname(dir);
+    if (lockFile === undefined && parent === dir) {
+      throw new Error(
+        `DurableWorkflows: no lock file (${LOCK_FILES.join(", ")}) in any folder above "${workflowsEntry}"; run your package manager's install, or set depsLockFilePath`,
+      );
+    }
+    dir = parent;
+  }
+  const projectRoot = props.projectRoot ?? path.dirname(lockFile);
+  if (!isInside(workflowsEntry, projectRoot)) {
+    throw new Error(`DurableWorkflows: workflowsEntry "${workflowsEntry}" is not inside projectRoot "${projectRoot}"`);
+  }
+  return { projectRoot, depsLockFilePath: lockFile };
+}
+
+/**
+ * Writes one entry module per function into the user's project (`<projectRoot>/.durable/entries/
+ * <hash>/`, which belongs in `.gitignore`), binding the user's `workflows` to the handler factory
+ * of `handlersModule`. Bundling resolves that module from the entry's folder, so the handlers are
+ * the same copy of durable-aws as the one the workflows import. The hash of the inputs keeps the
+ * folder stable across synths and apart for different workflows files.
+ */
+export function writeHandlerEntries(workflowsEntry: string, projectRoot: string, handlersModule: string = DEFAULT_HANDLERS_MODULE): Record<HandlerName, string> {
+  const hash = createHash("sha256").update(JSON.stringify([workflowsEntry, handlersModule])).digest("hex").slice(0, 16);
+  const dir = path.join(projectRoot, ".durable", "entries", hash);
   mkdirSync(dir, { recursive: true });
   const write = (name: HandlerName): string => {
-    const { file, factory, takesWorkflows } = HANDLERS[name];
+    const { factory, takesWorkflows } = HANDLERS[name];
     const source = [
-      "// Generated by lib/handler-entries.ts; do not edit.",
+      "// Generated by the DurableWorkflows construct (durable-aws/cdk) at each synth; do not edit.",
       ...(takesWorkflows ? [`import { workflows } from ${importSpecifier(workflowsEntry)};`] : []),
-      `import { ${factory} } from ${importSpecifier(file)};`,
+      `import { ${factory} } from ${importSpecifier(handlersModule)};`,
       `export const handler = ${factory}(${takesWorkflows ? "workflows" : ""});`,
       "",
     ].join("\n");
@@ -65,7 +90,12 @@ export function writeHandlerEntries(workflowsEntry: string): Record<HandlerName,
   return { api: write("api"), worker: write("worker"), sweeper: write("sweeper") };
 }
 
-/** A quoted import specifier esbuild resolves on any OS. */
-function importSpecifier(absolutePath: string): string {
-  return JSON.stringify(absolutePath.split(path.sep).join("/"));
+function isInside(file: string, dir: string): boolean {
+  const relative = path.relative(dir, file);
+  return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative);
+}
+
+/** A quoted import specifier esbuild resolves on any OS: a package name as it is, a path with forward slashes. */
+function importSpecifier(specifier: string): string {
+  return JSON.stringify(path.isAbsolute(specifier) ? specifier.split(path.sep).join("/") : specifier);
 }

@@ -5,23 +5,23 @@
  */
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { randomBytes, randomUUID } from "node:crypto";
-import type { AnyWorkflow } from "../lambdas/core/workflow";
-import { WorkflowRegistry } from "../lambdas/core/workflow";
-import type { EngineDeps, EngineLogger, WorkerOptions } from "../lambdas/engine/process-wakeup";
-import { silentLogger } from "../lambdas/engine/process-wakeup";
-import { RunCache } from "../lambdas/engine/run-cache";
-import { sweepDue } from "../lambdas/engine/sweeper";
-import { createApiHandler } from "../lambdas/handlers/api";
-import { createWorkerHandler } from "../lambdas/handlers/worker";
-import { SqsRedelivery } from "../lambdas/queue/redelivery";
-import { SqsWakeupScheduler, type WakeupScheduler } from "../lambdas/queue/wakeups";
-import { DynamoExecutionStore, type DynamoStoreOptions } from "../lambdas/store/dynamo-store";
-import { createTable } from "../lambdas/store/table";
-import { localClients, type LocalClients } from "./aws-clients";
-import { startDynamoDBLocal } from "./dynamodb-local";
-import { serveHttpApi } from "./http-api";
-import { startSqsEmulator } from "./sqs-emulator";
-import { type SqsHandler, startSqsPoller } from "./sqs-poller";
+import type { AnyWorkflow } from "../lambdas/core/workflow.js";
+import { WorkflowRegistry } from "../lambdas/core/workflow.js";
+import type { EngineDeps, EngineLogger, WorkerOptions } from "../lambdas/engine/process-wakeup.js";
+import { silentLogger } from "../lambdas/engine/process-wakeup.js";
+import { RunCache } from "../lambdas/engine/run-cache.js";
+import { sweepDue } from "../lambdas/engine/sweeper.js";
+import { createApiHandler } from "../lambdas/handlers/api.js";
+import { createWorkerHandler } from "../lambdas/handlers/worker.js";
+import { SqsRedelivery } from "../lambdas/queue/redelivery.js";
+import { SqsWakeupScheduler, type WakeupScheduler } from "../lambdas/queue/wakeups.js";
+import { DynamoExecutionStore, type DynamoStoreOptions } from "../lambdas/store/dynamo-store.js";
+import { createTable } from "../lambdas/store/table.js";
+import { localClients, type LocalClients } from "./aws-clients.js";
+import { startDynamoDBLocal } from "./dynamodb-local.js";
+import { serveHttpApi } from "./http-api.js";
+import { startSqsEmulator } from "./sqs-emulator.js";
+import { type SqsHandler, startSqsPoller } from "./sqs-poller.js";
 
 export interface LocalStackOptions {
   workflows: readonly AnyWorkflow[];

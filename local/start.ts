@@ -10,9 +10,9 @@
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { workflows } from "../examples/index";
-import type { EngineLogger } from "../lambdas/engine/process-wakeup";
-import { type LocalStack, startLocalStack } from "./stack";
+import { workflows } from "../examples/index.js";
+import type { EngineLogger } from "../lambdas/engine/process-wakeup.js";
+import { type LocalStack, startLocalStack } from "./stack.js";
 
 // The SDK warns on Node 20 that releases after January 2027 need Node 22; the local stack works on both.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";

@@ -4,8 +4,8 @@
  * `inject("dynamoEndpoint")` / `inject("sqsEndpoint")`.
  */
 import type { TestProject } from "vitest/node";
-import { startDynamoDBLocal } from "../local/dynamodb-local";
-import { startSqsEmulator } from "../local/sqs-emulator";
+import { startDynamoDBLocal } from "../local/dynamodb-local.js";
+import { startSqsEmulator } from "../local/sqs-emulator.js";
 
 declare module "vitest" {
   export interface ProvidedContext {

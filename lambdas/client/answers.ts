@@ -17,7 +17,7 @@ import {
   ServerError,
   ServiceUnavailableError,
   UnexpectedResponseError,
-} from "./errors";
+} from "./errors.js";
 
 const ApiErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 const GatewayErrorBody = z.object({ message: z.string() });

@@ -2,8 +2,8 @@
  * How requests are authorized: a bearer token (the local stack, or a JWT authorizer in AWS), or
  * SigV4 with AWS credentials (the construct's default, `auth: { type: "iam" }`).
  */
-import { CredentialsError, InvalidArgumentError } from "./errors";
-import { type AwsCredentialProvider, type AwsCredentials, createRequestSigner, type OutgoingRequest, regionFromApiHost } from "./sigv4";
+import { CredentialsError, InvalidArgumentError } from "./errors.js";
+import { type AwsCredentialProvider, type AwsCredentials, createRequestSigner, type OutgoingRequest, regionFromApiHost } from "./sigv4.js";
 
 /** `Authorization: Bearer <token>`. A function is asked before every request (a JWT that expires). */
 export interface BearerAuth {

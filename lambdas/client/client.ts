@@ -2,15 +2,15 @@
  * `createClient()`: the API's routes as typed methods (docs/api.md). Each method is one request
  * (plus the retries of retry.ts), except `result()`, which polls, and the iterators, which page.
  */
-import type { ExecutionStatus } from "../core/status";
-import type { WorkflowDefinition } from "../core/workflow";
-import { type ClientAuth, createAuthorizer } from "./auth";
-import { ExecutionCanceledError, ExecutionFailedError, InvalidArgumentError } from "./errors";
-import { itemsOfPages } from "./pagination";
-import { type ResultOptions, waitUntilEnded } from "./result";
-import { type RetryOptions, retryPolicy } from "./retry";
-import { cancelAnswerSchema, executionPageSchema, executionSchema, historyPageSchema, signalReceiptSchema, workflowsSchema } from "./schemas";
-import { createTransport, pathSegment } from "./transport";
+import type { ExecutionStatus } from "../core/status.js";
+import type { WorkflowDefinition } from "../core/workflow.js";
+import { type ClientAuth, createAuthorizer } from "./auth.js";
+import { ExecutionCanceledError, ExecutionFailedError, InvalidArgumentError } from "./errors.js";
+import { itemsOfPages } from "./pagination.js";
+import { type ResultOptions, waitUntilEnded } from "./result.js";
+import { type RetryOptions, retryPolicy } from "./retry.js";
+import { cancelAnswerSchema, executionPageSchema, executionSchema, historyPageSchema, signalReceiptSchema, workflowsSchema } from "./schemas.js";
+import { createTransport, pathSegment } from "./transport.js";
 import type {
   AnyWorkflowDefinition,
   Execution,
@@ -22,7 +22,7 @@ import type {
   SignalReceipt,
   StartedExecution,
   WorkflowInfo,
-} from "./types";
+} from "./types.js";
 
 export interface ClientOptions {
   /** The API's base URL: the construct's `apiUrl` (`WorkflowsApiUrl` output), or the local stack's `apiUrl`. */

@@ -20,8 +20,8 @@
  *   ├─ ExecutionCanceledError        result(): the execution was canceled
  *   └─ ResultTimeoutError            result(): it had not ended within `timeoutMs`
  */
-import { DurableError } from "../core/errors";
-import type { Execution, ExecutionFailure } from "./types";
+import { DurableError } from "../core/errors.js";
+import type { Execution, ExecutionFailure } from "./types.js";
 
 /** Root of every error the client throws on purpose: `instanceof DurableClientError` catches them all. */
 export class DurableClientError extends DurableError {}

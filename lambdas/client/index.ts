@@ -1,10 +1,10 @@
 /** `durable-aws/client`: a typed client of the HTTP API (docs/client.md). */
-export { createClient } from "./client";
-export type { ClientOptions, DurableClient, ExecutionRef, HistoryOptions, ListOptions, StartOptions } from "./client";
-export type { BearerAuth, ClientAuth, IamAuth } from "./auth";
-export type { AwsCredentialProvider, AwsCredentials } from "./sigv4";
-export type { ResultOptions } from "./result";
-export type { RetryOptions } from "./retry";
+export { createClient } from "./client.js";
+export type { ClientOptions, DurableClient, ExecutionRef, HistoryOptions, ListOptions, StartOptions } from "./client.js";
+export type { BearerAuth, ClientAuth, IamAuth } from "./auth.js";
+export type { AwsCredentialProvider, AwsCredentials } from "./sigv4.js";
+export type { ResultOptions } from "./result.js";
+export type { RetryOptions } from "./retry.js";
 export type {
   AnyWorkflowDefinition,
   Execution,
@@ -20,7 +20,7 @@ export type {
   WorkflowInfo,
   WorkflowInput,
   WorkflowOutput,
-} from "./types";
+} from "./types.js";
 export {
   ApiError,
   AuthError,
@@ -39,5 +39,5 @@ export {
   ServerError,
   ServiceUnavailableError,
   UnexpectedResponseError,
-} from "./errors";
-export type { ErrorOrigin } from "./errors";
+} from "./errors.js";
+export type { ErrorOrigin } from "./errors.js";

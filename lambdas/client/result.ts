@@ -3,10 +3,10 @@
  * API has no long poll, so the client backs off from a quick first look (most waits are for short
  * workflows) to `pollIntervalMs`.
  */
-import { TERMINAL_STATUSES } from "../core/status";
-import { InvalidArgumentError, ResultTimeoutError } from "./errors";
-import { sleep } from "./retry";
-import type { Execution } from "./types";
+import { TERMINAL_STATUSES } from "../core/status.js";
+import { InvalidArgumentError, ResultTimeoutError } from "./errors.js";
+import { sleep } from "./retry.js";
+import type { Execution } from "./types.js";
 
 export interface ResultOptions {
   /** Give up after this long with a ResultTimeoutError (the execution goes on). Default: wait as long as it takes. */

@@ -5,7 +5,7 @@
  * may have taken effect (API Gateway's own 503/504 when the function timed out, a network error)
  * or will fail the same way again, so it goes to the caller.
  */
-import { ApiError } from "./errors";
+import { ApiError } from "./errors.js";
 
 export interface RetryOptions {
   /** Tries after the first. Default 4; 0 turns retries off. */

@@ -4,7 +4,7 @@
  * with a newer API. The casts to the typed views are the trust boundary: past it, types hold.
  */
 import { z } from "zod";
-import type { Execution, ExecutionPage, HistoryPage, SignalReceipt, WorkflowInfo } from "./types";
+import type { Execution, ExecutionPage, HistoryPage, SignalReceipt, WorkflowInfo } from "./types.js";
 
 const SummaryShape = z.looseObject({
   id: z.string(),

@@ -3,10 +3,10 @@
  * answer checked and turned into a value or a typed error, and the retries of `retry.ts`.
  */
 import type { z } from "zod";
-import { type Answer, errorFromAnswer, parseSuccess } from "./answers";
-import type { Authorizer } from "./auth";
-import { InvalidArgumentError, NetworkError } from "./errors";
-import { isRetried, retryDelayMs, type RetryPolicy, sleep } from "./retry";
+import { type Answer, errorFromAnswer, parseSuccess } from "./answers.js";
+import type { Authorizer } from "./auth.js";
+import { InvalidArgumentError, NetworkError } from "./errors.js";
+import { isRetried, retryDelayMs, type RetryPolicy, sleep } from "./retry.js";
 
 export interface ApiRequest {
   method: "GET" | "POST";

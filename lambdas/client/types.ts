@@ -3,10 +3,10 @@
  * from the workflow definition; a handle carries them from `start()` to `result()` at compile time
  * only.
  */
-import type { ErrorInfo } from "../core/errors";
-import type { HistoryEvent } from "../core/events";
-import type { ExecutionStatus } from "../core/status";
-import type { WorkflowDefinition } from "../core/workflow";
+import type { ErrorInfo } from "../core/errors.js";
+import type { HistoryEvent } from "../core/events.js";
+import type { ExecutionStatus } from "../core/status.js";
+import type { WorkflowDefinition } from "../core/workflow.js";
 
 export type { ExecutionStatus };
 

@@ -20,12 +20,12 @@ import {
   NonRetryableError,
   toErrorInfo,
   ValueNotSerializableError,
-} from "./errors";
-import type { EventBody, ExecutionStarted, HistoryEvent, PendingEvent, PendingItem } from "./events";
-import { jsonBytes, MAX_VALUE_BYTES } from "./limits";
-import { shouldRetryStep, stepRetryDelayMs } from "./retry";
-import { type ChildStart, isContinueAsNewMarker, type StepCommand, type WorkflowRun } from "./run";
-import { assertTransition, type ExecutionStatus } from "./status";
+} from "./errors.js";
+import type { EventBody, ExecutionStarted, HistoryEvent, PendingEvent, PendingItem } from "./events.js";
+import { jsonBytes, MAX_VALUE_BYTES } from "./limits.js";
+import { shouldRetryStep, stepRetryDelayMs } from "./retry.js";
+import { type ChildStart, isContinueAsNewMarker, type StepCommand, type WorkflowRun } from "./run.js";
+import { assertTransition, type ExecutionStatus } from "./status.js";
 
 /** A change to the execution item that must land with the events. */
 export interface ExecutionUpdate {

@@ -1,4 +1,4 @@
-import { InvalidDurationError } from "./errors";
+import { InvalidDurationError } from "./errors.js";
 
 /** A duration in milliseconds, or a string such as `"90s"`, `"5 minutes"`, `"3 days"`, `"1h30m"`. */
 export type Duration = number | string;

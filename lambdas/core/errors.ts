@@ -3,7 +3,7 @@
  * person can act on. The API maps codes to HTTP statuses in one place (handlers/http.ts).
  */
 
-import { jsonBytes } from "./limits";
+import { jsonBytes } from "./limits.js";
 
 /** Serialised form of an error, as stored in history and returned by the API. */
 export interface ErrorInfo {

@@ -1,4 +1,4 @@
-import type { ErrorInfo } from "./errors";
+import type { ErrorInfo } from "./errors.js";
 
 /**
  * History events. History is append-only; every event has a sequence number (1, 2, ...) that is

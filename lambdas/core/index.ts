@@ -1,5 +1,5 @@
 /** The engine's public API: what workflow authors import. */
-export { defineWorkflow, WorkflowRegistry } from "./workflow";
+export { defineWorkflow, WorkflowRegistry } from "./workflow.js";
 export type {
   AnyWorkflow,
   ChildOptions,
@@ -10,10 +10,10 @@ export type {
   WorkflowDefinition,
   WorkflowDefinitionOptions,
   WorkflowFunction,
-} from "./workflow";
-export type { Duration } from "./duration";
-export { toMs } from "./duration";
-export type { RetryPolicy } from "./retry";
+} from "./workflow.js";
+export type { Duration } from "./duration.js";
+export { toMs } from "./duration.js";
+export type { RetryPolicy } from "./retry.js";
 export {
   CancelledError,
   DurableError,
@@ -21,9 +21,9 @@ export {
   NonRetryableError,
   StepFailedError,
   WorkflowNotFoundError,
-} from "./errors";
-export type { ErrorInfo } from "./errors";
-export { ChildFailedError } from "./run";
-export { StepTimeoutError } from "./driver";
-export type { ExecutionStatus } from "./status";
-export type { HistoryEvent } from "./events";
+} from "./errors.js";
+export type { ErrorInfo } from "./errors.js";
+export { ChildFailedError } from "./run.js";
+export { StepTimeoutError } from "./driver.js";
+export type { ExecutionStatus } from "./status.js";
+export type { HistoryEvent } from "./events.js";

@@ -1,5 +1,5 @@
-import { type Duration, toMs } from "./duration";
-import type { ErrorInfo } from "./errors";
+import { type Duration, toMs } from "./duration.js";
+import type { ErrorInfo } from "./errors.js";
 
 /** How a failing step is retried. Durations as ms or strings ("1s", "5 minutes"). */
 export interface RetryPolicy {

@@ -11,7 +11,7 @@
  *
  * No I/O here: the driver (driver.ts) decides what to run and commits through injected functions.
  */
-import { type Duration, toMs } from "./duration";
+import { type Duration, toMs } from "./duration.js";
 import {
   CancelledError,
   type DurableError,
@@ -22,11 +22,11 @@ import {
   NonRetryableError,
   StepFailedError,
   WorkflowBlockedError,
-} from "./errors";
-import type { EventBody, ExecutionStarted, HistoryEvent, SignalReceived } from "./events";
-import { jsonBytes, MAX_VALUE_BYTES } from "./limits";
-import { createPrng, hashSeed, uuidFrom } from "./prng";
-import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry";
+} from "./errors.js";
+import type { EventBody, ExecutionStarted, HistoryEvent, SignalReceived } from "./events.js";
+import { jsonBytes, MAX_VALUE_BYTES } from "./limits.js";
+import { createPrng, hashSeed, uuidFrom } from "./prng.js";
+import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry.js";
 import type {
   AnyWorkflow,
   ChildOptions,
@@ -35,7 +35,7 @@ import type {
   StepOptions,
   WorkflowContext,
   WorkflowDefinition,
-} from "./workflow";
+} from "./workflow.js";
 
 /** Thrown into a child's parent when the child ended failed or canceled. */
 export class ChildFailedError extends Error {

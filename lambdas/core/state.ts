@@ -3,9 +3,9 @@
  * `state = history.reduce(apply, zeroState())` — the workflow-level replay is in run.ts; this is
  * the summary the API, the tests and the local stack print (status, output, counts).
  */
-import type { ErrorInfo } from "./errors";
-import type { HistoryEvent } from "./events";
-import type { ExecutionStatus } from "./status";
+import type { ErrorInfo } from "./errors.js";
+import type { HistoryEvent } from "./events.js";
+import type { ExecutionStatus } from "./status.js";
 
 export interface ExecutionState {
   status: ExecutionStatus | "new";

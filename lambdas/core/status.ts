@@ -1,4 +1,4 @@
-import { InvalidTransitionError } from "./errors";
+import { InvalidTransitionError } from "./errors.js";
 
 /**
  * Execution statuses. `running`: has work to do or a worker is on it; `sleeping`: waiting for a

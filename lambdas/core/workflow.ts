@@ -1,6 +1,6 @@
-import type { Duration } from "./duration";
-import { WorkflowNotFoundError } from "./errors";
-import type { RetryPolicy } from "./retry";
+import type { Duration } from "./duration.js";
+import { WorkflowNotFoundError } from "./errors.js";
+import type { RetryPolicy } from "./retry.js";
 
 /** What a step body receives. */
 export interface StepInfo {

@@ -12,13 +12,13 @@
  * counted too. Backoff is `engineRetryDelaySeconds` (min(2 ** n + jitter, 64 s)), applied by the
  * handler through the message's visibility timeout.
  */
-import type { CommitBatch } from "../core/driver";
-import { DurableError, type ErrorInfo, toErrorInfo } from "../core/errors";
-import { engineRetryDelaySeconds, MAX_ENGINE_RETRIES } from "../core/retry";
-import type { WakeupMessage } from "../queue/wakeups";
-import { HistoryConflictError, LeaseLostError, StoreBusyError } from "../store/errors";
-import type { ExecutionRecord, Lease } from "../store/store";
-import type { EngineDeps, WorkerOptions } from "./process-wakeup";
+import type { CommitBatch } from "../core/driver.js";
+import { DurableError, type ErrorInfo, toErrorInfo } from "../core/errors.js";
+import { engineRetryDelaySeconds, MAX_ENGINE_RETRIES } from "../core/retry.js";
+import type { WakeupMessage } from "../queue/wakeups.js";
+import { HistoryConflictError, LeaseLostError, StoreBusyError } from "../store/errors.js";
+import type { ExecutionRecord, Lease } from "../store/store.js";
+import type { EngineDeps, WorkerOptions } from "./process-wakeup.js";
 
 /** The engine stopped retrying an execution: it is failed with this error. */
 export class EngineRetriesExhaustedError extends DurableError {

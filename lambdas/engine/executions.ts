@@ -4,17 +4,17 @@
  * safety guard: every event added is followed by a wake-up, and the sweeper covers a lost send.
  */
 import { randomUUID } from "node:crypto";
-import type { ErrorInfo } from "../core/errors";
-import { DurableError } from "../core/errors";
-import type { HistoryEvent } from "../core/events";
-import type { ExecutionStatus } from "../core/status";
-import type { WorkflowRegistry } from "../core/workflow";
-import { createCursorCodec, type CursorCodec, InvalidCursorError } from "../store/cursor";
-import { ExecutionNotFoundError, PayloadTooLargeError } from "../store/errors";
-import { jsonBytes, MAX_VALUE_BYTES } from "../core/limits";
-import type { ExecutionListing, ExecutionRecord, ExecutionStore } from "../store/store";
-import type { WakeupScheduler } from "../queue/wakeups";
-import { type EngineLogger, type EngineMetrics, silentLogger } from "./observability";
+import type { ErrorInfo } from "../core/errors.js";
+import { DurableError } from "../core/errors.js";
+import type { HistoryEvent } from "../core/events.js";
+import type { ExecutionStatus } from "../core/status.js";
+import type { WorkflowRegistry } from "../core/workflow.js";
+import { createCursorCodec, type CursorCodec, InvalidCursorError } from "../store/cursor.js";
+import { ExecutionNotFoundError, PayloadTooLargeError } from "../store/errors.js";
+import { jsonBytes, MAX_VALUE_BYTES } from "../core/limits.js";
+import type { ExecutionListing, ExecutionRecord, ExecutionStore } from "../store/store.js";
+import type { WakeupScheduler } from "../queue/wakeups.js";
+import { type EngineLogger, type EngineMetrics, silentLogger } from "./observability.js";
 
 export interface ApiDeps {
   store: ExecutionStore;

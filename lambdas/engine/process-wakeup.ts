@@ -2,20 +2,20 @@
  * What the worker does with one wake-up message: take the lease, load what is new, replay, drive
  * the workflow forward, commit, and schedule the next wake-up. The SQS handler only wires this.
  */
-import { type CommitBatch, drive, type DriveOutcome } from "../core/driver";
-import { DurableError, type ErrorInfo, toErrorInfo } from "../core/errors";
-import type { ExecutionStarted, HistoryEvent, SignalReceived } from "../core/events";
-import { WAKE_TOLERANCE_MS } from "../core/limits";
-import { isTerminal } from "../core/status";
-import { WorkflowRun } from "../core/run";
-import type { RunCache } from "./run-cache";
-import type { WorkflowRegistry } from "../core/workflow";
-import { HistoryConflictError, LeaseLostError, PendingConflictError } from "../store/errors";
-import type { ExecutionStore, LeaseResult } from "../store/store";
-import { type WakeupMessage, type WakeupScheduler } from "../queue/wakeups";
-import type { Redelivery } from "../queue/redelivery";
-import { engineRetryPolicy, giveUp } from "./engine-retries";
-import { type EngineLogger, type EngineMetrics, noMetrics, silentLogger } from "./observability";
+import { type CommitBatch, drive, type DriveOutcome } from "../core/driver.js";
+import { DurableError, type ErrorInfo, toErrorInfo } from "../core/errors.js";
+import type { ExecutionStarted, HistoryEvent, SignalReceived } from "../core/events.js";
+import { WAKE_TOLERANCE_MS } from "../core/limits.js";
+import { isTerminal } from "../core/status.js";
+import { WorkflowRun } from "../core/run.js";
+import type { RunCache } from "./run-cache.js";
+import type { WorkflowRegistry } from "../core/workflow.js";
+import { HistoryConflictError, LeaseLostError, PendingConflictError } from "../store/errors.js";
+import type { ExecutionStore, LeaseResult } from "../store/store.js";
+import { type WakeupMessage, type WakeupScheduler } from "../queue/wakeups.js";
+import type { Redelivery } from "../queue/redelivery.js";
+import { engineRetryPolicy, giveUp } from "./engine-retries.js";
+import { type EngineLogger, type EngineMetrics, noMetrics, silentLogger } from "./observability.js";
 
 // Other modules and the local stack import these from here.
 export { type EngineLogger, type EngineMetrics, noMetrics, silentLogger };

@@ -7,7 +7,7 @@
  * the entry stopped; events another worker wrote in between are replayed onto it like any others.
  * Entries are dropped on any error mid-turn (their state may be ahead of what was committed).
  */
-import type { WorkflowRun } from "../core/run";
+import type { WorkflowRun } from "../core/run.js";
 
 export interface WarmRun {
   /** The replayed run; its ExecutionStarted and lastSeq say where it stands. */

@@ -7,10 +7,10 @@
  * running executions are not swept; a crashed worker's execution (due since whatever woke it) is
  * claimed once its lease runs out. It also removes executions whose retention has ended.
  */
-import type { ExecutionStore } from "../store/store";
-import type { WakeupScheduler } from "../queue/wakeups";
-import { type EngineLogger, silentLogger } from "./observability";
-import { WAKE_TOLERANCE_MS } from "../core/limits";
+import type { ExecutionStore } from "../store/store.js";
+import type { WakeupScheduler } from "../queue/wakeups.js";
+import { type EngineLogger, silentLogger } from "./observability.js";
+import { WAKE_TOLERANCE_MS } from "../core/limits.js";
 
 export interface SweepOptions {
   /** Only executions due at least this long ago: their own wake-up had its chance. Default 30 s. */

@@ -18,8 +18,8 @@
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { z } from "zod";
-import { EXECUTION_STATUSES, type ExecutionStatus } from "../core/status";
-import { type AnyWorkflow, WorkflowRegistry } from "../core/workflow";
+import { EXECUTION_STATUSES, type ExecutionStatus } from "../core/status.js";
+import { type AnyWorkflow, WorkflowRegistry } from "../core/workflow.js";
 import {
   type ApiDeps,
   cancelExecution,
@@ -28,12 +28,12 @@ import {
   listExecutions,
   sendSignal,
   startExecution,
-} from "../engine/executions";
-import { createCursorCodec } from "../store/cursor";
-import { readCursorSecret } from "./config";
-import { createEngineDeps } from "./deps";
-import { errorResponse, HttpError, json, parseWith, readJsonBody, requireBearer, truncate } from "./http";
-import { withPowertools } from "./observability";
+} from "../engine/executions.js";
+import { createCursorCodec } from "../store/cursor.js";
+import { readCursorSecret } from "./config.js";
+import { createEngineDeps } from "./deps.js";
+import { errorResponse, HttpError, json, parseWith, readJsonBody, requireBearer, truncate } from "./http.js";
+import { withPowertools } from "./observability.js";
 
 export interface ApiOptions {
   /** When set, every request needs `Authorization: Bearer <token>` (the local stack). In AWS, IAM authorizes at API Gateway. */

@@ -2,14 +2,14 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { randomUUID } from "node:crypto";
-import type { WorkflowRegistry } from "../core/workflow";
-import type { EngineDeps } from "../engine/process-wakeup";
-import { SqsWakeupScheduler } from "../queue/wakeups";
-import { SqsRedelivery } from "../queue/redelivery";
-import { RunCache } from "../engine/run-cache";
-import { DynamoExecutionStore } from "../store/dynamo-store";
-import { readConfig, requireDeadLetterQueueUrl } from "./config";
-import { powertoolsLogger, powertoolsMetrics } from "./observability";
+import type { WorkflowRegistry } from "../core/workflow.js";
+import type { EngineDeps } from "../engine/process-wakeup.js";
+import { SqsWakeupScheduler } from "../queue/wakeups.js";
+import { SqsRedelivery } from "../queue/redelivery.js";
+import { RunCache } from "../engine/run-cache.js";
+import { DynamoExecutionStore } from "../store/dynamo-store.js";
+import { readConfig, requireDeadLetterQueueUrl } from "./config.js";
+import { powertoolsLogger, powertoolsMetrics } from "./observability.js";
 
 /** `worker: true` also wires engine-retry backoff and the dead-letter queue (DURABLE_DLQ_URL, required then). */
 export function createEngineDeps(registry: WorkflowRegistry, env: NodeJS.ProcessEnv = process.env, options: { worker?: boolean } = {}): EngineDeps {

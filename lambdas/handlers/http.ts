@@ -6,8 +6,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { timingSafeEqual } from "node:crypto";
 import type { z } from "zod";
-import { DurableError } from "../core/errors";
-import { MAX_VALUE_BYTES } from "../core/limits";
+import { DurableError } from "../core/errors.js";
+import { MAX_VALUE_BYTES } from "../core/limits.js";
 
 export class HttpError extends DurableError {
   constructor(

@@ -11,7 +11,7 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { MiddyfiedHandler } from "@middy/core";
 import type { Context } from "aws-lambda";
-import type { EngineLogger, EngineMetrics } from "../engine/observability";
+import type { EngineLogger, EngineMetrics } from "../engine/observability.js";
 
 const SERVICE = process.env.POWERTOOLS_SERVICE_NAME ?? "durable-workflows";
 

@@ -6,11 +6,11 @@
  */
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { type AnyWorkflow, WorkflowRegistry } from "../core/workflow";
-import { type EngineDeps, processWakeup, silentLogger, type WorkerOptions } from "../engine/process-wakeup";
-import { parseWakeup } from "../queue/wakeups";
-import { createEngineDeps } from "./deps";
-import { withPowertools } from "./observability";
+import { type AnyWorkflow, WorkflowRegistry } from "../core/workflow.js";
+import { type EngineDeps, processWakeup, silentLogger, type WorkerOptions } from "../engine/process-wakeup.js";
+import { parseWakeup } from "../queue/wakeups.js";
+import { createEngineDeps } from "./deps.js";
+import { withPowertools } from "./observability.js";
 
 export function createWorkerHandler(deps: EngineDeps, options: WorkerOptions = {}) {
   const log = deps.logger ?? silentLogger;

@@ -10,8 +10,8 @@
  * default visibility timeout.
  */
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { ErrorInfo } from "../core/errors";
-import type { WakeupMessage } from "./wakeups";
+import type { ErrorInfo } from "../core/errors.js";
+import type { WakeupMessage } from "./wakeups.js";
 
 /** SQS's longest visibility timeout: 12 hours. */
 export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;

@@ -12,9 +12,9 @@
  * would have left: history stays contiguous and every inbox item is either in history or still
  * in the inbox.
  */
-import type { CommitBatch, ConsumedItem } from "../core/driver";
-import type { ChildStart } from "../core/run";
-import type { HistoryEvent } from "../core/events";
+import type { CommitBatch, ConsumedItem } from "../core/driver.js";
+import type { ChildStart } from "../core/run.js";
+import type { HistoryEvent } from "../core/events.js";
 
 /** What one transaction writes (besides the execution item, which every part checks or updates). */
 export interface CommitPart {

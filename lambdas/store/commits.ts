@@ -14,17 +14,17 @@
  */
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { CommitBatch, ConsumedItem } from "../core/driver";
-import { InboxChangedError } from "../core/errors";
-import type { HistoryEvent } from "../core/events";
-import { isTerminal } from "../core/status";
-import { type CommitPart, planCommit } from "./commit-plan";
-import { ChildIdInUseError, HistoryConflictError, LeaseLostError, PendingConflictError, StoreBusyError } from "./errors";
-import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, pendingBytes, pendingItem, startedEvent, unmarshallItem } from "./items";
-import { DUE_SHARD, executionPk, META_SK, PURGE_SHARD } from "./keys";
-import type { Lease, NewExecution } from "./store";
-import { TransactionConflict, type TransactWrite, withinTransaction } from "./transaction";
-import { translate } from "./translate";
+import type { CommitBatch, ConsumedItem } from "../core/driver.js";
+import { InboxChangedError } from "../core/errors.js";
+import type { HistoryEvent } from "../core/events.js";
+import { isTerminal } from "../core/status.js";
+import { type CommitPart, planCommit } from "./commit-plan.js";
+import { ChildIdInUseError, HistoryConflictError, LeaseLostError, PendingConflictError, StoreBusyError } from "./errors.js";
+import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, pendingBytes, pendingItem, startedEvent, unmarshallItem } from "./items.js";
+import { DUE_SHARD, executionPk, META_SK, PURGE_SHARD } from "./keys.js";
+import type { Lease, NewExecution } from "./store.js";
+import { TransactionConflict, type TransactWrite, withinTransaction } from "./transaction.js";
+import { translate } from "./translate.js";
 
 export interface CommitSettings {
   doc: DynamoDBDocumentClient;

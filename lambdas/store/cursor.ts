@@ -16,7 +16,7 @@
  * deployed API under load. Set the variable there.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { StoreError } from "./errors";
+import { StoreError } from "./errors.js";
 
 /** A cursor that this API did not hand out for this query. Maps to HTTP 400. */
 export class InvalidCursorError extends StoreError {

@@ -17,11 +17,11 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import type { CommitBatch } from "../core/driver";
-import { MAX_VALUE_BYTES } from "../core/limits";
-import type { ErrorInfo } from "../core/errors";
-import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events";
-import { isTerminal, type ExecutionStatus } from "../core/status";
+import type { CommitBatch } from "../core/driver.js";
+import { MAX_VALUE_BYTES } from "../core/limits.js";
+import type { ErrorInfo } from "../core/errors.js";
+import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events.js";
+import { isTerminal, type ExecutionStatus } from "../core/status.js";
 import {
   ExecutionEndedError,
   ExecutionNotFoundError,
@@ -31,8 +31,8 @@ import {
   PayloadTooLargeError,
   PendingConflictError,
   StoreBusyError,
-} from "./errors";
-import { DUE_SHARD, PURGE_SHARD, executionIdFromPk, executionPk, HISTORY_PREFIX, historySk, META_SK, PENDING_PREFIX, pendingSk, seqFromHistorySk, TABLE } from "./keys";
+} from "./errors.js";
+import { DUE_SHARD, PURGE_SHARD, executionIdFromPk, executionPk, HISTORY_PREFIX, historySk, META_SK, PENDING_PREFIX, pendingSk, seqFromHistorySk, TABLE } from "./keys.js";
 import type {
   ExecutionListing,
   ExecutionListPage,
@@ -44,12 +44,12 @@ import type {
   ListExecutionsQuery,
   NewExecution,
   PendingExecution,
-} from "./store";
-import { TransactionConflict, withinTransaction } from "./transaction";
-import { type CommitSettings, commitBatch, markDue, NOT_ENDED } from "./commits";
-import { translate } from "./translate";
-import { findExpired, purgeExecution, purgeOrphans, type PurgeSettings } from "./purge";
-import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits";
+} from "./store.js";
+import { TransactionConflict, withinTransaction } from "./transaction.js";
+import { type CommitSettings, commitBatch, markDue, NOT_ENDED } from "./commits.js";
+import { translate } from "./translate.js";
+import { findExpired, purgeExecution, purgeOrphans, type PurgeSettings } from "./purge.js";
+import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits.js";
 import {
   decode,
   decodeEvent,
@@ -69,8 +69,8 @@ import {
   toRecord,
   LISTED_ATTRIBUTES,
   unmarshallItem,
-} from "./items";
-import { exclusiveStartKey, type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, positionOf, type StreamRead, streamsFor } from "./listing";
+} from "./items.js";
+import { exclusiveStartKey, type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, positionOf, type StreamRead, streamsFor } from "./listing.js";
 
 /** Most index items one list request reads per index partition (each a read unit or less). */
 const LIST_READ_BUDGET = 1000;

@@ -1,4 +1,4 @@
-import { DurableError } from "../core/errors";
+import { DurableError } from "../core/errors.js";
 
 /** Errors of the persistence layer. SDK errors are translated into these at the store's boundary. */
 export class StoreError extends DurableError {}
@@ -63,4 +63,4 @@ export class InboxFullError extends StoreError {
 }
 
 // Thrown by the store, handled by the driver: defined in core.
-export { ChildIdInUseError } from "../core/errors";
+export { ChildIdInUseError } from "../core/errors.js";

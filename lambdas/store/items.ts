@@ -2,13 +2,13 @@
  * How executions, history events and inbox items are laid out as DynamoDB items, and read back.
  * Event bodies and payloads are stored as JSON strings so a value reads back exactly as written.
  */
-import type { ErrorInfo } from "../core/errors";
-import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events";
-import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../core/limits";
-import type { ExecutionStatus } from "../core/status";
-import { PayloadTooLargeError } from "./errors";
-import { DUE_SHARD, executionPk, historySk, META_SK, pendingSk } from "./keys";
-import type { ExecutionListing, ExecutionRecord, NewExecution } from "./store";
+import type { ErrorInfo } from "../core/errors.js";
+import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events.js";
+import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../core/limits.js";
+import type { ExecutionStatus } from "../core/status.js";
+import { PayloadTooLargeError } from "./errors.js";
+import { DUE_SHARD, executionPk, historySk, META_SK, pendingSk } from "./keys.js";
+import type { ExecutionListing, ExecutionRecord, NewExecution } from "./store.js";
 
 /**
  * Input and output are repeated on the execution item only up to this size; larger ones are read

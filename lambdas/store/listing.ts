@@ -9,9 +9,9 @@
  * once the stream is read to its end, or nothing for "not started". The store returns it as a
  * page's `next`; the API signs it into a cursor, so only positions made here come back.
  */
-import { EXECUTION_STATUSES, type ExecutionStatus } from "../core/status";
-import { InvalidCursorError } from "./cursor";
-import { executionIdFromPk, executionPk, META_SK, TABLE } from "./keys";
+import { EXECUTION_STATUSES, type ExecutionStatus } from "../core/status.js";
+import { InvalidCursorError } from "./cursor.js";
+import { executionIdFromPk, executionPk, META_SK, TABLE } from "./keys.js";
 
 export interface IndexStream {
   /** The stream's key in a position. */

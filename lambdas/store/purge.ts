@@ -18,8 +18,8 @@
  */
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { executionIdFromPk, executionPk, META_SK, PURGE_SHARD, TABLE } from "./keys";
-import { translate } from "./translate";
+import { executionIdFromPk, executionPk, META_SK, PURGE_SHARD, TABLE } from "./keys.js";
+import { translate } from "./translate.js";
 
 export interface PurgeSettings {
   doc: DynamoDBDocumentClient;

@@ -1,7 +1,7 @@
-import type { CommitBatch } from "../core/driver";
-import type { ErrorInfo } from "../core/errors";
-import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events";
-import type { ExecutionStatus } from "../core/status";
+import type { CommitBatch } from "../core/driver.js";
+import type { ErrorInfo } from "../core/errors.js";
+import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events.js";
+import type { ExecutionStatus } from "../core/status.js";
 
 /** The execution item (META), as the engine and the API see it. */
 export interface ExecutionRecord {

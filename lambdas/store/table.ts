@@ -3,7 +3,7 @@
  * construct deploys (lib/durable-workflows.ts; test/infra checks both against TABLE).
  */
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, ResourceInUseException, UpdateTableCommand } from "@aws-sdk/client-dynamodb";
-import { TABLE } from "./keys";
+import { TABLE } from "./keys.js";
 
 export async function createTable(client: DynamoDBClient, tableName: string): Promise<void> {
   const { byWorkflow, byStatus, due, purge } = TABLE.indexes;

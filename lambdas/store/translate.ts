@@ -1,6 +1,6 @@
 /** SDK errors → our errors, at the store's boundary. */
-import { StoreBusyError } from "./errors";
-import { TransactionConflict } from "./transaction";
+import { StoreBusyError } from "./errors.js";
+import { TransactionConflict } from "./transaction.js";
 
 const BUSY = new Set([
   "ProvisionedThroughputExceededException",

@@ -10,18 +10,18 @@
  * items as they were, and the failure reported is the first in the order commits.ts reads the
  * cancellation reasons (lease or inbox, then history, consumed items, child ids, notices).
  */
-import type { CommitBatch, ConsumedItem } from "../core/driver";
-import { InboxChangedError } from "../core/errors";
-import type { HistoryEvent } from "../core/events";
-import { isTerminal } from "../core/status";
-import { type CommitPart, planCommit } from "../store/commit-plan";
-import { ChildIdInUseError, HistoryConflictError, LeaseLostError, PendingConflictError, StoreBusyError } from "../store/errors";
-import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, pendingBytes, pendingItem, startedEvent } from "../store/items";
-import { DUE_SHARD, historySk, META_SK, PURGE_SHARD } from "../store/keys";
-import type { Lease, NewExecution } from "../store/store";
-import { MAX_TRANSACTION_ITEMS, TransactionTooLargeError } from "../store/transaction";
-import { applyChange, assertNoOverlap, emptyChange, inboxUnchanged, leaseHeldBy, markDueChange, MemoryValidationError, type MetaChange, notEnded } from "./memory-conditions";
-import type { MemoryTable, StoredItem } from "./memory-table";
+import type { CommitBatch, ConsumedItem } from "../core/driver.js";
+import { InboxChangedError } from "../core/errors.js";
+import type { HistoryEvent } from "../core/events.js";
+import { isTerminal } from "../core/status.js";
+import { type CommitPart, planCommit } from "../store/commit-plan.js";
+import { ChildIdInUseError, HistoryConflictError, LeaseLostError, PendingConflictError, StoreBusyError } from "../store/errors.js";
+import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, pendingBytes, pendingItem, startedEvent } from "../store/items.js";
+import { DUE_SHARD, historySk, META_SK, PURGE_SHARD } from "../store/keys.js";
+import type { Lease, NewExecution } from "../store/store.js";
+import { MAX_TRANSACTION_ITEMS, TransactionTooLargeError } from "../store/transaction.js";
+import { applyChange, assertNoOverlap, emptyChange, inboxUnchanged, leaseHeldBy, markDueChange, MemoryValidationError, type MetaChange, notEnded } from "./memory-conditions.js";
+import type { MemoryTable, StoredItem } from "./memory-table.js";
 
 export interface MemoryCommitSettings {
   retentionSeconds: number;

@@ -2,8 +2,8 @@
  * The conditions and update rules the DynamoDB store writes as expressions, as functions over an
  * in-memory execution item, named as in `lambdas/store/commits.ts` and `dynamo-store.ts`.
  */
-import type { MetaItem } from "../store/items";
-import { DUE_SHARD } from "../store/keys";
+import type { MetaItem } from "../store/items.js";
+import { DUE_SHARD } from "../store/keys.js";
 
 /** The execution has not ended (the DynamoDB store's `NOT_ENDED`: status running or sleeping). */
 export function notEnded(meta: MetaItem): boolean {

@@ -19,19 +19,19 @@
  */
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { randomUUID } from "node:crypto";
-import { type Duration, toMs } from "../core/duration";
-import type { HistoryEvent } from "../core/events";
-import { isTerminal } from "../core/status";
-import { type AnyWorkflow, type WorkflowDefinition, WorkflowRegistry } from "../core/workflow";
-import { type ApiDeps, cancelExecution, type ExecutionView, getExecution, sendSignal, startExecution } from "../engine/executions";
-import type { EngineMetrics } from "../engine/observability";
-import type { EngineDeps, WorkerOptions } from "../engine/process-wakeup";
-import { RunCache } from "../engine/run-cache";
-import { sweepDue, type SweepOptions } from "../engine/sweeper";
-import { createWorkerHandler } from "../handlers/worker";
-import { type DeadLetter, MemoryQueue, type MemoryQueueOptions } from "./memory-queue";
-import { MemoryRedelivery, MemoryWakeupScheduler, type MemoryWakeupSchedulerOptions } from "./memory-scheduler";
-import { MemoryExecutionStore, type MemoryStoreOptions } from "./memory-store";
+import { type Duration, toMs } from "../core/duration.js";
+import type { HistoryEvent } from "../core/events.js";
+import { isTerminal } from "../core/status.js";
+import { type AnyWorkflow, type WorkflowDefinition, WorkflowRegistry } from "../core/workflow.js";
+import { type ApiDeps, cancelExecution, type ExecutionView, getExecution, sendSignal, startExecution } from "../engine/executions.js";
+import type { EngineMetrics } from "../engine/observability.js";
+import type { EngineDeps, WorkerOptions } from "../engine/process-wakeup.js";
+import { RunCache } from "../engine/run-cache.js";
+import { sweepDue, type SweepOptions } from "../engine/sweeper.js";
+import { createWorkerHandler } from "../handlers/worker.js";
+import { type DeadLetter, MemoryQueue, type MemoryQueueOptions } from "./memory-queue.js";
+import { MemoryRedelivery, MemoryWakeupScheduler, type MemoryWakeupSchedulerOptions } from "./memory-scheduler.js";
+import { MemoryExecutionStore, type MemoryStoreOptions } from "./memory-store.js";
 
 export interface MemoryTestEnvironmentOptions {
   workflows: readonly AnyWorkflow[];

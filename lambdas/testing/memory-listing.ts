@@ -9,11 +9,11 @@
  * of their table key (descending). DynamoDB leaves that order unspecified (DynamoDB Local uses
  * one of its own); paging never repeats or skips one in either store.
  */
-import { LISTED_ATTRIBUTES, toListing, type MetaItem } from "../store/items";
-import { executionIdFromPk, executionPk } from "../store/keys";
-import { type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, type StreamRead, streamsFor } from "../store/listing";
-import type { ExecutionListing, ExecutionListPage, ListExecutionsQuery } from "../store/store";
-import { compareKeys, type MemoryTable } from "./memory-table";
+import { LISTED_ATTRIBUTES, toListing, type MetaItem } from "../store/items.js";
+import { executionIdFromPk, executionPk } from "../store/keys.js";
+import { type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, type StreamRead, streamsFor } from "../store/listing.js";
+import type { ExecutionListing, ExecutionListPage, ListExecutionsQuery } from "../store/store.js";
+import { compareKeys, type MemoryTable } from "./memory-table.js";
 
 /** Most index items one list request reads per index partition (dynamo-store.ts's LIST_READ_BUDGET). */
 const LIST_READ_BUDGET = 1000;

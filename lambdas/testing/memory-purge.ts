@@ -7,7 +7,7 @@
  * `purgeAtMs` (their `atMs`), so the items of a later execution under the same id are spared,
  * exactly as the DynamoDB conditions spare them.
  */
-import { compareKeys, type MemoryTable } from "./memory-table";
+import { compareKeys, type MemoryTable } from "./memory-table.js";
 
 /** How long a purge holds an execution before another may take it up (purge.ts's CLAIM_MS). */
 const CLAIM_MS = 60_000;

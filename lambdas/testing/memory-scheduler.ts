@@ -19,10 +19,10 @@
  * await scheduler.schedule("order-1", { dueAtMs: nowMs + 60_000, nowMs });
  * queue.receive(10); // [] until nowMs moves a minute on
  */
-import type { ErrorInfo } from "../core/errors";
-import { type Redelivery, visibilitySecondsFor } from "../queue/redelivery";
-import { MAX_DELAY_SECONDS, type WakeupMessage, type WakeupScheduler } from "../queue/wakeups";
-import type { MemoryQueue } from "./memory-queue";
+import type { ErrorInfo } from "../core/errors.js";
+import { type Redelivery, visibilitySecondsFor } from "../queue/redelivery.js";
+import { MAX_DELAY_SECONDS, type WakeupMessage, type WakeupScheduler } from "../queue/wakeups.js";
+import type { MemoryQueue } from "./memory-queue.js";
 
 export interface MemoryWakeupSchedulerOptions {
   /**

@@ -12,14 +12,14 @@
  * await store.createExecution({ id: "order-1", workflow: "checkout", version: 1, input: { sku: "x" }, nowMs: Date.now() });
  * const taken = await store.acquireLease("order-1", { owner: "worker-1", nowMs: Date.now(), leaseMs: 60_000 });
  */
-import type { CommitBatch } from "../core/driver";
-import type { ErrorInfo } from "../core/errors";
-import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events";
-import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits";
-import { isTerminal } from "../core/status";
-import { ChildIdInUseError, ExecutionEndedError, ExecutionNotFoundError, InboxFullError, LeaseLostError, StoreBusyError } from "../store/errors";
-import { decodeEvent, decodePending, historyItem, metaItem, nextArrivalCounter, pendingBytes, pendingItem, startedEvent, toRecord } from "../store/items";
-import { DUE_SHARD, HISTORY_PREFIX, historySk, PENDING_PREFIX, PURGE_SHARD, seqFromHistorySk } from "../store/keys";
+import type { CommitBatch } from "../core/driver.js";
+import type { ErrorInfo } from "../core/errors.js";
+import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events.js";
+import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits.js";
+import { isTerminal } from "../core/status.js";
+import { ChildIdInUseError, ExecutionEndedError, ExecutionNotFoundError, InboxFullError, LeaseLostError, StoreBusyError } from "../store/errors.js";
+import { decodeEvent, decodePending, historyItem, metaItem, nextArrivalCounter, pendingBytes, pendingItem, startedEvent, toRecord } from "../store/items.js";
+import { DUE_SHARD, HISTORY_PREFIX, historySk, PENDING_PREFIX, PURGE_SHARD, seqFromHistorySk } from "../store/keys.js";
 import type {
   ExecutionListPage,
   ExecutionRecord,
@@ -30,12 +30,12 @@ import type {
   ListExecutionsQuery,
   NewExecution,
   PendingExecution,
-} from "../store/store";
-import { commitBatchInMemory, type MemoryCommitSettings } from "./memory-commits";
-import { applyChange, leaseHeldBy, markDueChange, MemoryValidationError, notEnded } from "./memory-conditions";
-import { listExecutionsInMemory } from "./memory-listing";
-import { findExpired, purgeExecution, purgeOrphans } from "./memory-purge";
-import { compareKeys, copyMeta, MemoryTable } from "./memory-table";
+} from "../store/store.js";
+import { commitBatchInMemory, type MemoryCommitSettings } from "./memory-commits.js";
+import { applyChange, leaseHeldBy, markDueChange, MemoryValidationError, notEnded } from "./memory-conditions.js";
+import { listExecutionsInMemory } from "./memory-listing.js";
+import { findExpired, purgeExecution, purgeOrphans } from "./memory-purge.js";
+import { compareKeys, copyMeta, MemoryTable } from "./memory-table.js";
 
 export interface MemoryStoreOptions {
   /** How long an ended execution is kept (its `purgeAtMs`). Default 30 days, as DynamoExecutionStore's. */

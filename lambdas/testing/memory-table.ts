@@ -7,8 +7,8 @@
  * The sparse indexes (due, purge, byWorkflow, byStatus) are not kept: they are derived from the
  * execution items when queried (see `indexQuery`), which DynamoDB Local also makes look instant.
  */
-import type { MetaItem } from "../store/items";
-import { executionPk, META_SK } from "../store/keys";
+import type { MetaItem } from "../store/items.js";
+import { executionPk, META_SK } from "../store/keys.js";
 
 /** A history or inbox item as stored: `{ PK, SK, type, atMs, data, ... }`. */
 export type StoredItem = Record<string, unknown>;

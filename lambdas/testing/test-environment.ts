@@ -17,10 +17,10 @@
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { randomUUID } from "node:crypto";
-import { type Duration, toMs } from "../core/duration";
-import type { HistoryEvent } from "../core/events";
-import { isTerminal } from "../core/status";
-import { type AnyWorkflow, type WorkflowDefinition, WorkflowRegistry } from "../core/workflow";
+import { type Duration, toMs } from "../core/duration.js";
+import type { HistoryEvent } from "../core/events.js";
+import { isTerminal } from "../core/status.js";
+import { type AnyWorkflow, type WorkflowDefinition, WorkflowRegistry } from "../core/workflow.js";
 import {
   type ApiDeps,
   cancelExecution,
@@ -28,17 +28,17 @@ import {
   getExecution,
   sendSignal,
   startExecution,
-} from "../engine/executions";
-import type { EngineMetrics } from "../engine/observability";
-import type { EngineDeps, WorkerOptions } from "../engine/process-wakeup";
-import { RunCache } from "../engine/run-cache";
-import { createWorkerHandler } from "../handlers/worker";
-import { SqsWakeupScheduler, type WakeupScheduler } from "../queue/wakeups";
-import { DynamoExecutionStore } from "../store/dynamo-store";
-import { createTable } from "../store/table";
-import { localClients, type LocalClients } from "../../local/aws-clients";
-import { startDynamoDBLocal } from "../../local/dynamodb-local";
-import { startSqsEmulator } from "../../local/sqs-emulator";
+} from "../engine/executions.js";
+import type { EngineMetrics } from "../engine/observability.js";
+import type { EngineDeps, WorkerOptions } from "../engine/process-wakeup.js";
+import { RunCache } from "../engine/run-cache.js";
+import { createWorkerHandler } from "../handlers/worker.js";
+import { SqsWakeupScheduler, type WakeupScheduler } from "../queue/wakeups.js";
+import { DynamoExecutionStore } from "../store/dynamo-store.js";
+import { createTable } from "../store/table.js";
+import { localClients, type LocalClients } from "../../local/aws-clients.js";
+import { startDynamoDBLocal } from "../../local/dynamodb-local.js";
+import { startSqsEmulator } from "../../local/sqs-emulator.js";
 
 export interface TestEnvironmentOptions {
   workflows: readonly AnyWorkflow[];

@@ -4,9 +4,9 @@
  * table is left exactly as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { approval, greet } from "../../examples";
-import type { LocalStack } from "../../local/stack";
-import { call, expectErrorShape, expectNothingWritten, quiesce, snapshotTable, startApiStack, waitForStatus } from "./support";
+import { approval, greet } from "../../examples/index.js";
+import type { LocalStack } from "../../local/stack.js";
+import { call, expectErrorShape, expectNothingWritten, quiesce, snapshotTable, startApiStack, waitForStatus } from "./support.js";
 
 let stack: LocalStack;
 const waitingId = "auth-waiting";

@@ -4,11 +4,11 @@
  * to leave the table exactly as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_VALUE_BYTES } from "../../lambdas/core/limits";
-import { MAX_REQUEST_BODY_BYTES } from "../../lambdas/handlers/http";
-import type { LocalStack } from "../../local/stack";
-import { approval, greet } from "../../examples";
-import { call, expectErrorShape, expectNothingWritten, quiesce, startApiStack, waitForStatus } from "./support";
+import { MAX_VALUE_BYTES } from "../../lambdas/core/limits.js";
+import { MAX_REQUEST_BODY_BYTES } from "../../lambdas/handlers/http.js";
+import type { LocalStack } from "../../local/stack.js";
+import { approval, greet } from "../../examples/index.js";
+import { call, expectErrorShape, expectNothingWritten, quiesce, startApiStack, waitForStatus } from "./support.js";
 
 let stack: LocalStack;
 /** A completed execution and one sleeping until it gets the `decision` signal. */

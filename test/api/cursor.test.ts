@@ -1,7 +1,7 @@
 /** Cursors: what one encodes decodes back, and no edit, truncation, other query or other secret gets through. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createCursorCodec, InvalidCursorError, MAX_CURSOR_CHARS } from "../../lambdas/store/cursor";
+import { createCursorCodec, InvalidCursorError, MAX_CURSOR_CHARS } from "../../lambdas/store/cursor.js";
 
 const SEED = 7_331;
 const codec = createCursorCodec("a cursor secret for these tests");

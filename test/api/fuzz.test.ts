@@ -7,10 +7,10 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { approval, greet } from "../../examples";
-import { MAX_VALUE_BYTES } from "../../lambdas/store/dynamo-store";
-import type { LocalStack } from "../../local/stack";
-import { call, expectErrorShape, snapshotTable, startApiStack, waitForStatus } from "./support";
+import { approval, greet } from "../../examples/index.js";
+import { MAX_VALUE_BYTES } from "../../lambdas/store/dynamo-store.js";
+import type { LocalStack } from "../../local/stack.js";
+import { call, expectErrorShape, snapshotTable, startApiStack, waitForStatus } from "./support.js";
 
 const SEED = 424_242;
 const NUM_RUNS = 300;

@@ -8,15 +8,15 @@ import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXECUTION_STATUSES, type ExecutionStatus } from "../../lambdas/core/status";
-import { InvalidCursorError } from "../../lambdas/store/cursor";
-import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
-import { executionPk, META_SK } from "../../lambdas/store/keys";
-import { createTable } from "../../lambdas/store/table";
-import { approval, greet } from "../../examples";
-import type { LocalStack } from "../../local/stack";
-import { testClients, uniqueName } from "../support/services";
-import { call, expectErrorShape, startApiStack, waitForStatus } from "./support";
+import { EXECUTION_STATUSES, type ExecutionStatus } from "../../lambdas/core/status.js";
+import { InvalidCursorError } from "../../lambdas/store/cursor.js";
+import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
+import { executionPk, META_SK } from "../../lambdas/store/keys.js";
+import { createTable } from "../../lambdas/store/table.js";
+import { approval, greet } from "../../examples/index.js";
+import type { LocalStack } from "../../local/stack.js";
+import { testClients, uniqueName } from "../support/services.js";
+import { call, expectErrorShape, startApiStack, waitForStatus } from "./support.js";
 
 interface Started {
   id: string;

@@ -5,9 +5,9 @@
  */
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
-import type { AnyWorkflow } from "../../lambdas/core/workflow";
-import { startLocalStack, type LocalStack } from "../../local/stack";
-import { uniqueName } from "../support/services";
+import type { AnyWorkflow } from "../../lambdas/core/workflow.js";
+import { startLocalStack, type LocalStack } from "../../local/stack.js";
+import { uniqueName } from "../support/services.js";
 
 export async function startApiStack(prefix: string, workflows: readonly AnyWorkflow[]): Promise<LocalStack> {
   return startLocalStack({

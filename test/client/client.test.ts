@@ -20,11 +20,11 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ResultTimeoutError,
-} from "../../lambdas/client";
-import { DurableError, NonRetryableError } from "../../lambdas/core/errors";
-import { defineWorkflow } from "../../lambdas/core/workflow";
-import { type LocalStack, startLocalStack } from "../../local/stack";
-import { uniqueName } from "../support/services";
+} from "../../lambdas/client/index.js";
+import { DurableError, NonRetryableError } from "../../lambdas/core/errors.js";
+import { defineWorkflow } from "../../lambdas/core/workflow.js";
+import { type LocalStack, startLocalStack } from "../../local/stack.js";
+import { uniqueName } from "../support/services.js";
 
 const double = defineWorkflow("client-double", async (ctx, input: { n: number; pauseMs?: number }) => {
   const doubled = await ctx.step("double", () => input.n * 2);

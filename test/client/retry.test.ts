@@ -18,10 +18,10 @@ import {
   ServerError,
   ServiceUnavailableError,
   UnexpectedResponseError,
-} from "../../lambdas/client";
-import { DEFAULT_RETRY, retryDelayMs } from "../../lambdas/client/retry";
-import { DurableError } from "../../lambdas/core/errors";
-import { executionBody, type FakeApi, type ScriptedAnswer, startFakeApi } from "./fake-api";
+} from "../../lambdas/client/index.js";
+import { DEFAULT_RETRY, retryDelayMs } from "../../lambdas/client/retry.js";
+import { DurableError } from "../../lambdas/core/errors.js";
+import { executionBody, type FakeApi, type ScriptedAnswer, startFakeApi } from "./fake-api.js";
 
 const storeBusy: ScriptedAnswer = { status: 503, body: { error: { code: "STORE_BUSY", message: "DynamoDB throttled the request; retry with backoff" } } };
 const inboxFull: ScriptedAnswer = { status: 429, body: { error: { code: "INBOX_FULL", message: "the inbox is full" } } };

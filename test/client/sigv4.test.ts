@@ -5,10 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type AwsCredentials, createClient, CredentialsError, InvalidArgumentError } from "../../lambdas/client";
-import { createRequestSigner, regionFromApiHost } from "../../lambdas/client/sigv4";
-import { executionBody, type FakeApi, startFakeApi, type CapturedRequest } from "./fake-api";
-import { canonicalRequest, expectedAuthorization, type SignedRequestParts } from "./sigv4-verify";
+import { type AwsCredentials, createClient, CredentialsError, InvalidArgumentError } from "../../lambdas/client/index.js";
+import { createRequestSigner, regionFromApiHost } from "../../lambdas/client/sigv4.js";
+import { executionBody, type FakeApi, startFakeApi, type CapturedRequest } from "./fake-api.js";
+import { canonicalRequest, expectedAuthorization, type SignedRequestParts } from "./sigv4-verify.js";
 
 const REGION = "eu-west-1";
 const CREDENTIALS: AwsCredentials = {

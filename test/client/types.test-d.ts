@@ -14,9 +14,9 @@ import type {
   StartedExecution,
   WorkflowInput,
   WorkflowOutput,
-} from "../../lambdas/client";
-import { defineWorkflow } from "../../lambdas/core/workflow";
-import type { ExecutionSummary as ServerExecutionSummary, ExecutionView } from "../../lambdas/engine/executions";
+} from "../../lambdas/client/index.js";
+import { defineWorkflow } from "../../lambdas/core/workflow.js";
+import type { ExecutionSummary as ServerExecutionSummary, ExecutionView } from "../../lambdas/engine/executions.js";
 
 const order = defineWorkflow("order", async (_ctx, input: { orderId: string; quantity: number }) => ({ total: input.quantity * 3, currency: "EUR" as const }));
 const noInput = defineWorkflow("tick", async () => 42);

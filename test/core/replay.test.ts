@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CancelledError, defineWorkflow, NonRetryableError, StepFailedError } from "../../lambdas/core";
-import { MemoryExecution } from "../support/memory-engine";
+import { CancelledError, defineWorkflow, NonRetryableError, StepFailedError } from "../../lambdas/core/index.js";
+import { MemoryExecution } from "../support/memory-engine.js";
 
 describe("replay", () => {
   it("records each step result once and returns it from history on replay without re-running the body", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core";
-import { assertTransition, canTransition, EXECUTION_STATUSES, isTerminal, TERMINAL_STATUSES } from "../../lambdas/core/status";
-import { MemoryExecution } from "../support/memory-engine";
+import { defineWorkflow } from "../../lambdas/core/index.js";
+import { assertTransition, canTransition, EXECUTION_STATUSES, isTerminal, TERMINAL_STATUSES } from "../../lambdas/core/status.js";
+import { MemoryExecution } from "../support/memory-engine.js";
 
 describe("status state machine", () => {
   it("lets nothing leave a terminal status", () => {

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { workflows } from "../../examples/index";
-import { type LocalStack, startLocalStack } from "../../local/stack";
-import { uniqueName } from "../support/services";
+import { workflows } from "../../examples/index.js";
+import { type LocalStack, startLocalStack } from "../../local/stack.js";
+import { uniqueName } from "../support/services.js";
 
 async function call(stack: LocalStack, method: string, path: string, body?: unknown) {
   const response = await fetch(`${stack.apiUrl}${path}`, {

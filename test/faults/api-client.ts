@@ -5,9 +5,9 @@
  * after a backoff, and a signal or cancel counts as sent only once a call succeeded. It records
  * what was accepted, and when, by the real clock and by the API's clock, for the checks.
  */
-import { DurableError } from "../../lambdas/core/errors";
-import { cancelExecution, sendSignal, startExecution, type ApiDeps } from "../../lambdas/engine/executions";
-import type { FaultInjector } from "../support/faults";
+import { DurableError } from "../../lambdas/core/errors.js";
+import { cancelExecution, sendSignal, startExecution, type ApiDeps } from "../../lambdas/engine/executions.js";
+import type { FaultInjector } from "../support/faults.js";
 
 /** When a call ran: the acceptance happened somewhere in between. */
 export interface CallTime {

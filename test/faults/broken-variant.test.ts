@@ -13,8 +13,8 @@
  *   a short Lambda) fail a healthy execution.
  */
 import { describe, expect, it } from "vitest";
-import type { FaultProfile } from "../support/faults";
-import { runScenario, type ScenarioOptions } from "./scenario";
+import type { FaultProfile } from "../support/faults.js";
+import { runScenario, type ScenarioOptions } from "./scenario.js";
 
 const seed = Number(process.env.FAULT_SEED ?? 20_260_611);
 

@@ -6,7 +6,7 @@
  * afterwards (scenario.ts). The seed is printed; rerun one with FAULT_SEED=<seed>.
  */
 import { describe, expect, it } from "vitest";
-import { runScenario } from "./scenario";
+import { runScenario } from "./scenario.js";
 
 const seed = Number(process.env.FAULT_SEED ?? 20_260_611);
 

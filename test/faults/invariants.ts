@@ -14,12 +14,12 @@
  *   result within `bounds.dueMs` of its acceptance (real clock; a worker's stamp is turned into the
  *   earliest real time it can mean with the largest stack offset).
  */
-import type { HistoryEvent } from "../../lambdas/core/events";
-import { isTerminal } from "../../lambdas/core/status";
-import type { ExecutionRecord } from "../../lambdas/store/store";
-import type { FaultInjector, Stamped } from "../support/faults";
-import type { AcceptedSignal } from "./api-client";
-import type { CheckContext, ObservedExecution, Report } from "./part";
+import type { HistoryEvent } from "../../lambdas/core/events.js";
+import { isTerminal } from "../../lambdas/core/status.js";
+import type { ExecutionRecord } from "../../lambdas/store/store.js";
+import type { FaultInjector, Stamped } from "../support/faults.js";
+import type { AcceptedSignal } from "./api-client.js";
+import type { CheckContext, ObservedExecution, Report } from "./part.js";
 
 /** Every step of the scenario's workflows allows at most this many attempts. */
 export const MAX_ATTEMPTS = 3;

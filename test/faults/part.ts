@@ -4,12 +4,12 @@
  * every part at once on the same stacks, then runs the checks every execution gets
  * (invariants.ts) and each part's own.
  */
-import type { HistoryEvent, PendingItem } from "../../lambdas/core/events";
-import type { AnyWorkflow } from "../../lambdas/core/workflow";
-import type { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
-import type { ExecutionRecord } from "../../lambdas/store/store";
-import type { FaultInjector } from "../support/faults";
-import type { ScenarioApi } from "./api-client";
+import type { HistoryEvent, PendingItem } from "../../lambdas/core/events.js";
+import type { AnyWorkflow } from "../../lambdas/core/workflow.js";
+import type { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
+import type { ExecutionRecord } from "../../lambdas/store/store.js";
+import type { FaultInjector } from "../support/faults.js";
+import type { ScenarioApi } from "./api-client.js";
 
 /** Records a breach of an invariant by one execution. */
 export type Report = (id: string, problem: string) => void;
@@ -44,6 +44,8 @@ export interface Bounds {
   dueMs: number;
   /** No step body starts later than this after a cancel was accepted. */
   cancelStepMs: number;
+  /** How long the drivers wait for what they act on to show up (a child, a wait) before giving up. */
+  appearMs: number;
   /** Largest difference between two of the clocks (the API's and the stacks'). */
   spreadMs: number;
   /** Largest difference between two stacks' clocks: both stamps of a timer come from workers. */

@@ -2,7 +2,7 @@
  * The scenario of paths.test.ts (and, with more executions, of the soak): the original mix plus
  * every new part, with faults on all three sides and clocks apart.
  */
-import type { ScenarioOptions } from "./scenario";
+import type { ScenarioOptions } from "./scenario.js";
 
 /** FAULT_SEED, or the suite's default. */
 export const seed = Number(process.env.FAULT_SEED ?? 20_260_611);

@@ -10,8 +10,8 @@
  * FAULT_DUMP=1 prints the history of every execution with a violation.
  */
 import { describe, expect, it } from "vitest";
-import { pathsScenario, seed } from "./paths-scenario";
-import { runScenario } from "./scenario";
+import { pathsScenario, seed } from "./paths-scenario.js";
+import { runScenario } from "./scenario.js";
 
 describe("the engine under faults, on every path", () => {
   it("ends every execution correctly with faults in the API, the sweepers and the workers, and clocks apart", async () => {

@@ -1,10 +1,10 @@
 /** What the scenario needs around the checks: bounded concurrency, and reading back what DynamoDB and SQS hold. */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import type { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
-import { decodePending } from "../../lambdas/store/items";
-import { executionPk, PENDING_PREFIX } from "../../lambdas/store/keys";
-import type { ObservedExecution } from "./part";
+import type { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
+import { decodePending } from "../../lambdas/store/items.js";
+import { executionPk, PENDING_PREFIX } from "../../lambdas/store/keys.js";
+import type { ObservedExecution } from "./part.js";
 
 /** Runs `fn` over `items` with at most `size` at once. */
 export async function inBatches<T>(items: readonly T[], size: number, fn: (item: T, index: number) => Promise<unknown>): Promise<void> {

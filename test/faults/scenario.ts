@@ -31,10 +31,10 @@
  */
 import { inject } from "vitest";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { isTerminal } from "../../lambdas/core/status";
-import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
-import { executionIdFromPk, META_SK } from "../../lambdas/store/keys";
-import { type LocalStack, startLocalStack } from "../../local/stack";
+import { isTerminal } from "../../lambdas/core/status.js";
+import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
+import { executionIdFromPk, META_SK } from "../../lambdas/store/keys.js";
+import { type LocalStack, startLocalStack } from "../../local/stack.js";
 import {
   type ApiFaultProfile,
   type FaultInjector,
@@ -42,21 +42,21 @@ import {
   type FaultProfile,
   seededRandom,
   type SweeperFaultProfile,
-} from "../support/faults";
-import { testClients, uniqueName } from "../support/services";
-import { ScenarioApi, sleep } from "./api-client";
-import { checkExecution, checkStepRuns } from "./invariants";
-import type { Bounds, CheckContext, DriveContext, ObservedExecution, ScenarioPart, Skew } from "./part";
-import { type BigValuesOptions, bigValuesPart } from "./parts/big-values";
-import { type CancelOptions, cancelPart } from "./parts/cancel";
-import { type ChildrenOptions, childrenPart } from "./parts/children";
-import { type ContinueAsNewOptions, continueAsNewPart } from "./parts/continue-as-new";
-import { type CoreOptions, corePart } from "./parts/core";
-import { type LongStepsOptions, longStepsPart } from "./parts/long-steps";
-import { type MidTurnOptions, midTurnPart } from "./parts/mid-turn";
-import { type RacesOptions, racesPart } from "./parts/races";
-import { type SignalTimeoutOptions, signalTimeoutsPart } from "./parts/signal-timeouts";
-import { drainQueue, inBatches, observe } from "./plumbing";
+} from "../support/faults.js";
+import { testClients, uniqueName } from "../support/services.js";
+import { ScenarioApi, sleep } from "./api-client.js";
+import { checkExecution, checkStepRuns } from "./invariants.js";
+import type { Bounds, CheckContext, DriveContext, ObservedExecution, ScenarioPart, Skew } from "./part.js";
+import { type BigValuesOptions, bigValuesPart } from "./parts/big-values.js";
+import { type CancelOptions, cancelPart } from "./parts/cancel.js";
+import { type ChildrenOptions, childrenPart } from "./parts/children.js";
+import { type ContinueAsNewOptions, continueAsNewPart } from "./parts/continue-as-new.js";
+import { type CoreOptions, corePart } from "./parts/core.js";
+import { type LongStepsOptions, longStepsPart } from "./parts/long-steps.js";
+import { type MidTurnOptions, midTurnPart } from "./parts/mid-turn.js";
+import { type RacesOptions, racesPart } from "./parts/races.js";
+import { type SignalTimeoutOptions, signalTimeoutsPart } from "./parts/signal-timeouts.js";
+import { drainQueue, inBatches, observe } from "./plumbing.js";
 
 /** The parts beyond the original mix; each is left out when absent. */
 export interface PathsOptions {
@@ -89,7 +89,7 @@ export interface ScenarioOptions extends CoreOptions {
    * `backlog` option), and the slack the latency bounds allow on top of the chain of delays. The
    * suite's defaults (its own sweeper default; 30 s) suit a few hundred executions.
    */
-  load?: { sweepBacklog?: { messages?: number; graceMs?: number }; dueSlackMs?: number; cancelReactionMs?: number };
+  load?: { sweepBacklog?: { messages?: number; graceMs?: number }; dueSlackMs?: number; cancelReactionMs?: number; appearMs?: number };
   /** Clock offsets in ms: each stack's (its workers and sweeper) and the API's (default: stack 0's). None when absent. */
   skewMs?: { api?: number; stacks: readonly [number, number] };
   paths?: PathsOptions;
@@ -130,6 +130,8 @@ const TIMING = { workerTimeoutMs: 4_000, visibilityTimeoutSeconds: 2, sweepInter
  * whole after a crash, a wake-up was seen to wait 25 s on this 2-core machine).
  */
 const DUE_SLACK_MS = 30_000;
+/** How long a driver waits for a child or a wait to show up in history before it gives up on it. */
+const APPEAR_MS = 60_000;
 /** How soon after a cancel a turn must have stopped starting steps, before clock spread. */
 const CANCEL_REACTION_MS = 1_500;
 
@@ -309,6 +311,7 @@ function boundsFor(skew: Skew, load: ScenarioOptions["load"]): Bounds {
   return {
     dueMs: chainMs + spreadMs + (load?.dueSlackMs ?? DUE_SLACK_MS) + (load?.sweepBacklog?.graceMs ?? 0),
     cancelStepMs: (load?.cancelReactionMs ?? CANCEL_REACTION_MS) + spreadMs,
+    appearMs: load?.appearMs ?? APPEAR_MS,
     spreadMs,
     workerSpreadMs,
     maxStackSkewMs: Math.max(...skew.stacks),

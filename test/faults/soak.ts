@@ -10,8 +10,8 @@
  *   FAULT_SEED, FAULT_DUMP as for the suite.
  */
 import { describe, expect, it } from "vitest";
-import { pathsScenario, seed } from "./paths-scenario";
-import { type PathsOptions, runScenario } from "./scenario";
+import { pathsScenario, seed } from "./paths-scenario.js";
+import { type PathsOptions, runScenario } from "./scenario.js";
 
 const flows = Number(process.env.SOAK_FLOWS ?? 2_000);
 const scale = Number(process.env.SOAK_SCALE ?? Math.max(1, Math.round(flows / 200)));
@@ -48,9 +48,16 @@ describe("soak", () => {
       // Thousands at once keep the queue backlogged for minutes on this machine: the sweeper then
       // waits a minute more before it resends (as deployed it waits 5), and the latency bounds
       // allow for the queue's wait.
-      load: { sweepBacklog: { messages: 100, graceMs: 60_000 }, dueSlackMs: 240_000, cancelReactionMs: 5_000 },
+      load: { sweepBacklog: { messages: 100, graceMs: 60_000 }, dueSlackMs: 240_000, cancelReactionMs: 5_000, appearMs: 600_000 },
     });
     console.log(report.summary);
+    // What kinds of violations, how many of each (ids and figures left out), for a failing soak.
+    const kinds = new Map<string, number>();
+    for (const v of report.violations) {
+      const kind = v.replace(/^[^:]+: /, "").replace(/[0-9]+/g, "N");
+      kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+    }
+    if (kinds.size > 0) console.log([...kinds.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} × ${k}`).join("\n"));
     expect(report.violations, `seed ${seed} (rerun with FAULT_SEED=${seed}):\n${report.violations.slice(0, 60).join("\n")}`).toEqual([]);
   });
 });

@@ -6,11 +6,11 @@
  * Real worker, DynamoDB Local and the SQS emulator.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core";
-import { processWakeup } from "../../lambdas/engine/process-wakeup";
-import { RequestMeter } from "../../lambdas/store/request-meter";
-import { createTestEnvironment } from "../../lambdas/testing";
-import { type GuaranteeWorld, guaranteeWorld, sleep } from "./support";
+import { defineWorkflow } from "../../lambdas/core/index.js";
+import { processWakeup } from "../../lambdas/engine/process-wakeup.js";
+import { RequestMeter } from "../../lambdas/store/request-meter.js";
+import { createTestEnvironment } from "../../lambdas/testing/index.js";
+import { type GuaranteeWorld, guaranteeWorld, sleep } from "./support.js";
 
 const time = { remainingMs: () => 60_000 };
 

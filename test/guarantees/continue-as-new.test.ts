@@ -5,10 +5,10 @@
  * Real worker, real API over HTTP, DynamoDB Local and the SQS emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core";
-import { RunCache } from "../../lambdas/engine/run-cache";
-import { drainIntoWorker } from "../worker/harness";
-import { type GuaranteeWorld, guaranteeWorld, inboxSize } from "./support";
+import { defineWorkflow } from "../../lambdas/core/index.js";
+import { RunCache } from "../../lambdas/engine/run-cache.js";
+import { drainIntoWorker } from "../worker/harness.js";
+import { type GuaranteeWorld, guaranteeWorld, inboxSize } from "./support.js";
 
 const jobs = defineWorkflow("jobs", async (ctx, input: { seen: number[]; pause: boolean }) => {
   const job = await ctx.waitForSignal<number>("job");

@@ -6,13 +6,13 @@
  * Real worker, real API over HTTP, DynamoDB Local and the SQS emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core";
-import { ChildFailedError } from "../../lambdas/core/run";
-import { processWakeup } from "../../lambdas/engine/process-wakeup";
-import { HistoryConflictError } from "../../lambdas/store/errors";
-import type { ExecutionStore } from "../../lambdas/store/store";
-import { drainIntoWorker } from "../worker/harness";
-import { type GuaranteeWorld, guaranteeWorld, sleep } from "./support";
+import { defineWorkflow } from "../../lambdas/core/index.js";
+import { ChildFailedError } from "../../lambdas/core/run.js";
+import { processWakeup } from "../../lambdas/engine/process-wakeup.js";
+import { HistoryConflictError } from "../../lambdas/store/errors.js";
+import type { ExecutionStore } from "../../lambdas/store/store.js";
+import { drainIntoWorker } from "../worker/harness.js";
+import { type GuaranteeWorld, guaranteeWorld, sleep } from "./support.js";
 
 const time = { remainingMs: () => 60_000 };
 

@@ -6,12 +6,12 @@
  * Real worker, real API over HTTP, DynamoDB Local and the SQS emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow, StepFailedError } from "../../lambdas/core";
-import { ERROR_LIMITS } from "../../lambdas/core/errors";
-import { MAX_INBOX_BYTES, MAX_INBOX_ITEMS, MAX_VALUE_BYTES } from "../../lambdas/core/limits";
-import { ChildFailedError } from "../../lambdas/core/run";
-import { drainIntoWorker } from "../worker/harness";
-import { type GuaranteeWorld, guaranteeWorld, inboxSize } from "./support";
+import { defineWorkflow, StepFailedError } from "../../lambdas/core/index.js";
+import { ERROR_LIMITS } from "../../lambdas/core/errors.js";
+import { MAX_INBOX_BYTES, MAX_INBOX_ITEMS, MAX_VALUE_BYTES } from "../../lambdas/core/limits.js";
+import { ChildFailedError } from "../../lambdas/core/run.js";
+import { drainIntoWorker } from "../worker/harness.js";
+import { type GuaranteeWorld, guaranteeWorld, inboxSize } from "./support.js";
 
 /** A string whose JSON (quotes included) is exactly `bytes` long. */
 const jsonOf = (bytes: number, fill = "x") => fill.repeat(bytes - 2);

@@ -11,15 +11,15 @@
  */
 import { inject } from "vitest";
 import { afterEach, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core";
-import type { HistoryEvent } from "../../lambdas/core/events";
-import { isTerminal } from "../../lambdas/core/status";
-import type { WorkerOptions } from "../../lambdas/engine/process-wakeup";
-import { startExecution } from "../../lambdas/engine/executions";
-import { type LocalStack, startLocalStack } from "../../local/stack";
-import { FaultInjector } from "../support/faults";
-import { uniqueName } from "../support/services";
-import { sleep } from "./support";
+import { defineWorkflow } from "../../lambdas/core/index.js";
+import type { HistoryEvent } from "../../lambdas/core/events.js";
+import { isTerminal } from "../../lambdas/core/status.js";
+import type { WorkerOptions } from "../../lambdas/engine/process-wakeup.js";
+import { startExecution } from "../../lambdas/engine/executions.js";
+import { type LocalStack, startLocalStack } from "../../local/stack.js";
+import { FaultInjector } from "../support/faults.js";
+import { uniqueName } from "../support/services.js";
+import { sleep } from "./support.js";
 
 const STEP_MS = 1_300;
 const runs = new Map<string, number>();

@@ -5,10 +5,10 @@
  * Real worker, real API over HTTP, DynamoDB Local and the SQS emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core";
-import { processWakeup } from "../../lambdas/engine/process-wakeup";
-import { drainIntoWorker } from "../worker/harness";
-import { eventually, type GuaranteeWorld, guaranteeWorld, inboxSize, sleep } from "./support";
+import { defineWorkflow } from "../../lambdas/core/index.js";
+import { processWakeup } from "../../lambdas/engine/process-wakeup.js";
+import { drainIntoWorker } from "../worker/harness.js";
+import { eventually, type GuaranteeWorld, guaranteeWorld, inboxSize, sleep } from "./support.js";
 
 const time = { remainingMs: () => 60_000 };
 

@@ -7,9 +7,9 @@
  */
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core";
-import { drainIntoWorker } from "../worker/harness";
-import { type GuaranteeWorld, guaranteeWorld, partitionSize, sleep } from "./support";
+import { defineWorkflow } from "../../lambdas/core/index.js";
+import { drainIntoWorker } from "../worker/harness.js";
+import { type GuaranteeWorld, guaranteeWorld, partitionSize, sleep } from "./support.js";
 
 const kid = defineWorkflow("ret-kid", async (ctx) => ctx.step("k", () => "kid"));
 const full = defineWorkflow("ret-full", async (ctx, input: { tag: string }) => {

@@ -5,14 +5,14 @@
  * sends the way a failed SQS call after a 202 does.
  */
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import type { AnyWorkflow } from "../../lambdas/core/workflow";
-import type { EngineDeps } from "../../lambdas/engine/process-wakeup";
-import { sweepDue } from "../../lambdas/engine/sweeper";
-import { createApiHandler } from "../../lambdas/handlers/api";
-import { SqsWakeupScheduler, type WakeupScheduler } from "../../lambdas/queue/wakeups";
-import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
-import { serveHttpApi } from "../../local/http-api";
-import { type WorkerWorld, workerWorld } from "../worker/harness";
+import type { AnyWorkflow } from "../../lambdas/core/workflow.js";
+import type { EngineDeps } from "../../lambdas/engine/process-wakeup.js";
+import { sweepDue } from "../../lambdas/engine/sweeper.js";
+import { createApiHandler } from "../../lambdas/handlers/api.js";
+import { SqsWakeupScheduler, type WakeupScheduler } from "../../lambdas/queue/wakeups.js";
+import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
+import { serveHttpApi } from "../../local/http-api.js";
+import { type WorkerWorld, workerWorld } from "../worker/harness.js";
 
 /** Wake-up sends that can be made to fail, and are counted. */
 export class FlakyScheduler implements WakeupScheduler {

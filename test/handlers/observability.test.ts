@@ -6,16 +6,16 @@
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSBatchResponse } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { ChildFailedError, defineWorkflow, NonRetryableError } from "../../lambdas/core";
-import { MAX_ENGINE_RETRIES } from "../../lambdas/core/retry";
-import type { EngineMetrics } from "../../lambdas/engine/observability";
-import { apiHandlerFromEnv } from "../../lambdas/handlers/api";
-import { sweeperHandlerFromEnv } from "../../lambdas/handlers/sweeper";
-import { workerHandlerFromEnv } from "../../lambdas/handlers/worker";
-import { SqsWakeupScheduler } from "../../lambdas/queue/wakeups";
-import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing";
-import { createLambdaContext } from "../../local/http-api";
-import { invokeWorker, RecordingRedelivery, sqsRecord, type WorkerWorld, workerWorld } from "../worker/harness";
+import { ChildFailedError, defineWorkflow, NonRetryableError } from "../../lambdas/core/index.js";
+import { MAX_ENGINE_RETRIES } from "../../lambdas/core/retry.js";
+import type { EngineMetrics } from "../../lambdas/engine/observability.js";
+import { apiHandlerFromEnv } from "../../lambdas/handlers/api.js";
+import { sweeperHandlerFromEnv } from "../../lambdas/handlers/sweeper.js";
+import { workerHandlerFromEnv } from "../../lambdas/handlers/worker.js";
+import { SqsWakeupScheduler } from "../../lambdas/queue/wakeups.js";
+import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
+import { createLambdaContext } from "../../local/http-api.js";
+import { invokeWorker, RecordingRedelivery, sqsRecord, type WorkerWorld, workerWorld } from "../worker/harness.js";
 
 // Read when lambdas/handlers/observability.ts is first imported, as in a Lambda cold start.
 const NAMESPACE = vi.hoisted(() => {

@@ -8,9 +8,9 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { createTable } from "../../lambdas/store/table";
-import { testClients, uniqueName } from "../support/services";
-import { SYNTH_TIMEOUT_MS, synthesizeAppStack } from "./synth-stack";
+import { createTable } from "../../lambdas/store/table.js";
+import { testClients, uniqueName } from "../support/services.js";
+import { SYNTH_TIMEOUT_MS, synthesizeAppStack } from "./synth-stack.js";
 
 type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 type WorkerHandler = (event: SQSEvent, context: Context) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;

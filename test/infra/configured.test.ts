@@ -6,8 +6,9 @@ import { App, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DurableWorkflows, type DurableWorkflowsProps } from "../../lib/durable-workflows";
-import { EXAMPLE_WORKFLOWS, grantsOf, SYNTH_TIMEOUT_MS, synthesizeConstruct, type SynthesizedConstruct } from "./synth-stack";
+import { DurableWorkflows, type DurableWorkflowsProps } from "../../lib/durable-workflows.js";
+import { REPO_HANDLERS_MODULE } from "../../bin/app-stack.js";
+import { EXAMPLE_WORKFLOWS, grantsOf, SYNTH_TIMEOUT_MS, synthesizeConstruct, type SynthesizedConstruct } from "./synth-stack.js";
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
 
@@ -152,7 +153,7 @@ describe("table deletion protection", () => {
 
 describe("props that cannot work are refused at synth, naming the prop", () => {
   function build(props: Partial<DurableWorkflowsProps>): () => DurableWorkflows {
-    return () => new DurableWorkflows(new Stack(new App(), "S"), "W", { workflowsEntry: EXAMPLE_WORKFLOWS, ...props });
+    return () => new DurableWorkflows(new Stack(new App(), "S"), "W", { workflowsEntry: EXAMPLE_WORKFLOWS, handlersModule: REPO_HANDLERS_MODULE, ...props });
   }
 
   it("workerConcurrency outside SQS's 2..1000", () => {

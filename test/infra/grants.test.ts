@@ -16,22 +16,22 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, type Message, ReceiveMes
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { SQSBatchResponse } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isTerminal, type ExecutionStatus } from "../../lambdas/core/status";
-import { defineWorkflow, WorkflowRegistry } from "../../lambdas/core/workflow";
-import { createApiHandler } from "../../lambdas/handlers/api";
-import { createSweeperHandler } from "../../lambdas/handlers/sweeper";
-import { createWorkerHandler } from "../../lambdas/handlers/worker";
-import { SqsRedelivery } from "../../lambdas/queue/redelivery";
-import { SqsWakeupScheduler } from "../../lambdas/queue/wakeups";
-import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
-import { executionPk, META_SK } from "../../lambdas/store/keys";
-import { createTable } from "../../lambdas/store/table";
-import type { LocalClients } from "../../local/aws-clients";
-import { createLambdaContext, type HttpApiServer, serveHttpApi } from "../../local/http-api";
-import { authorizationsOf, IamRecorder, type RecordedAuthorization, type RecorderResources } from "../support/iam-recorder";
-import { testClients, uniqueName } from "../support/services";
-import { sqsRecord } from "../worker/harness";
-import { type Grant, grantedTo, grantResourceNames, isAllowed, SYNTH_TIMEOUT_MS, synthesizeAppStack, type SynthesizedStack } from "./synth-stack";
+import { isTerminal, type ExecutionStatus } from "../../lambdas/core/status.js";
+import { defineWorkflow, WorkflowRegistry } from "../../lambdas/core/workflow.js";
+import { createApiHandler } from "../../lambdas/handlers/api.js";
+import { createSweeperHandler } from "../../lambdas/handlers/sweeper.js";
+import { createWorkerHandler } from "../../lambdas/handlers/worker.js";
+import { SqsRedelivery } from "../../lambdas/queue/redelivery.js";
+import { SqsWakeupScheduler } from "../../lambdas/queue/wakeups.js";
+import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
+import { executionPk, META_SK } from "../../lambdas/store/keys.js";
+import { createTable } from "../../lambdas/store/table.js";
+import type { LocalClients } from "../../local/aws-clients.js";
+import { createLambdaContext, type HttpApiServer, serveHttpApi } from "../../local/http-api.js";
+import { authorizationsOf, IamRecorder, type RecordedAuthorization, type RecorderResources } from "../support/iam-recorder.js";
+import { testClients, uniqueName } from "../support/services.js";
+import { sqsRecord } from "../worker/harness.js";
+import { type Grant, grantedTo, grantResourceNames, isAllowed, SYNTH_TIMEOUT_MS, synthesizeAppStack, type SynthesizedStack } from "./synth-stack.js";
 
 // ---- workflows: one for each kind of durable call the worker handles ----
 

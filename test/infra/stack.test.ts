@@ -11,8 +11,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { App, Stack } from "aws-cdk-lib";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Queue } from "aws-cdk-lib/aws-sqs";
-import { TABLE } from "../../lambdas/store/keys";
-import { allPolicyStatements, grantsOf, SYNTH_TIMEOUT_MS, synthesizeAppStack, type SynthesizedStack } from "./synth-stack";
+import { TABLE } from "../../lambdas/store/keys.js";
+import { allPolicyStatements, grantsOf, SYNTH_TIMEOUT_MS, synthesizeAppStack, type SynthesizedStack } from "./synth-stack.js";
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
 

@@ -3,8 +3,8 @@ import { fileURLToPath } from "node:url";
 import { App, type CfnElement, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
-import { DurableWorkflowsStack } from "../../lib/app-stack";
-import { DurableWorkflows, type DurableWorkflowsProps } from "../../lib/durable-workflows";
+import { DurableWorkflowsStack, REPO_HANDLERS_MODULE } from "../../bin/app-stack.js";
+import { DurableWorkflows, type DurableWorkflowsProps } from "../../lib/durable-workflows.js";
 
 /** The app stack as `cdk synth` builds it, ready for assertions. */
 export interface SynthesizedStack {
@@ -51,7 +51,7 @@ export function synthesizeConstruct<T extends object>(
   const app = new App({ context: { ...cdkJsonContext(), "aws:cdk:bundling-stacks": [] } });
   const stack = new Stack(app, "Configured");
   const { extras, ...rest } = props(stack);
-  const workflows = new DurableWorkflows(stack, "Workflows", { workflowsEntry: EXAMPLE_WORKFLOWS, ...rest });
+  const workflows = new DurableWorkflows(stack, "Workflows", { workflowsEntry: EXAMPLE_WORKFLOWS, handlersModule: REPO_HANDLERS_MODULE, ...rest });
   const template = Template.fromStack(stack);
   return { stack, workflows, template, extras, logicalId: (construct) => logicalIdIn(stack, construct) };
 }

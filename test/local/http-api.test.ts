@@ -1,7 +1,7 @@
 import { request } from "node:http";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { MAX_REQUEST_BODY_BYTES, serveHttpApi, type HttpApiServer } from "../../local/http-api";
+import { MAX_REQUEST_BODY_BYTES, serveHttpApi, type HttpApiServer } from "../../local/http-api.js";
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 

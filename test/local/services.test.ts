@@ -5,15 +5,15 @@ import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localClients } from "../../local/aws-clients";
+import { localClients } from "../../local/aws-clients.js";
 import {
   DynamoDBLocalStartError,
   JavaNotFoundError,
   JavaVersionError,
   ensureDynamoDBLocal,
   startDynamoDBLocal,
-} from "../../local/dynamodb-local";
-import { testClients, uniqueName } from "../support/services";
+} from "../../local/dynamodb-local.js";
+import { testClients, uniqueName } from "../support/services.js";
 
 const { dynamo, doc, sqs } = testClients();
 

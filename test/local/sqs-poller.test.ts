@@ -9,7 +9,7 @@ import {
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { startFauxqs } from "fauxqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SqsPollerError, startSqsPoller, type SqsPoller } from "../../local/sqs-poller";
+import { SqsPollerError, startSqsPoller, type SqsPoller } from "../../local/sqs-poller.js";
 
 type Fauxqs = Awaited<ReturnType<typeof startFauxqs>>;
 

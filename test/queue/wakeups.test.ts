@@ -1,11 +1,11 @@
 /** Wake-up messages against the SQS emulator: delays clamped to SQS's 900 s, long timers chained. */
 import { CreateQueueCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
-import { WorkflowRegistry } from "../../lambdas/core/workflow";
-import { processWakeup } from "../../lambdas/engine/process-wakeup";
-import { delaySecondsFor, MAX_DELAY_SECONDS, parseWakeup, SqsWakeupScheduler } from "../../lambdas/queue/wakeups";
-import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
-import { testClients, uniqueName } from "../support/services";
+import { WorkflowRegistry } from "../../lambdas/core/workflow.js";
+import { processWakeup } from "../../lambdas/engine/process-wakeup.js";
+import { delaySecondsFor, MAX_DELAY_SECONDS, parseWakeup, SqsWakeupScheduler } from "../../lambdas/queue/wakeups.js";
+import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
+import { testClients, uniqueName } from "../support/services.js";
 
 function captureDelays(sqs: { middlewareStack: { add: (...args: never[]) => void } }): number[] {
   const delays: number[] = [];

@@ -5,14 +5,14 @@
  * ./contract/; expectations pin what DynamoDB does, quirks included (marked "reported").
  */
 import { describe } from "vitest";
-import { childContract } from "./contract/children";
-import { commitContract } from "./contract/commits";
-import { executionContract } from "./contract/executions";
-import { inboxContract } from "./contract/inbox";
-import { STORE_KITS } from "./contract/kits";
-import { leaseContract } from "./contract/leases";
-import { listingContract } from "./contract/listing";
-import { sweepContract } from "./contract/sweeping";
+import { childContract } from "./contract/children.js";
+import { commitContract } from "./contract/commits.js";
+import { executionContract } from "./contract/executions.js";
+import { inboxContract } from "./contract/inbox.js";
+import { STORE_KITS } from "./contract/kits.js";
+import { leaseContract } from "./contract/leases.js";
+import { listingContract } from "./contract/listing.js";
+import { sweepContract } from "./contract/sweeping.js";
 
 describe.each(STORE_KITS)("$name", (kit) => {
   describe("executions and history", () => executionContract(kit));

@@ -4,14 +4,14 @@
  */
 import { GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { CommitBatch } from "../../lambdas/core/driver";
-import type { HistoryEvent } from "../../lambdas/core/events";
-import { HistoryConflictError, LeaseLostError } from "../../lambdas/store/errors";
-import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
-import { executionPk, META_SK, PENDING_PREFIX } from "../../lambdas/store/keys";
-import type { Lease, LeaseResult } from "../../lambdas/store/store";
-import { createTable } from "../../lambdas/store/table";
-import { testClients, uniqueName } from "../support/services";
+import type { CommitBatch } from "../../lambdas/core/driver.js";
+import type { HistoryEvent } from "../../lambdas/core/events.js";
+import { HistoryConflictError, LeaseLostError } from "../../lambdas/store/errors.js";
+import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
+import { executionPk, META_SK, PENDING_PREFIX } from "../../lambdas/store/keys.js";
+import type { Lease, LeaseResult } from "../../lambdas/store/store.js";
+import { createTable } from "../../lambdas/store/table.js";
+import { testClients, uniqueName } from "../support/services.js";
 
 const clients = testClients();
 const tableName = uniqueName("lease");

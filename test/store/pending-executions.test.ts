@@ -6,11 +6,11 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
 import { beforeEach, describe, expect, it } from "vitest";
-import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
-import { executionPk, META_SK } from "../../lambdas/store/keys";
-import { RequestMeter } from "../../lambdas/store/request-meter";
-import { createTable } from "../../lambdas/store/table";
-import { testClients, uniqueName } from "../support/services";
+import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
+import { executionPk, META_SK } from "../../lambdas/store/keys.js";
+import { RequestMeter } from "../../lambdas/store/request-meter.js";
+import { createTable } from "../../lambdas/store/table.js";
+import { testClients, uniqueName } from "../support/services.js";
 
 const clients = testClients();
 const T0 = 1_800_000_000_000;

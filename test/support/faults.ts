@@ -32,9 +32,9 @@ import {
   TransactionCanceledException,
 } from "@aws-sdk/client-dynamodb";
 import { type SQSClient, SQSServiceException } from "@aws-sdk/client-sqs";
-import type { StepInfo } from "../../lambdas/core/workflow";
-import type { SqsHandler } from "../../local/sqs-poller";
-import { createPrng } from "../../lambdas/core/prng";
+import type { StepInfo } from "../../lambdas/core/workflow.js";
+import type { SqsHandler } from "../../local/sqs-poller.js";
+import { createPrng } from "../../lambdas/core/prng.js";
 
 export const FAULT_KINDS = [
   "ddbThrottle",

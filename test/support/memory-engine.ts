@@ -3,11 +3,11 @@
  * logic. No AWS here: core has none. Every turn starts from a fresh WorkflowRun replaying the
  * whole history, the way a cold worker would.
  */
-import { drive, type CommitBatch, type DriveResult } from "../../lambdas/core/driver";
-import type { HistoryEvent, PendingEvent, PendingItem } from "../../lambdas/core/events";
-import { WorkflowRun } from "../../lambdas/core/run";
-import type { ExecutionStatus } from "../../lambdas/core/status";
-import type { AnyWorkflow } from "../../lambdas/core/workflow";
+import { drive, type CommitBatch, type DriveResult } from "../../lambdas/core/driver.js";
+import type { HistoryEvent, PendingEvent, PendingItem } from "../../lambdas/core/events.js";
+import { WorkflowRun } from "../../lambdas/core/run.js";
+import type { ExecutionStatus } from "../../lambdas/core/status.js";
+import type { AnyWorkflow } from "../../lambdas/core/workflow.js";
 
 export class MemoryExecution {
   history: HistoryEvent[] = [];

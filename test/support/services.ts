@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
-import { localClients, type LocalClients } from "../../local/aws-clients";
+import { localClients, type LocalClients } from "../../local/aws-clients.js";
 
 /** SDK clients for this run's DynamoDB Local and SQS emulator. */
 export function testClients(): LocalClients {

@@ -4,11 +4,11 @@
  */
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/workflow";
-import { sendSignal, startExecution } from "../../lambdas/engine/executions";
-import { processWakeup, type WakeupResult } from "../../lambdas/engine/process-wakeup";
-import { executionPk, META_SK } from "../../lambdas/store/keys";
-import { drainIntoWorker, invokeWorker, RecordingRedelivery, sqsRecord, type WorkerWorld, workerWorld } from "./harness";
+import { defineWorkflow } from "../../lambdas/core/workflow.js";
+import { sendSignal, startExecution } from "../../lambdas/engine/executions.js";
+import { processWakeup, type WakeupResult } from "../../lambdas/engine/process-wakeup.js";
+import { executionPk, META_SK } from "../../lambdas/store/keys.js";
+import { drainIntoWorker, invokeWorker, RecordingRedelivery, sqsRecord, type WorkerWorld, workerWorld } from "./harness.js";
 
 let world: WorkerWorld;
 /** Step body runs by idempotency key and attempt. */

@@ -5,16 +5,16 @@
 import { randomUUID } from "node:crypto";
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
-import type { ErrorInfo } from "../../lambdas/core/errors";
-import { type AnyWorkflow, WorkflowRegistry } from "../../lambdas/core/workflow";
-import type { EngineDeps, WorkerOptions } from "../../lambdas/engine/process-wakeup";
-import { createWorkerHandler } from "../../lambdas/handlers/worker";
-import type { Redelivery } from "../../lambdas/queue/redelivery";
-import { SqsWakeupScheduler, type WakeupMessage } from "../../lambdas/queue/wakeups";
-import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store";
-import { createTable } from "../../lambdas/store/table";
-import { createLambdaContext } from "../../local/http-api";
-import { testClients, uniqueName } from "../support/services";
+import type { ErrorInfo } from "../../lambdas/core/errors.js";
+import { type AnyWorkflow, WorkflowRegistry } from "../../lambdas/core/workflow.js";
+import type { EngineDeps, WorkerOptions } from "../../lambdas/engine/process-wakeup.js";
+import { createWorkerHandler } from "../../lambdas/handlers/worker.js";
+import type { Redelivery } from "../../lambdas/queue/redelivery.js";
+import { SqsWakeupScheduler, type WakeupMessage } from "../../lambdas/queue/wakeups.js";
+import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
+import { createTable } from "../../lambdas/store/table.js";
+import { createLambdaContext } from "../../local/http-api.js";
+import { testClients, uniqueName } from "../support/services.js";
 
 export class RecordingRedelivery implements Redelivery {
   readonly retries: { receiptHandle: string; delaySeconds: number }[] = [];

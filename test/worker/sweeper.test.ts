@@ -3,10 +3,10 @@
  * never both wake an execution, and gives a claim back when it cannot send.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/workflow";
-import { sweepDue } from "../../lambdas/engine/sweeper";
-import type { WakeupScheduler } from "../../lambdas/queue/wakeups";
-import { drainIntoWorker, type WorkerWorld, workerWorld } from "./harness";
+import { defineWorkflow } from "../../lambdas/core/workflow.js";
+import { sweepDue } from "../../lambdas/engine/sweeper.js";
+import type { WakeupScheduler } from "../../lambdas/queue/wakeups.js";
+import { drainIntoWorker, type WorkerWorld, workerWorld } from "./harness.js";
 
 let world: WorkerWorld;
 const T0 = 1_800_000_000_000;

@@ -1,8 +1,8 @@
 /** The workflows in examples/ do what their comments say, through the real worker. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { approval, greet, longJob, orderSaga, workflows } from "../../examples/index";
-import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing";
+import { approval, greet, longJob, orderSaga, workflows } from "../../examples/index.js";
+import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
 
 let env: TestEnvironment;
 

@@ -1,9 +1,9 @@
 /** Values near the limit are stored once and read back whole; values over it fail clearly. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { defineWorkflow } from "../../lambdas/core";
-import { MAX_VALUE_BYTES } from "../../lambdas/core/limits";
-import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing";
+import { defineWorkflow } from "../../lambdas/core/index.js";
+import { MAX_VALUE_BYTES } from "../../lambdas/core/limits.js";
+import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
 
 const big = (n: number) => "x".repeat(n);
 

@@ -15,9 +15,9 @@ import {
   defineWorkflow,
   NonRetryableError,
   StepFailedError,
-} from "../../lambdas/core";
-import { RunCache } from "../../lambdas/engine/run-cache";
-import { createMemoryTestEnvironment, createTestEnvironment, type TestEnvironment } from "../../lambdas/testing";
+} from "../../lambdas/core/index.js";
+import { RunCache } from "../../lambdas/engine/run-cache.js";
+import { createMemoryTestEnvironment, createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
 
 const calls = new Map<string, number>();
 const count = (key: string) => calls.set(key, (calls.get(key) ?? 0) + 1);

@@ -1,8 +1,8 @@
 /** Wide fan-outs stay within DynamoDB's 100-item transaction limit: commits are split, order kept. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { defineWorkflow } from "../../lambdas/core";
-import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing";
+import { defineWorkflow } from "../../lambdas/core/index.js";
+import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
 
 const leaf = defineWorkflow("leaf", async (ctx, input: { n: number }) => ctx.step("double", () => input.n * 2));
 

@@ -8,14 +8,14 @@
  * the engine must carry: every one of these completes, with digests of what it got, in order.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { NonRetryableError, StepFailedError } from "../../../lambdas/core/errors";
-import { MAX_VALUE_BYTES } from "../../../lambdas/core/limits";
-import { defineWorkflow } from "../../../lambdas/core/workflow";
-import type { FaultInjector } from "../../support/faults";
-import { checkSignalsOnce, expectStatus } from "../invariants";
-import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart, until } from "../part";
-import { sleep } from "../api-client";
-import { inBatches } from "../plumbing";
+import { NonRetryableError, StepFailedError } from "../../../lambdas/core/errors.js";
+import { MAX_VALUE_BYTES } from "../../../lambdas/core/limits.js";
+import { defineWorkflow } from "../../../lambdas/core/workflow.js";
+import type { FaultInjector } from "../../support/faults.js";
+import { checkSignalsOnce, expectStatus } from "../invariants.js";
+import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart, until } from "../part.js";
+import { sleep } from "../api-client.js";
+import { inBatches } from "../plumbing.js";
 
 export interface BigValuesOptions {
   /** Executions that get one signal just under the API's limit. */

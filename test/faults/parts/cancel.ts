@@ -4,12 +4,12 @@
  * `canceled`, unless it completed before the cancel could take effect; no step body starts more
  * than `bounds.cancelStepMs` after the cancel was accepted, and none completes later than that.
  */
-import { defineWorkflow } from "../../../lambdas/core/workflow";
-import type { FaultInjector } from "../../support/faults";
-import { sleep } from "../api-client";
-import { expectStatus } from "../invariants";
-import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart, until } from "../part";
-import { inBatches } from "../plumbing";
+import { defineWorkflow } from "../../../lambdas/core/workflow.js";
+import type { FaultInjector } from "../../support/faults.js";
+import { sleep } from "../api-client.js";
+import { expectStatus } from "../invariants.js";
+import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart, until } from "../part.js";
+import { inBatches } from "../plumbing.js";
 
 export interface CancelOptions {
   /** Executions of `steps` consecutive steps of `stepMs` each. */

@@ -3,12 +3,12 @@
  * their results reach the parent together, and one that waits for a signal) and await their
  * outputs; and parents canceled while their children run, whose children must end canceled.
  */
-import { defineWorkflow } from "../../../lambdas/core/workflow";
-import type { FaultInjector } from "../../support/faults";
-import { sleep } from "../api-client";
-import { expectStatus } from "../invariants";
-import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart, until } from "../part";
-import { inBatches } from "../plumbing";
+import { defineWorkflow } from "../../../lambdas/core/workflow.js";
+import type { FaultInjector } from "../../support/faults.js";
+import { sleep } from "../api-client.js";
+import { expectStatus } from "../invariants.js";
+import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart, until } from "../part.js";
+import { inBatches } from "../plumbing.js";
 
 export interface ChildrenOptions {
   /** Parents that complete with their children's outputs. */
@@ -24,7 +24,6 @@ const KID_SIGNAL = "fault-kid-signal";
 const KID_FOREVER = "fault-kid-forever";
 
 /** How long the scenario waits for a parent to start its children (about the due bound: later is a stranded parent). */
-const KIDS_APPEAR_MS = 40_000;
 
 export function childrenPart(faults: FaultInjector, options: ChildrenOptions): ScenarioPart {
   const kidStep = defineWorkflow(KID_STEP, async (ctx, input: { n: number }) => {
@@ -65,15 +64,15 @@ export function childrenPart(faults: FaultInjector, options: ChildrenOptions): S
       await inBatches(canceled, 10, (id) => api.start(CANCELED_PARENT, id, {}));
     },
 
-    async drive({ api, random, reader }: DriveContext) {
+    async drive({ api, random, reader, bounds }: DriveContext) {
       await Promise.all([
         inBatches(parents, parents.length, async ({ id, n }) => {
           await sleep(Math.floor(random() * 500));
-          if (!(await api.signalOnceItExists(`${id}-k2`, "go", n * 3, KIDS_APPEAR_MS))) neverAppeared.add(`${id}-k2`);
+          if (!(await api.signalOnceItExists(`${id}-k2`, "go", n * 3, bounds.appearMs))) neverAppeared.add(`${id}-k2`);
         }),
         inBatches(canceled, canceled.length, async (id) => {
           const kids = kidsOf(id, 2);
-          await until(async () => (await Promise.all(kids.map((k) => reader.getExecution(k)))).every((r) => r !== undefined), KIDS_APPEAR_MS, 200);
+          await until(async () => (await Promise.all(kids.map((k) => reader.getExecution(k)))).every((r) => r !== undefined), bounds.appearMs, 200);
           for (const k of kids) {
             if (await reader.getExecution(k)) seenKids.add(k);
             else neverAppeared.add(k);
@@ -84,8 +83,8 @@ export function childrenPart(faults: FaultInjector, options: ChildrenOptions): S
       ]);
     },
 
-    check({ observed }: CheckContext, v: Report) {
-      for (const kid of neverAppeared) v(kid.slice(0, kid.lastIndexOf("-")), `its child ${kid} did not appear within ${KIDS_APPEAR_MS} ms`);
+    check({ observed, bounds }: CheckContext, v: Report) {
+      for (const kid of neverAppeared) v(kid.slice(0, kid.lastIndexOf("-")), `its child ${kid} did not appear within ${bounds.appearMs} ms`);
       for (const { id, n } of parents) {
         const record = observed.get(id)?.record;
         if (expectStatus(id, record, "completed", v) && record) {

@@ -6,12 +6,12 @@
  * must hold every one at least once (a signal carried into the next run may be recorded there
  * again, so exactly-once is the output's to show).
  */
-import { defineWorkflow } from "../../../lambdas/core/workflow";
-import type { FaultInjector } from "../../support/faults";
-import { sleep } from "../api-client";
-import { checkSignalsKept, expectStatus } from "../invariants";
-import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart } from "../part";
-import { inBatches } from "../plumbing";
+import { defineWorkflow } from "../../../lambdas/core/workflow.js";
+import type { FaultInjector } from "../../support/faults.js";
+import { sleep } from "../api-client.js";
+import { checkSignalsKept, expectStatus } from "../invariants.js";
+import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart } from "../part.js";
+import { inBatches } from "../plumbing.js";
 
 export interface ContinueAsNewOptions {
   executions: number;

@@ -4,13 +4,13 @@
  * retries can end them: failed, dead-lettered); and a storm of signals from several senders to
  * one running execution.
  */
-import { NonRetryableError } from "../../../lambdas/core/errors";
-import { defineWorkflow } from "../../../lambdas/core/workflow";
-import type { FaultInjector, Stamped } from "../../support/faults";
-import { sleep } from "../api-client";
-import { checkSignalsOnce, expectStatus, MAX_ATTEMPTS, stepResults } from "../invariants";
-import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart } from "../part";
-import { inBatches } from "../plumbing";
+import { NonRetryableError } from "../../../lambdas/core/errors.js";
+import { defineWorkflow } from "../../../lambdas/core/workflow.js";
+import type { FaultInjector, Stamped } from "../../support/faults.js";
+import { sleep } from "../api-client.js";
+import { checkSignalsOnce, expectStatus, MAX_ATTEMPTS, stepResults } from "../invariants.js";
+import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart } from "../part.js";
+import { inBatches } from "../plumbing.js";
 
 export interface CoreOptions {
   /** Executions of the main workflow that must complete. */

@@ -5,12 +5,12 @@
  * crash every few steps, the same part shows that turns which die after progress do not count
  * against an execution either: broken-variant.test.ts.)
  */
-import { defineWorkflow, type StepInfo } from "../../../lambdas/core/workflow";
-import type { FaultInjector } from "../../support/faults";
-import { sleep } from "../api-client";
-import { expectStatus, MAX_ATTEMPTS } from "../invariants";
-import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart } from "../part";
-import { inBatches } from "../plumbing";
+import { defineWorkflow, type StepInfo } from "../../../lambdas/core/workflow.js";
+import type { FaultInjector } from "../../support/faults.js";
+import { sleep } from "../api-client.js";
+import { expectStatus, MAX_ATTEMPTS } from "../invariants.js";
+import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart } from "../part.js";
+import { inBatches } from "../plumbing.js";
 
 export interface LongStepsOptions {
   executions: number;

@@ -6,12 +6,12 @@
  * turn ends, waiting, the signal's "due" mark is all that wakes the execution if its wake-up was
  * lost: the closing commit must see the signal, or at least not erase the mark.
  */
-import { defineWorkflow } from "../../../lambdas/core/workflow";
-import type { FaultInjector } from "../../support/faults";
-import { type ScenarioApi, sleep } from "../api-client";
-import { checkSignalsOnce, expectStatus } from "../invariants";
-import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart } from "../part";
-import { inBatches } from "../plumbing";
+import { defineWorkflow } from "../../../lambdas/core/workflow.js";
+import type { FaultInjector } from "../../support/faults.js";
+import { type ScenarioApi, sleep } from "../api-client.js";
+import { checkSignalsOnce, expectStatus } from "../invariants.js";
+import { type CheckContext, countStatus, type DriveContext, type Report, type ScenarioPart } from "../part.js";
+import { inBatches } from "../plumbing.js";
 
 export interface MidTurnOptions {
   executions: number;

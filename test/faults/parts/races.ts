@@ -5,12 +5,12 @@
  * the step end first: the step may win only if its body (the run history recorded) ended before
  * the timer was due by the slowest stack's clock (fireAtMs − the smallest offset, real time).
  */
-import { defineWorkflow } from "../../../lambdas/core/workflow";
-import type { FaultInjector, Stamped } from "../../support/faults";
-import { sleep } from "../api-client";
-import { expectStatus, stepResults } from "../invariants";
-import { type CheckContext, type DriveContext, type Report, type ScenarioPart } from "../part";
-import { inBatches } from "../plumbing";
+import { defineWorkflow } from "../../../lambdas/core/workflow.js";
+import type { FaultInjector, Stamped } from "../../support/faults.js";
+import { sleep } from "../api-client.js";
+import { expectStatus, stepResults } from "../invariants.js";
+import { type CheckContext, type DriveContext, type Report, type ScenarioPart } from "../part.js";
+import { inBatches } from "../plumbing.js";
 
 export interface RacesOptions {
   executions: number;

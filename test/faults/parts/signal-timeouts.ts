@@ -7,12 +7,12 @@
  * signal before the deadline, compared by the API's stamp against the recorded deadline with a
  * margin of the clocks' spread (closer than that, either answer is right).
  */
-import type { HistoryEvent } from "../../../lambdas/core/events";
-import { defineWorkflow } from "../../../lambdas/core/workflow";
-import { sleep } from "../api-client";
-import { checkSignalsOnce, expectStatus } from "../invariants";
-import { type CheckContext, type DriveContext, type Report, type ScenarioPart } from "../part";
-import { inBatches } from "../plumbing";
+import type { HistoryEvent } from "../../../lambdas/core/events.js";
+import { defineWorkflow } from "../../../lambdas/core/workflow.js";
+import { sleep } from "../api-client.js";
+import { checkSignalsOnce, expectStatus } from "../invariants.js";
+import { type CheckContext, type DriveContext, type Report, type ScenarioPart } from "../part.js";
+import { inBatches } from "../plumbing.js";
 
 export interface SignalTimeoutOptions {
   /** Executions whose signal is sent well before the deadline. */
@@ -35,7 +35,6 @@ interface WaitOutput {
 }
 
 /** How long the scenario waits for a wait to show up in history (the pre-sleep, and then some). */
-const WAIT_APPEARS_MS = 60_000;
 
 /** No step bodies here (so no fault injector): the waits are what is tested. */
 export function signalTimeoutsPart(options: SignalTimeoutOptions): ScenarioPart {
@@ -75,7 +74,7 @@ export function signalTimeoutsPart(options: SignalTimeoutOptions): ScenarioPart 
         }),
         inBatches(late, late.length, async (id, i) => {
           const jitterMs = Math.floor(random() * 500);
-          const until = Date.now() + WAIT_APPEARS_MS;
+          const until = Date.now() + bounds.appearMs;
           let deadline: number | undefined;
           while (deadline === undefined && Date.now() < until) {
             deadline = deadlineOf((await reader.readHistory(id)).events);
@@ -93,7 +92,7 @@ export function signalTimeoutsPart(options: SignalTimeoutOptions): ScenarioPart 
 
     check({ observed, api, bounds }: CheckContext, v: Report) {
       const margin = bounds.spreadMs + 250;
-      for (const id of neverWaited) v(id, `no wait with a timeout in history within ${WAIT_APPEARS_MS} ms, so the late signal was never sent`);
+      for (const id of neverWaited) v(id, `no wait with a timeout in history within ${bounds.appearMs} ms, so the late signal was never sent`);
       for (const id of all) {
         const { record, history } = observed.get(id) ?? { record: undefined, history: [] };
         const sent = api.signals.get(id) ?? [];

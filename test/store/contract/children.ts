@@ -1,11 +1,11 @@
 /** commit across executions: child starts, cancels of children, the notice to the parent. */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { HistoryEvent } from "../../../lambdas/core/events";
-import type { ChildStart } from "../../../lambdas/core/run";
-import { ChildIdInUseError } from "../../../lambdas/store/errors";
-import type { ExecutionStore } from "../../../lambdas/store/store";
-import { batch, completeExecution, lease, newExecution, sleepingUntil, step, T0 } from "./fixtures";
-import type { StoreKit } from "./kits";
+import type { HistoryEvent } from "../../../lambdas/core/events.js";
+import type { ChildStart } from "../../../lambdas/core/run.js";
+import { ChildIdInUseError } from "../../../lambdas/store/errors.js";
+import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import { batch, completeExecution, lease, newExecution, sleepingUntil, step, T0 } from "./fixtures.js";
+import type { StoreKit } from "./kits.js";
 
 function childStart(childId: string, parentCmd = 0): { event: HistoryEvent; start: ChildStart } {
   return {

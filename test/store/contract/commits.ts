@@ -1,11 +1,11 @@
 /** commit: single puts, the closing update with the inbox counter, transactions and their splitting, size limits. */
 import { beforeAll, describe, expect, it } from "vitest";
-import { InboxChangedError } from "../../../lambdas/core/errors";
-import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../../../lambdas/core/limits";
-import { HistoryConflictError, LeaseLostError, PayloadTooLargeError, PendingConflictError } from "../../../lambdas/store/errors";
-import type { ExecutionStore } from "../../../lambdas/store/store";
-import { batch, completion, lease, MINUTE, newExecution, signal, signalReceived, sleepingUntil, step, T0 } from "./fixtures";
-import type { StoreKit } from "./kits";
+import { InboxChangedError } from "../../../lambdas/core/errors.js";
+import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../../../lambdas/core/limits.js";
+import { HistoryConflictError, LeaseLostError, PayloadTooLargeError, PendingConflictError } from "../../../lambdas/store/errors.js";
+import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import { batch, completion, lease, MINUTE, newExecution, signal, signalReceived, sleepingUntil, step, T0 } from "./fixtures.js";
+import type { StoreKit } from "./kits.js";
 
 export function commitContract(kit: StoreKit): void {
   let store: ExecutionStore;

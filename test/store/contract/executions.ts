@@ -1,10 +1,10 @@
 /** createExecution, getExecution, readHistory, loadSnapshot, readEvents: what a reader sees. */
 import { beforeAll, describe, expect, it } from "vitest";
-import { MAX_VALUE_BYTES } from "../../../lambdas/core/limits";
-import { PayloadTooLargeError } from "../../../lambdas/store/errors";
-import type { ExecutionStore } from "../../../lambdas/store/store";
-import { batch, completeExecution, completion, lease, newExecution, signal, signalReceived, step, T0 } from "./fixtures";
-import type { StoreKit } from "./kits";
+import { MAX_VALUE_BYTES } from "../../../lambdas/core/limits.js";
+import { PayloadTooLargeError } from "../../../lambdas/store/errors.js";
+import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import { batch, completeExecution, completion, lease, newExecution, signal, signalReceived, step, T0 } from "./fixtures.js";
+import type { StoreKit } from "./kits.js";
 
 export function executionContract(kit: StoreKit): void {
   let store: ExecutionStore;

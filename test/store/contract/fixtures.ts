@@ -1,7 +1,7 @@
 /** Building blocks of the contract tests: times, events, batches, leases. */
-import type { CommitBatch, ExecutionUpdate } from "../../../lambdas/core/driver";
-import type { HistoryEvent, PendingItem } from "../../../lambdas/core/events";
-import type { ExecutionStore, LeaseResult, NewExecution } from "../../../lambdas/store/store";
+import type { CommitBatch, ExecutionUpdate } from "../../../lambdas/core/driver.js";
+import type { HistoryEvent, PendingItem } from "../../../lambdas/core/events.js";
+import type { ExecutionStore, LeaseResult, NewExecution } from "../../../lambdas/store/store.js";
 
 export const T0 = 1_800_000_000_000;
 export const MINUTE = 60_000;

@@ -1,11 +1,11 @@
 /** addPending, readInbox, readInboxSeq: the inbox, its order, its counter and its limits. */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { PendingEvent } from "../../../lambdas/core/events";
-import { CANCEL_HEADROOM_ITEMS, MAX_EVENT_BYTES, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../../../lambdas/core/limits";
-import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError, PayloadTooLargeError, StoreBusyError } from "../../../lambdas/store/errors";
-import type { ExecutionStore } from "../../../lambdas/store/store";
-import { batch, completeExecution, lease, newExecution, signal, signalReceived, T0 } from "./fixtures";
-import type { StoreKit } from "./kits";
+import type { PendingEvent } from "../../../lambdas/core/events.js";
+import { CANCEL_HEADROOM_ITEMS, MAX_EVENT_BYTES, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../../../lambdas/core/limits.js";
+import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError, PayloadTooLargeError, StoreBusyError } from "../../../lambdas/store/errors.js";
+import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import { batch, completeExecution, lease, newExecution, signal, signalReceived, T0 } from "./fixtures.js";
+import type { StoreKit } from "./kits.js";
 
 /** `count` addPending calls, eight at a time, each retried if DynamoDB reports a conflict. */
 async function addConcurrently(store: ExecutionStore, executionId: string, count: number, event: (i: number) => PendingEvent): Promise<void> {

@@ -2,11 +2,11 @@
  * The stores the contract suite runs against: the DynamoDB store on this run's DynamoDB Local
  * (a table of its own per `newStore`), and the in-memory store.
  */
-import { DynamoExecutionStore } from "../../../lambdas/store/dynamo-store";
-import type { ExecutionStore } from "../../../lambdas/store/store";
-import { createTable } from "../../../lambdas/store/table";
-import { MemoryExecutionStore } from "../../../lambdas/testing/memory-store";
-import { testClients, uniqueName } from "../../support/services";
+import { DynamoExecutionStore } from "../../../lambdas/store/dynamo-store.js";
+import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import { createTable } from "../../../lambdas/store/table.js";
+import { MemoryExecutionStore } from "../../../lambdas/testing/memory-store.js";
+import { testClients, uniqueName } from "../../support/services.js";
 
 export interface StoreSettings {
   retentionSeconds?: number;

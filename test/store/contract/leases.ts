@@ -1,9 +1,9 @@
 /** acquireLease, unlock, markProgress, and what a zombie (a worker whose lease was taken over) can still do. */
 import { beforeAll, describe, expect, it } from "vitest";
-import { HistoryConflictError, LeaseLostError } from "../../../lambdas/store/errors";
-import type { ExecutionStore } from "../../../lambdas/store/store";
-import { acquired, batch, completion, lease, newExecution, sleepingUntil, step, T0 } from "./fixtures";
-import type { StoreKit } from "./kits";
+import { HistoryConflictError, LeaseLostError } from "../../../lambdas/store/errors.js";
+import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import { acquired, batch, completion, lease, newExecution, sleepingUntil, step, T0 } from "./fixtures.js";
+import type { StoreKit } from "./kits.js";
 
 export function leaseContract(kit: StoreKit): void {
   let store: ExecutionStore;

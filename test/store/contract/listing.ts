@@ -1,10 +1,10 @@
 /** listExecutions: newest first, filters, paging with an opaque JSON `next`, and cursors it did not make. */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ExecutionStatus } from "../../../lambdas/core/status";
-import { InvalidCursorError } from "../../../lambdas/store/cursor";
-import type { ExecutionListPage, ExecutionStore, ListExecutionsQuery } from "../../../lambdas/store/store";
-import { batch, completeExecution, lease, newExecution, signal, sleepingUntil, T0 } from "./fixtures";
-import type { StoreKit } from "./kits";
+import type { ExecutionStatus } from "../../../lambdas/core/status.js";
+import { InvalidCursorError } from "../../../lambdas/store/cursor.js";
+import type { ExecutionListPage, ExecutionStore, ListExecutionsQuery } from "../../../lambdas/store/store.js";
+import { batch, completeExecution, lease, newExecution, signal, sleepingUntil, T0 } from "./fixtures.js";
+import type { StoreKit } from "./kits.js";
 
 /** Every page of a query, each `next` passed back through JSON as the API's cursor carries it. */
 async function allPages(store: ExecutionStore, query: Omit<ListExecutionsQuery, "after">): Promise<ExecutionListPage[]> {

@@ -1,8 +1,8 @@
 /** What the sweeper calls: findDue, pendingExecutions (claims), purgeExpired; and failWithoutLease. Each test has a store of its own. */
 import { describe, expect, it } from "vitest";
-import { LeaseLostError } from "../../../lambdas/store/errors";
-import { batch, completeExecution, lease, MINUTE, newExecution, signal, sleepingUntil, step, T0 } from "./fixtures";
-import type { StoreKit } from "./kits";
+import { LeaseLostError } from "../../../lambdas/store/errors.js";
+import { batch, completeExecution, lease, MINUTE, newExecution, signal, sleepingUntil, step, T0 } from "./fixtures.js";
+import type { StoreKit } from "./kits.js";
 
 export function sweepContract(kit: StoreKit): void {
   describe("findDue", () => {

@@ -1,0 +1,30 @@
+/**
+ * `durable-aws/lambda`: the Lambda handlers, for the entry files the `DurableWorkflows` construct
+ * generates in your project (or you write yourself). Each reads its configuration from the
+ * environment the construct sets (`DURABLE_TABLE_NAME`, `DURABLE_QUEUE_URL`, ...).
+ *
+ * @example
+ * // worker.ts
+ * import { workerHandler } from "durable-aws/lambda";
+ * import { workflows } from "./workflows";
+ * export const handler = workerHandler(workflows);
+ */
+import type { AnyWorkflow } from "./core/workflow.js";
+import { apiHandlerFromEnv } from "./handlers/api.js";
+import { sweeperHandlerFromEnv } from "./handlers/sweeper.js";
+import { workerHandlerFromEnv } from "./handlers/worker.js";
+
+/** The SQS-triggered worker that runs `workflows` (ReportBatchItemFailures on). */
+export function workerHandler(workflows: readonly AnyWorkflow[]): ReturnType<typeof workerHandlerFromEnv> {
+  return workerHandlerFromEnv(workflows);
+}
+
+/** The API Gateway (HTTP API, payload v2) handler: start, inspect, signal and cancel `workflows`. */
+export function apiHandler(workflows: readonly AnyWorkflow[]): ReturnType<typeof apiHandlerFromEnv> {
+  return apiHandlerFromEnv(workflows);
+}
+
+/** The scheduled sweeper: wakes executions whose wake-up was lost, removes expired ones. */
+export function sweeperHandler(): ReturnType<typeof sweeperHandlerFromEnv> {
+  return sweeperHandlerFromEnv();
+}

@@ -1,0 +1,9 @@
+/**
+ * `durable-aws/cdk`: the `DurableWorkflows` construct. `aws-cdk-lib` and `constructs` come from
+ * your app (peer dependencies).
+ *
+ * @example
+ * new DurableWorkflows(this, "Workflows", { workflowsEntry: path.join(__dirname, "workflows.ts") });
+ */
+export { API_ROUTES, DurableWorkflows, type DurableWorkflowsAuth, type DurableWorkflowsProps, TABLE_INDEXES } from "./durable-workflows.js";
+export type { DurableWorkflowsAlarms } from "./alarms.js";
