@@ -18,7 +18,17 @@ export interface ErrorInfo {
   details?: Record<string, unknown>;
 }
 
-/** Base class of every error the engine throws on purpose. */
+/**
+ * Every class in an error's chain, by name, under a key shared by every copy of this package in a
+ * process (`Symbol.for`): `instanceof` then holds for an error made by another copy (a bundle, a
+ * second install), as long as class names survive bundling (the construct keeps them).
+ */
+const BRANDS = Symbol.for("durable-aws.errorClasses");
+
+/**
+ * Root of every error the package throws on purpose: a stable `code` to switch on, a message a
+ * person can act on, and the data behind it in `details`.
+ */
 export class DurableError extends Error {
   readonly code: string;
   readonly details: Record<string, unknown>;
@@ -27,6 +37,17 @@ export class DurableError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.details = options.details ?? {};
+    const names: string[] = [];
+    for (let c: unknown = new.target; typeof c === "function" && c !== Error; c = Object.getPrototypeOf(c)) names.push((c as { name: string }).name);
+    Object.defineProperty(this, BRANDS, { value: names, enumerable: false });
+  }
+
+  /** `err instanceof StepFailedError` for an error of any copy of this package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== "object" || value === null) return false;
+    const names = (value as { [BRANDS]?: unknown })[BRANDS];
+    if (Array.isArray(names)) return names.includes(this.name);
+    return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 }
 

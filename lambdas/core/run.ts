@@ -14,7 +14,7 @@
 import { type Duration, toMs } from "./duration.js";
 import {
   CancelledError,
-  type DurableError,
+  DurableError,
   type ErrorInfo,
   InvalidNameError,
   MAX_CALL_NAME_CHARS,
@@ -38,15 +38,15 @@ import type {
 } from "./workflow.js";
 
 /** Thrown into a child's parent when the child ended failed or canceled. */
-export class ChildFailedError extends Error {
-  readonly code = "CHILD_FAILED";
+export class ChildFailedError extends DurableError {
   constructor(
     readonly childId: string,
     readonly status: "failed" | "canceled",
     readonly failure: ErrorInfo,
   ) {
-    super(`child execution "${childId}" ended ${status}: ${failure.message}`);
-    this.name = "ChildFailedError";
+    super("CHILD_FAILED", `child execution "${childId}" ended ${status}: ${failure.message}`, {
+      details: { childId, status, failure: { name: failure.name, message: failure.message, code: failure.code } },
+    });
   }
 }
 

@@ -2,11 +2,11 @@
  * The one place environment variables are read. Each fails fast naming the variable; the CDK
  * construct that grants access also sets it.
  */
-export class ConfigError extends Error {
-  readonly code = "CONFIG";
+import { DurableError } from "../core/errors.js";
+
+export class ConfigError extends DurableError {
   constructor(name: string, problem: string) {
-    super(`environment variable ${name} ${problem}`);
-    this.name = "ConfigError";
+    super("CONFIG", `environment variable ${name} ${problem}`, { details: { variable: name } });
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { GetQueueAttributesCommand, type SQSClient, SendMessageBatchCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { z } from "zod";
+import { DurableError } from "../core/errors.js";
 
 /** SQS's maximum DelaySeconds. Emulators may accept more; real SQS rejects it, so we clamp. */
 export const MAX_DELAY_SECONDS = 900;
@@ -22,11 +23,9 @@ export function delaySecondsFor(dueAtMs: number | undefined, nowMs: number): num
   return Math.min(MAX_DELAY_SECONDS, Math.ceil((dueAtMs - nowMs) / 1000));
 }
 
-export class InvalidWakeupMessageError extends Error {
-  readonly code = "INVALID_MESSAGE";
+export class InvalidWakeupMessageError extends DurableError {
   constructor(body: string, cause: unknown) {
-    super(`not a wake-up message: ${body.slice(0, 200)}`, { cause });
-    this.name = "InvalidWakeupMessageError";
+    super("INVALID_MESSAGE", `not a wake-up message: ${body.slice(0, 200)}`, { cause });
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, TransactWriteCommand, type TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
+import { DurableError } from "../core/errors.js";
 
 /** DynamoDB's limits for one transaction. */
 export const MAX_TRANSACTION_ITEMS = 100;
@@ -55,11 +56,11 @@ export class TransactWrite {
   }
 }
 
-export class TransactionTooLargeError extends Error {
-  readonly code = "TRANSACTION_TOO_LARGE";
+export class TransactionTooLargeError extends DurableError {
   constructor(items: number, bytes: number) {
-    super(`a commit of ${items} items / ${bytes} bytes is over DynamoDB's transaction limit (${MAX_TRANSACTION_ITEMS} items, 4 MB)`);
-    this.name = "TransactionTooLargeError";
+    super("TRANSACTION_TOO_LARGE", `a commit of ${items} items / ${bytes} bytes is over DynamoDB's transaction limit (${MAX_TRANSACTION_ITEMS} items, 4 MB)`, {
+      details: { items, bytes },
+    });
   }
 }
 
