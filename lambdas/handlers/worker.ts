@@ -1,56 +1,62 @@
 /**
- * The worker Lambda (SQS event source with ReportBatchItemFailures). Each record is handled on its
- * own: one failing execution never fails the batch. A record whose turn failed is reported as a
- * batch item failure after its visibility is set to the engine's backoff, so it comes back then
- * (an engine retry); a record of an execution the engine gave up on was dead-lettered and is acked.
+ * The worker Lambda (SQS event source with ReportBatchItemFailures), on Powertools' batch
+ * processing: each record is handled on its own and one failing execution never fails the batch.
+ * A record whose turn failed gets its visibility set to the engine's backoff and is reported as a
+ * batch item failure, so it comes back then (an engine retry); a record of an execution the engine
+ * gave up on was dead-lettered and is acked. Records run concurrently (each takes its execution's
+ * lease, so two for one execution do not collide: the second backs off).
  */
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import middy from "@middy/core";
-import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { DurableError } from "../core/errors.js";
 import { type AnyWorkflow, WorkflowRegistry } from "../core/workflow.js";
 import { type EngineDeps, processWakeup, silentLogger, type WorkerOptions } from "../engine/process-wakeup.js";
 import { parseWakeup } from "../queue/wakeups.js";
 import { createEngineDeps } from "./deps.js";
 import { withPowertools } from "./observability.js";
 
+/** A record that should come back after its backoff: Powertools reports it as a batch item failure. */
+class RetryRecordError extends DurableError {
+  constructor(messageId: string, delaySeconds: number) {
+    super("RETRY_RECORD", `wake-up ${messageId} comes back in ${delaySeconds} s`, { details: { messageId, delaySeconds } });
+  }
+}
+
 export function createWorkerHandler(deps: EngineDeps, options: WorkerOptions = {}) {
   const log = deps.logger ?? silentLogger;
+  const processor = new BatchProcessor(EventType.SQS);
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const time = { remainingMs: () => context.getRemainingTimeInMillis() };
-    const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
-    // Records of one batch run one after another: they share the invocation's time budget.
-    let first = true;
-    for (const record of event.Records) {
+    const handleRecord = async (record: SQSRecord): Promise<void> => {
       let message;
       try {
         message = parseWakeup(record.body);
       } catch (err) {
         // Retrying cannot fix it: drop it, loudly.
         log.error("dropping a message that is not a wake-up", { messageId: record.messageId, error: err instanceof Error ? err.message : String(err) });
-        continue;
+        return;
       }
       const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? "1") || 1;
       let result;
       try {
-        const firstInInvocation = first;
-        first = false;
-        result = await processWakeup(message, time, deps, options, { receiveCount, firstInInvocation });
+        result = await processWakeup(message, time, deps, options, { receiveCount });
       } catch (err) {
-        // processWakeup reports failures as `retry`; this is a last resort so one record never
-        // fails the batch. The message comes back after the queue's own visibility timeout.
+        // processWakeup reports failures as `retry`; this is a last resort. The message comes
+        // back after the queue's own visibility timeout.
         log.error("wake-up failed unexpectedly", { messageId: record.messageId, error: err instanceof Error ? err.message : String(err) });
-        batchItemFailures.push({ itemIdentifier: record.messageId });
-        continue;
+        throw err;
       }
-      if (result.kind !== "retry") continue;
+      if (result.kind !== "retry") return;
       try {
         await deps.redelivery?.retryLater(record.receiptHandle, result.delaySeconds);
       } catch (err) {
         // It still comes back, after the queue's own visibility timeout.
         log.warn("could not set the retry backoff", { messageId: record.messageId, error: err instanceof Error ? err.message : String(err) });
       }
-      batchItemFailures.push({ itemIdentifier: record.messageId });
-    }
-    return { batchItemFailures };
+      throw new RetryRecordError(record.messageId, result.delaySeconds);
+    };
+    return processPartialResponse(event, handleRecord, processor, { context, throwOnFullBatchFailure: false, processInParallel: true });
   };
   return middy(handle);
 }

@@ -88,6 +88,10 @@ const VARIANTS: readonly BrokenVariant[] = [
       deadlineMs: 45_000,
       profile: {},
       maxEngineRetries: 3,
+      // One message per invocation: a crash then kills one execution's turn, not a whole batch's
+      // (records of a batch run at once, and every lease a dead invocation held must run out).
+      workerBatchSize: 1,
+      workerConcurrency: 4,
       paths: { longSteps: { executions: 4, steps: 25, stepMs: 20, timeoutMs: 1_000, crashEvery: 5 } },
     }),
   },
