@@ -10,7 +10,7 @@
  */
 import { defineWorkflow } from "../lambdas/core/index.js";
 import { RequestMeter } from "../lambdas/store/request-meter.js";
-import { createTestEnvironment, type TestEnvironment } from "../lambdas/testing/index.js";
+import { createDynamoDBTestEnvironment as createTestEnvironment, type DynamoDBTestEnvironment as TestEnvironment } from "../local/testing.js";
 import { startDynamoDBLocal } from "../local/dynamodb-local.js";
 import { startSqsEmulator } from "../local/sqs-emulator.js";
 

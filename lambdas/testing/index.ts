@@ -1,7 +1,18 @@
-/** Test kit for workflow authors: `import { createTestEnvironment } from "<this package>/testing"`. */
-export { createTestEnvironment, TestEnvironment, type TestEnvironmentOptions } from "./test-environment.js";
-// The same kit in memory: no DynamoDB Local, no SQS emulator, no Java.
-export { createMemoryTestEnvironment, MemoryTestEnvironment, type MemoryTestEnvironmentOptions } from "./memory-environment.js";
+/**
+ * `durable-aws/testing`: test workflows in memory (no Java, no services). The same environment
+ * on DynamoDB Local and the SQS emulator is `durable-aws/testing/dynamodb-local`.
+ *
+ * @example
+ * import { createTestEnvironment } from "durable-aws/testing";
+ *
+ * const env = await createTestEnvironment({ workflows: [approval] });
+ * const id = await env.start(approval, { request: "laptop" });
+ * await env.advanceTime("3 days");
+ * await env.signal(id, "decision", { approved: true });
+ * expect(await env.result(id)).toEqual({ status: "approved" });
+ */
+export { createTestEnvironment, TestEnvironment, type TestEnvironmentOptions } from "./memory-environment.js";
+// The parts the environment is made of, for tests that assemble their own (advanced).
 export { MemoryExecutionStore, type MemoryStoreOptions } from "./memory-store.js";
 export { MemoryRedelivery, MemoryWakeupScheduler, type MemoryWakeupSchedulerOptions } from "./memory-scheduler.js";
 export { MemoryQueue, type DeadLetter, type MemoryQueueOptions, type ReceivedMessage } from "./memory-queue.js";

@@ -1,16 +1,16 @@
 /**
- * A test kit that needs nothing installed: workflows run through the real worker handler and the
- * real engine (start, signal, cancel), on the in-memory store and queue, with an injected clock.
- * It has the methods of TestEnvironment (test-environment.ts, DynamoDB Local + the SQS emulator),
- * so a test moves from one to the other by changing the factory; a typical workflow test takes a
- * few milliseconds.
+ * The test environment: needs nothing installed (no Java, no services, no network). Workflows run
+ * through the real worker handler and the real engine (start, signal, cancel), on the in-memory
+ * store and queue, with an injected clock; a typical workflow test takes a few milliseconds.
+ * `durable-aws/testing/dynamodb-local` has the same methods on DynamoDB Local and the SQS
+ * emulator, so a test moves from one to the other by changing the factory.
  *
  * Time stands still unless the test moves it: wake-ups due now are handled by `runUntilIdle`
  * (which `start`, `signal` and `cancel` call), later ones when `advanceTime` reaches them, in
  * order and each at its own time. Engine retries back off on the same clock.
  *
  * @example
- * const env = await createMemoryTestEnvironment({ workflows: [approval] });
+ * const env = await createTestEnvironment({ workflows: [approval] });
  * const id = await env.start(approval, { request: "laptop" });
  * await env.advanceTime("3 days");
  * await env.signal(id, "decision", { approved: true });
@@ -33,7 +33,8 @@ import { type DeadLetter, MemoryQueue, type MemoryQueueOptions } from "./memory-
 import { MemoryRedelivery, MemoryWakeupScheduler, type MemoryWakeupSchedulerOptions } from "./memory-scheduler.js";
 import { MemoryExecutionStore, type MemoryStoreOptions } from "./memory-store.js";
 
-export interface MemoryTestEnvironmentOptions {
+/** What createTestEnvironment takes: the workflows to run, and settings for the clock, the engine and the adapters. */
+export interface TestEnvironmentOptions {
   workflows: readonly AnyWorkflow[];
   /** Where the clock starts (epoch ms). Default: now. */
   startTimeMs?: number;
@@ -51,14 +52,15 @@ export interface MemoryTestEnvironmentOptions {
   schedulerOptions?: MemoryWakeupSchedulerOptions;
   /** Receives the engine's metrics (starts, ends, step attempts), e.g. to assert on them. */
   metrics?: EngineMetrics;
-  /** Milliseconds each worker invocation has (Lambda's getRemainingTimeInMillis). Default 60 s, as TestEnvironment's. */
+  /** Milliseconds each worker invocation has (Lambda's getRemainingTimeInMillis). Default 60 s. */
   invocationMs?: number;
 }
 
 /** Most messages one worker invocation gets, as Lambda's SQS event source sends by default. */
 const BATCH_SIZE = 10;
 
-export class MemoryTestEnvironment {
+/** A workflow test environment in memory; made by createTestEnvironment. */
+export class TestEnvironment {
   /** Worker invocations and the messages they handled so far (for cost assertions). */
   readonly stats = { invocations: 0, messages: 0 };
   readonly deps: EngineDeps & ApiDeps;
@@ -68,7 +70,7 @@ export class MemoryTestEnvironment {
   private readonly worker: ReturnType<typeof createWorkerHandler>;
   private readonly invocationMs: number;
 
-  constructor(options: MemoryTestEnvironmentOptions) {
+  constructor(options: TestEnvironmentOptions) {
     this.nowMs = options.startTimeMs ?? Date.now();
     const clock = () => this.nowMs;
     this.queue = new MemoryQueue(clock, options.queueOptions);
@@ -226,7 +228,15 @@ function lambdaContext(remainingMs: number): Context {
   };
 }
 
-/** Creates an in-memory test environment; see MemoryTestEnvironment. Needs no services. */
-export async function createMemoryTestEnvironment(options: MemoryTestEnvironmentOptions): Promise<MemoryTestEnvironment> {
-  return new MemoryTestEnvironment(options);
+/**
+ * Creates an in-memory test environment; see TestEnvironment. Needs no services.
+ *
+ * @example
+ * const env = await createTestEnvironment({ workflows: [approval], startTimeMs: Date.UTC(2026, 0, 1) });
+ * const id = await env.start(approval, { request: "laptop" });
+ * await env.advanceTime("7 days");
+ * expect((await env.execution(id)).status).toBe("sleeping"); // waiting for the decision signal
+ */
+export async function createTestEnvironment(options: TestEnvironmentOptions): Promise<TestEnvironment> {
+  return new TestEnvironment(options);
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { defineWorkflow } from "../../lambdas/core/index.js";
 import { processWakeup } from "../../lambdas/engine/process-wakeup.js";
 import { RequestMeter } from "../../lambdas/store/request-meter.js";
-import { createTestEnvironment } from "../../lambdas/testing/index.js";
+import { createDynamoDBTestEnvironment as createTestEnvironment } from "../../local/testing.js";
 import { type GuaranteeWorld, guaranteeWorld, sleep } from "./support.js";
 
 const time = { remainingMs: () => 60_000 };

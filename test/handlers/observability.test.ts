@@ -13,7 +13,7 @@ import { apiHandlerFromEnv } from "../../lambdas/handlers/api.js";
 import { sweeperHandlerFromEnv } from "../../lambdas/handlers/sweeper.js";
 import { workerHandlerFromEnv } from "../../lambdas/handlers/worker.js";
 import { SqsWakeupScheduler } from "../../lambdas/queue/wakeups.js";
-import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
+import { createDynamoDBTestEnvironment as createTestEnvironment, type DynamoDBTestEnvironment as TestEnvironment } from "../../local/testing.js";
 import { createLambdaContext } from "../../local/http-api.js";
 import { invokeWorker, RecordingRedelivery, sqsRecord, type WorkerWorld, workerWorld } from "../worker/harness.js";
 

@@ -2,12 +2,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { approval, greet, longJob, orderSaga, workflows } from "../../examples/index.js";
-import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
+import { createDynamoDBTestEnvironment, type DynamoDBTestEnvironment } from "../../local/testing.js";
 
-let env: TestEnvironment;
+let env: DynamoDBTestEnvironment;
 
 beforeAll(async () => {
-  env = await createTestEnvironment({
+  env = await createDynamoDBTestEnvironment({
     endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
     workflows,
   });

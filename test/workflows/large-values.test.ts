@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { defineWorkflow } from "../../lambdas/core/index.js";
 import { MAX_VALUE_BYTES } from "../../lambdas/core/limits.js";
-import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
+import { createDynamoDBTestEnvironment, type DynamoDBTestEnvironment } from "../../local/testing.js";
 
 const big = (n: number) => "x".repeat(n);
 
@@ -19,9 +19,9 @@ const tooBig = defineWorkflow("too-big", async (ctx) => {
 
 const tooBigOutput = defineWorkflow("too-big-output", async () => big(MAX_VALUE_BYTES + 10));
 
-let env: TestEnvironment;
+let env: DynamoDBTestEnvironment;
 beforeAll(async () => {
-  env = await createTestEnvironment({
+  env = await createDynamoDBTestEnvironment({
     endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
     workflows: [echo, tooBig, tooBigOutput],
   });

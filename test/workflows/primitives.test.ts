@@ -17,7 +17,8 @@ import {
   StepFailedError,
 } from "../../lambdas/core/index.js";
 import { RunCache } from "../../lambdas/engine/run-cache.js";
-import { createMemoryTestEnvironment, createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
+import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
+import { createDynamoDBTestEnvironment } from "../../local/testing.js";
 
 const calls = new Map<string, number>();
 const count = (key: string) => calls.set(key, (calls.get(key) ?? 0) + 1);
@@ -131,7 +132,7 @@ const versionedV2 = defineWorkflow("versioned", { version: 2 }, async (ctx) => {
   return "v2";
 });
 
-/** What these tests use of a kit; both TestEnvironment and MemoryTestEnvironment have it. */
+/** What these tests use of a kit; both TestEnvironment (in memory) and DynamoDBTestEnvironment have it. */
 type WorkflowTestKit = Pick<TestEnvironment, "deps" | "stats" | "now" | "start" | "signal" | "cancel" | "advanceTime" | "runUntilIdle" | "execution" | "result" | "history" | "isDone" | "close">;
 
 interface KitMode {
@@ -146,9 +147,9 @@ const KIT_MODES: KitMode[] = [
   ...[false, true].map((warmRuns) => ({
     name: `DynamoDB Local, warm runs: ${warmRuns}`,
     create: (options: Parameters<KitMode["create"]>[0]) =>
-      createTestEnvironment({ ...options, endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") }, warmRuns }),
+      createDynamoDBTestEnvironment({ ...options, endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") }, warmRuns }),
   })),
-  { name: "in memory, warm runs: false", create: (options) => createMemoryTestEnvironment({ ...options, warmRuns: false }) },
+  { name: "in memory, warm runs: false", create: (options) => createTestEnvironment({ ...options, warmRuns: false }) },
 ];
 
 describe.each(KIT_MODES)("$name", (mode) => {
@@ -359,7 +360,7 @@ describe("the in-memory kit", () => {
   it("runs a workflow test with no services: no endpoints, no connection opened, a few milliseconds", async () => {
     const connect = vi.spyOn(Socket.prototype, "connect");
     const startedAt = performance.now();
-    const env = await createMemoryTestEnvironment({ workflows: [approval] });
+    const env = await createTestEnvironment({ workflows: [approval] });
     const approved = await env.start(approval, null);
     const expired = await env.start(approval, null);
     await env.advanceTime("7 days");
@@ -375,22 +376,30 @@ describe("the in-memory kit", () => {
     expect(elapsedMs).toBeLessThan(1_000);
   });
 
-  it("reaches nothing of the local stack and no dev dependency (DynamoDB Local, Java, the SQS emulator) from its module graph", async () => {
-    const entry = fileURLToPath(new URL("../../lambdas/testing/memory-environment.ts", import.meta.url));
+  it("durable-aws/testing reaches nothing of the local stack, no dev dependency and no local-only package (DynamoDB Local, Java, the SQS emulator) from its module graph", async () => {
+    const manifest = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as {
+      devDependencies: Record<string, string>;
+      exports: Record<string, { default: string }>;
+    };
+    // The source behind the published entry point, so the test follows the export if it moves.
+    const published = manifest.exports["./testing"]?.default ?? "";
+    expect(published).toBe("./dist/lambdas/testing/index.js");
+    const entry = fileURLToPath(new URL(`../../${published.replace(/^\.\/dist\//, "").replace(/\.js$/, ".ts")}`, import.meta.url));
     const built = await build({ entryPoints: [entry], absWorkingDir: fileURLToPath(new URL("../..", import.meta.url)), bundle: true, write: false, metafile: true, platform: "node", format: "esm", packages: "external", logLevel: "silent" });
     const sources = Object.keys(built.metafile.inputs);
     const packages = Object.values(built.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path));
-    const manifest = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { devDependencies: Record<string, string> };
     const devOnly = Object.keys(manifest.devDependencies).filter((name) => !name.startsWith("@types/"));
-    expect(sources.filter((s) => s.startsWith("local/") || s.endsWith("test-environment.ts"))).toEqual([]);
-    expect(packages.filter((p) => devOnly.some((d) => p === d || p.startsWith(`${d}/`)))).toEqual([]);
-    expect(sources).toContain("lambdas/handlers/worker.ts");
+    // Runtime dependencies that only the local stack uses: the SQS emulator and the DynamoDB Local download.
+    const localOnly = ["fauxqs", "tar"];
+    expect(sources.filter((s) => s.startsWith("local/") || s.includes("dynamodb-environment"))).toEqual([]);
+    expect(packages.filter((p) => [...devOnly, ...localOnly].some((d) => p === d || p.startsWith(`${d}/`)))).toEqual([]);
+    expect(sources).toEqual(expect.arrayContaining(["lambdas/testing/index.ts", "lambdas/handlers/worker.ts"]));
   });
 
   it("chains a long timer through the worker in SQS's 900 s hops, or holds it until due when told to", async () => {
     const startTimeMs = Date.UTC(2026, 0, 1);
-    const chained = await createMemoryTestEnvironment({ workflows: [monthLong], startTimeMs });
-    const held = await createMemoryTestEnvironment({ workflows: [monthLong], startTimeMs, schedulerOptions: { maxDelaySeconds: Infinity } });
+    const chained = await createTestEnvironment({ workflows: [monthLong], startTimeMs });
+    const held = await createTestEnvironment({ workflows: [monthLong], startTimeMs, schedulerOptions: { maxDelaySeconds: Infinity } });
     for (const env of [chained, held]) {
       const id = await env.start(monthLong, null);
       await env.advanceTime("30 days");
@@ -402,7 +411,7 @@ describe("the in-memory kit", () => {
   });
 
   it("backs engine retries off on the test clock, and dead-letters the wake-up once they are spent", async () => {
-    const env = await createMemoryTestEnvironment({ workflows: [nonRetryable], startTimeMs: Date.UTC(2026, 0, 1), workerOptions: { engineRetries: { maxRetries: 2 } } });
+    const env = await createTestEnvironment({ workflows: [nonRetryable], startTimeMs: Date.UTC(2026, 0, 1), workerOptions: { engineRetries: { maxRetries: 2 } } });
     vi.spyOn(env.store, "commit").mockRejectedValue(new Error("injected: the disk is on fire"));
     const id = await env.start(nonRetryable, null);
     expect((await env.execution(id)).status).toBe("running");

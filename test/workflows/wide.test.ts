@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { defineWorkflow } from "../../lambdas/core/index.js";
-import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
+import { createDynamoDBTestEnvironment, type DynamoDBTestEnvironment } from "../../local/testing.js";
 
 const leaf = defineWorkflow("leaf", async (ctx, input: { n: number }) => ctx.step("double", () => input.n * 2));
 
@@ -20,9 +20,9 @@ const inbox = defineWorkflow("inbox", async (ctx, input: { count: number }) => {
   return got;
 });
 
-let env: TestEnvironment;
+let env: DynamoDBTestEnvironment;
 beforeAll(async () => {
-  env = await createTestEnvironment({
+  env = await createDynamoDBTestEnvironment({
     endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
     workflows: [leaf, fanOut, inbox],
   });

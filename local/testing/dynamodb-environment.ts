@@ -1,26 +1,24 @@
 /**
  * A test kit for workflow authors: runs workflows through the real worker handler against
  * DynamoDB Local and the SQS emulator, with an injected clock so a workflow that sleeps 7 days
- * and waits 24 hours for a signal finishes in well under a second.
+ * and waits 24 hours for a signal finishes in well under a second. It has the methods of the
+ * in-memory TestEnvironment (`durable-aws/testing`), so a test moves from one to the other by
+ * changing the factory; this one also checks what DynamoDB does (conditions, transactions, sizes).
  *
  * Wake-ups due "now" go through SQS as in production; wake-ups due later are held by the kit
  * until `advanceTime` moves the clock past them (like Temporal's time-skipping test server).
  *
- * @example
- * const env = await createTestEnvironment({ workflows: [approval] });
- * const id = await env.start(approval, { request: "laptop" });
- * await env.advanceTime("3 days");
- * await env.signal(id, "decision", { approved: true });
- * expect(await env.result(id)).toEqual({ status: "approved" });
- * await env.close();
+ * Environments share the services (services.ts): each makes its own table and queue, and deletes
+ * them when it closes.
  */
-import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { randomUUID } from "node:crypto";
-import { type Duration, toMs } from "../core/duration.js";
-import type { HistoryEvent } from "../core/events.js";
-import { isTerminal } from "../core/status.js";
-import { type AnyWorkflow, type WorkflowDefinition, WorkflowRegistry } from "../core/workflow.js";
+import { type Duration, toMs } from "../../lambdas/core/duration.js";
+import type { HistoryEvent } from "../../lambdas/core/events.js";
+import { isTerminal } from "../../lambdas/core/status.js";
+import { type AnyWorkflow, type WorkflowDefinition, WorkflowRegistry } from "../../lambdas/core/workflow.js";
 import {
   type ApiDeps,
   cancelExecution,
@@ -28,22 +26,25 @@ import {
   getExecution,
   sendSignal,
   startExecution,
-} from "../engine/executions.js";
-import type { EngineMetrics } from "../engine/observability.js";
-import type { EngineDeps, WorkerOptions } from "../engine/process-wakeup.js";
-import { RunCache } from "../engine/run-cache.js";
-import { createWorkerHandler } from "../handlers/worker.js";
-import { SqsWakeupScheduler, type WakeupScheduler } from "../queue/wakeups.js";
-import { DynamoExecutionStore } from "../store/dynamo-store.js";
-import { createTable } from "../store/table.js";
-import { localClients, type LocalClients } from "../../local/aws-clients.js";
-import { startDynamoDBLocal } from "../../local/dynamodb-local.js";
-import { startSqsEmulator } from "../../local/sqs-emulator.js";
+} from "../../lambdas/engine/executions.js";
+import type { EngineMetrics } from "../../lambdas/engine/observability.js";
+import type { EngineDeps, WorkerOptions } from "../../lambdas/engine/process-wakeup.js";
+import { RunCache } from "../../lambdas/engine/run-cache.js";
+import { createWorkerHandler } from "../../lambdas/handlers/worker.js";
+import { SqsWakeupScheduler, type WakeupScheduler } from "../../lambdas/queue/wakeups.js";
+import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
+import { createTable } from "../../lambdas/store/table.js";
+import { localClients, type LocalClients } from "../aws-clients.js";
+import { sharedTestServices, type TestServiceEndpoints } from "./services.js";
 
-export interface TestEnvironmentOptions {
+export interface DynamoDBTestEnvironmentOptions {
   workflows: readonly AnyWorkflow[];
-  /** Use running services; otherwise the kit starts its own DynamoDB Local and SQS emulator. */
-  endpoints?: { dynamoEndpoint: string; sqsEndpoint: string };
+  /**
+   * Use these running services. Without them: the ones DURABLE_TEST_DYNAMODB_ENDPOINT and
+   * DURABLE_TEST_SQS_ENDPOINT name (set by the global setup), else this process's own, started
+   * once on first use and shared by every environment (see stopTestServices).
+   */
+  endpoints?: TestServiceEndpoints;
   /** Where the clock starts (epoch ms). Default: now. */
   startTimeMs?: number;
   workerOptions?: WorkerOptions;
@@ -97,32 +98,28 @@ class TimeSkippingScheduler implements WakeupScheduler {
   }
 }
 
-export class TestEnvironment {
+/** A workflow test environment on DynamoDB Local and the SQS emulator; made by createDynamoDBTestEnvironment. */
+export class DynamoDBTestEnvironment {
   private nowMs: number;
-  /** Step attempts and commits made by the worker so far (for cost assertions). */
+  private closed = false;
+  /** Worker invocations and the messages they handled so far (for cost assertions). */
   readonly stats = { invocations: 0, messages: 0 };
 
   private constructor(
     readonly deps: EngineDeps & ApiDeps,
+    readonly endpoints: TestServiceEndpoints,
     readonly clients: LocalClients,
     readonly tableName: string,
     readonly queueUrl: string,
     private readonly scheduler: TimeSkippingScheduler,
     private readonly worker: ReturnType<typeof createWorkerHandler>,
-    private readonly stopServices: () => Promise<void>,
     startTimeMs: number,
   ) {
     this.nowMs = startTimeMs;
   }
 
-  static async create(options: TestEnvironmentOptions): Promise<TestEnvironment> {
-    const stops: (() => Promise<void>)[] = [];
-    let endpoints = options.endpoints;
-    if (!endpoints) {
-      const [dynamo, sqs] = await Promise.all([startDynamoDBLocal(), startSqsEmulator()]);
-      stops.push(() => dynamo.stop(), () => sqs.stop());
-      endpoints = { dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint };
-    }
+  static async create(options: DynamoDBTestEnvironmentOptions): Promise<DynamoDBTestEnvironment> {
+    const endpoints = options.endpoints ?? (await sharedTestServices());
     const clients = localClients(endpoints);
     const suffix = randomUUID().slice(0, 8);
     const tableName = `durable-test-${suffix}`;
@@ -130,7 +127,7 @@ export class TestEnvironment {
     const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: `durable-test-${suffix}`, Attributes: { VisibilityTimeout: "1" } }));
     const queueUrl = queue.QueueUrl as string;
 
-    let env: TestEnvironment | undefined;
+    let env: DynamoDBTestEnvironment | undefined;
     const clock = () => (env ? env.nowMs : (options.startTimeMs ?? Date.now()));
     const scheduler = new TimeSkippingScheduler(new SqsWakeupScheduler(clients.sqs, queueUrl), clock);
     const deps: EngineDeps & ApiDeps = {
@@ -144,9 +141,7 @@ export class TestEnvironment {
       ...(options.metrics ? { metrics: options.metrics } : {}),
     };
     const worker = createWorkerHandler(deps, options.workerOptions ?? {});
-    env = new TestEnvironment(deps, clients, tableName, queueUrl, scheduler, worker, async () => {
-      for (const s of stops.reverse()) await s();
-    }, options.startTimeMs ?? Date.now());
+    env = new DynamoDBTestEnvironment(deps, endpoints, clients, tableName, queueUrl, scheduler, worker, options.startTimeMs ?? Date.now());
     return env;
   }
 
@@ -266,10 +261,20 @@ export class TestEnvironment {
     return isTerminal(execution.status as never);
   }
 
+  /**
+   * Deletes this environment's table and queue (the services are shared and stay up) and closes
+   * its clients. Calling it again does nothing.
+   */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Best effort: a table left behind costs only memory in DynamoDB Local, never another test's data.
+    await Promise.allSettled([
+      this.clients.dynamo.send(new DeleteTableCommand({ TableName: this.tableName })),
+      this.clients.sqs.send(new DeleteQueueCommand({ QueueUrl: this.queueUrl })),
+    ]);
     this.clients.dynamo.destroy();
     this.clients.sqs.destroy();
-    await this.stopServices();
   }
 
   private async hasInFlight(): Promise<boolean> {
@@ -297,7 +302,18 @@ function lambdaContext(): Context {
   };
 }
 
-/** Creates a test environment; see TestEnvironment. */
-export function createTestEnvironment(options: TestEnvironmentOptions): Promise<TestEnvironment> {
-  return TestEnvironment.create(options);
+/**
+ * Creates a test environment on DynamoDB Local and the SQS emulator, with its own table and
+ * queue on the shared services; see DynamoDBTestEnvironment.
+ *
+ * @example
+ * const env = await createDynamoDBTestEnvironment({ workflows: [approval] });
+ * const id = await env.start(approval, { request: "laptop" });
+ * await env.advanceTime("3 days");
+ * await env.signal(id, "decision", { approved: true });
+ * expect(await env.result(id)).toEqual({ status: "approved" });
+ * await env.close();
+ */
+export function createDynamoDBTestEnvironment(options: DynamoDBTestEnvironmentOptions): Promise<DynamoDBTestEnvironment> {
+  return DynamoDBTestEnvironment.create(options);
 }
