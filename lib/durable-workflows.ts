@@ -16,6 +16,7 @@ import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { TABLE } from "../lambdas/store/schema.js";
 import { type FunctionAccess, grantAccess } from "./access.js";
 import { createAlarms, type DurableWorkflowsAlarms } from "./alarms.js";
 import { checkWorkflowsEntry, findProject, writeHandlerEntries } from "./handler-entries.js";
@@ -101,13 +102,17 @@ export interface DurableWorkflowsProps {
   readonly sweepSchedule?: Duration;
 }
 
-/** Index names; the store queries them by these names. */
+/** Index names; the store queries them by these names (lambdas/store/schema.ts). */
 export const TABLE_INDEXES = {
-  byWorkflow: "byWorkflow",
-  byStatus: "byStatus",
-  due: "due",
-  purge: "purge",
+  byWorkflow: TABLE.indexes.byWorkflow.name,
+  byStatus: TABLE.indexes.byStatus.name,
+  due: TABLE.indexes.due.name,
+  purge: TABLE.indexes.purge.name,
 } as const;
+
+function attributeType(type: "S" | "N"): AttributeType {
+  return type === "S" ? AttributeType.STRING : AttributeType.NUMBER;
+}
 
 /** `[method, path]` of every route the API function serves. */
 export const API_ROUTES: ReadonlyArray<readonly [HttpMethod, string]> = [
@@ -253,46 +258,24 @@ export class DurableWorkflows extends Construct {
     const logRemovalPolicy = removalPolicy ?? RemovalPolicy.RETAIN;
 
     this.table = new TableV2(this, "Table", {
-      partitionKey: { name: "PK", type: AttributeType.STRING },
-      sortKey: { name: "SK", type: AttributeType.STRING },
+      partitionKey: { name: TABLE.partitionKey.name, type: attributeType(TABLE.partitionKey.type) },
+      sortKey: { name: TABLE.sortKey.name, type: attributeType(TABLE.sortKey.type) },
       billing: Billing.onDemand(),
       // No TTL: DynamoDB's TTL expires single items, and an execution's items must go together;
       // the sweeper removes them once its retention ends (lambdas/store/purge.ts).
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY,
-      // Lean projections (as lambdas/store/keys.ts TABLE says): with ALL, every
+      // The schema the store uses (lambdas/store/schema.ts). Lean projections: with ALL, every
       // update of an execution item would be rewritten into every index. Listing
       // reads keys plus the other filter attribute, then fetches the items.
-      globalSecondaryIndexes: [
-        {
-          indexName: TABLE_INDEXES.byWorkflow,
-          partitionKey: { name: "workflow", type: AttributeType.STRING },
-          sortKey: { name: "createdAtMs", type: AttributeType.NUMBER },
-          projectionType: ProjectionType.INCLUDE,
-          nonKeyAttributes: ["status"],
-        },
-        {
-          indexName: TABLE_INDEXES.byStatus,
-          partitionKey: { name: "status", type: AttributeType.STRING },
-          sortKey: { name: "createdAtMs", type: AttributeType.NUMBER },
-          projectionType: ProjectionType.INCLUDE,
-          nonKeyAttributes: ["workflow"],
-        },
-        {
-          // Sparse: only non-terminal executions carry `dueShard`.
-          indexName: TABLE_INDEXES.due,
-          partitionKey: { name: "dueShard", type: AttributeType.STRING },
-          sortKey: { name: "nextWakeAtMs", type: AttributeType.NUMBER },
-          projectionType: ProjectionType.KEYS_ONLY,
-        },
-        {
-          // Sparse: only ended executions carry `purgeShard`, until the sweeper removes them.
-          indexName: TABLE_INDEXES.purge,
-          partitionKey: { name: "purgeShard", type: AttributeType.STRING },
-          sortKey: { name: "purgeAtMs", type: AttributeType.NUMBER },
-          projectionType: ProjectionType.KEYS_ONLY,
-        },
-      ],
+      globalSecondaryIndexes: Object.values(TABLE.indexes).map((index) => ({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey.name, type: attributeType(index.partitionKey.type) },
+        sortKey: { name: index.sortKey.name, type: attributeType(index.sortKey.type) },
+        ...(index.include.length === 0
+          ? { projectionType: ProjectionType.KEYS_ONLY }
+          : { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.include] }),
+      })),
       ...(removalPolicy ? { removalPolicy } : {}),
     });
 

@@ -1,4 +1,4 @@
-/** Key layout of the single table (see DESIGN.md "Data model"). */
+/** Key layout of the single table: which item of an execution lives under which key. */
 
 export const META_SK = "META";
 export const HISTORY_PREFIX = "H#";
@@ -32,19 +32,4 @@ export function pendingSk(arrivedAtMs: number, eventId: string): string {
   return `${PENDING_PREFIX}${String(arrivedAtMs).padStart(TIME_DIGITS, "0")}#${eventId}`;
 }
 
-/** Names of the table's attributes and indexes, shared with the CDK construct and table setup. */
-export const TABLE = {
-  partitionKey: "PK",
-  sortKey: "SK",
-  /**
-   * Projections are lean on purpose: with ALL, every update of the execution item rewrites it in
-   * every index (the benchmark measured ~26 write units per transactional commit). Listing reads
-   * the keys (plus status/workflow for filters) and fetches the items it returns.
-   */
-  indexes: {
-    byWorkflow: { name: "byWorkflow", partitionKey: "workflow", sortKey: "createdAtMs", include: ["status"] },
-    byStatus: { name: "byStatus", partitionKey: "status", sortKey: "createdAtMs", include: ["workflow"] },
-    due: { name: "due", partitionKey: "dueShard", sortKey: "nextWakeAtMs", include: [] },
-    purge: { name: "purge", partitionKey: "purgeShard", sortKey: "purgeAtMs", include: [] },
-  },
-} as const;
+export { TABLE } from "./schema.js";

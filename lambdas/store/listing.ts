@@ -53,7 +53,7 @@ export function streamsFor(query: { workflow?: string; status?: ExecutionStatus 
       {
         name: "workflow",
         indexName: byWorkflow.name,
-        partitionAttribute: byWorkflow.partitionKey,
+        partitionAttribute: byWorkflow.partitionKey.name,
         partitionValue: query.workflow,
         ...(query.status === undefined ? {} : { statusFilter: query.status }),
       },
@@ -63,7 +63,7 @@ export function streamsFor(query: { workflow?: string; status?: ExecutionStatus 
   return statuses.map((status) => ({
     name: status,
     indexName: byStatus.name,
-    partitionAttribute: byStatus.partitionKey,
+    partitionAttribute: byStatus.partitionKey.name,
     partitionValue: status,
   }));
 }
@@ -95,15 +95,15 @@ export function parsePosition(streams: readonly IndexStream[], after: unknown): 
 /** The GSI key to resume a stream after `position`: index keys plus the table's keys. */
 export function exclusiveStartKey(stream: IndexStream, position: ItemPosition): Record<string, unknown> {
   return {
-    [TABLE.partitionKey]: executionPk(position.id),
-    [TABLE.sortKey]: META_SK,
+    [TABLE.partitionKey.name]: executionPk(position.id),
+    [TABLE.sortKey.name]: META_SK,
     [stream.partitionAttribute]: stream.partitionValue,
-    [TABLE.indexes.byStatus.sortKey]: position.at,
+    [TABLE.indexes.byStatus.sortKey.name]: position.at,
   };
 }
 
 export function positionOf(item: Record<string, unknown>): ItemPosition {
-  return { at: Number(item[TABLE.indexes.byStatus.sortKey]), id: executionIdFromPk(String(item[TABLE.partitionKey])) };
+  return { at: Number(item[TABLE.indexes.byStatus.sortKey.name]), id: executionIdFromPk(String(item[TABLE.partitionKey.name])) };
 }
 
 /**

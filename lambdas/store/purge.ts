@@ -39,7 +39,7 @@ export async function findExpired(settings: PurgeSettings, nowMs: number, limit:
       TableName: settings.tableName,
       IndexName: index.name,
       KeyConditionExpression: "#shard = :shard AND #at <= :now",
-      ExpressionAttributeNames: { "#shard": index.partitionKey, "#at": index.sortKey },
+      ExpressionAttributeNames: { "#shard": index.partitionKey.name, "#at": index.sortKey.name },
       ExpressionAttributeValues: { ":shard": PURGE_SHARD, ":now": nowMs },
       Limit: limit,
     }),

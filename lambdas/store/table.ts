@@ -1,43 +1,32 @@
 /**
- * Creates the table for the local stack and tests, with the same keys and indexes the CDK
- * construct deploys (lib/durable-workflows.ts; test/infra checks both against TABLE).
+ * Creates the table for the local stack and tests from the schema (schema.ts) the CDK construct
+ * deploys too, and brings a table made by an earlier version up to it (missing indexes).
  */
-import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, ResourceInUseException, UpdateTableCommand } from "@aws-sdk/client-dynamodb";
-import { TABLE } from "./keys.js";
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  type GlobalSecondaryIndex,
+  ResourceInUseException,
+  type TableDescription,
+  UpdateTableCommand,
+} from "@aws-sdk/client-dynamodb";
+import { type IndexSchema, TABLE } from "./schema.js";
 
 export async function createTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  const { byWorkflow, byStatus, due, purge } = TABLE.indexes;
+  const indexes = Object.values(TABLE.indexes);
   try {
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [
-          { AttributeName: TABLE.partitionKey, AttributeType: "S" },
-          { AttributeName: TABLE.sortKey, AttributeType: "S" },
-          { AttributeName: byWorkflow.partitionKey, AttributeType: "S" },
-          { AttributeName: byStatus.partitionKey, AttributeType: "S" },
-          { AttributeName: byWorkflow.sortKey, AttributeType: "N" },
-          { AttributeName: due.partitionKey, AttributeType: "S" },
-          { AttributeName: due.sortKey, AttributeType: "N" },
-          { AttributeName: purge.partitionKey, AttributeType: "S" },
-          { AttributeName: purge.sortKey, AttributeType: "N" },
-        ],
+        AttributeDefinitions: attributeDefinitions([TABLE.partitionKey, TABLE.sortKey, ...indexes.flatMap((i) => [i.partitionKey, i.sortKey])]),
         KeySchema: [
-          { AttributeName: TABLE.partitionKey, KeyType: "HASH" },
-          { AttributeName: TABLE.sortKey, KeyType: "RANGE" },
+          { AttributeName: TABLE.partitionKey.name, KeyType: "HASH" },
+          { AttributeName: TABLE.sortKey.name, KeyType: "RANGE" },
         ],
-        GlobalSecondaryIndexes: [byWorkflow, byStatus, due, purge].map((index) => ({
-          IndexName: index.name,
-          KeySchema: [
-            { AttributeName: index.partitionKey, KeyType: "HASH" as const },
-            { AttributeName: index.sortKey, KeyType: "RANGE" as const },
-          ],
-          Projection:
-            index.include.length === 0
-              ? { ProjectionType: "KEYS_ONLY" as const }
-              : { ProjectionType: "INCLUDE" as const, NonKeyAttributes: [...index.include] },
-        })),
+        GlobalSecondaryIndexes: indexes.map(globalIndex),
       }),
     );
   } catch (err) {
@@ -46,14 +35,26 @@ export async function createTable(client: DynamoDBClient, tableName: string): Pr
     await addMissingIndexes(client, tableName);
     return;
   }
-  for (let i = 0; i < 100; i += 1) {
-    const out = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (out.Table?.TableStatus === "ACTIVE") break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitUntil(client, tableName, (table) => table?.TableStatus === "ACTIVE");
 }
 
-/** Creates the indexes of TABLE a table made by an earlier version lacks, and waits for them. */
+function attributeDefinitions(attributes: readonly { name: string; type: "S" | "N" }[]): AttributeDefinition[] {
+  const byName = new Map(attributes.map((a) => [a.name, a.type]));
+  return [...byName].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType }));
+}
+
+function globalIndex(index: IndexSchema): GlobalSecondaryIndex {
+  return {
+    IndexName: index.name,
+    KeySchema: [
+      { AttributeName: index.partitionKey.name, KeyType: "HASH" },
+      { AttributeName: index.sortKey.name, KeyType: "RANGE" },
+    ],
+    Projection: index.include.length === 0 ? { ProjectionType: "KEYS_ONLY" } : { ProjectionType: "INCLUDE", NonKeyAttributes: [...index.include] },
+  };
+}
+
+/** Creates the indexes of the schema a table made by an earlier version lacks, one at a time. */
 async function addMissingIndexes(client: DynamoDBClient, tableName: string): Promise<void> {
   const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
   const existing = new Set((described.Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
@@ -62,28 +63,18 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
     await client.send(
       new UpdateTableCommand({
         TableName: tableName,
-        AttributeDefinitions: [
-          { AttributeName: index.partitionKey, AttributeType: "S" },
-          { AttributeName: index.sortKey, AttributeType: "N" },
-        ],
-        GlobalSecondaryIndexUpdates: [
-          {
-            Create: {
-              IndexName: index.name,
-              KeySchema: [
-                { AttributeName: index.partitionKey, KeyType: "HASH" },
-                { AttributeName: index.sortKey, KeyType: "RANGE" },
-              ],
-              Projection: index.include.length === 0 ? { ProjectionType: "KEYS_ONLY" } : { ProjectionType: "INCLUDE", NonKeyAttributes: [...index.include] },
-            },
-          },
-        ],
+        AttributeDefinitions: attributeDefinitions([index.partitionKey, index.sortKey]),
+        GlobalSecondaryIndexUpdates: [{ Create: globalIndex(index) }],
       }),
     );
-    for (let i = 0; i < 200; i += 1) {
-      const out = await client.send(new DescribeTableCommand({ TableName: tableName }));
-      if (out.Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === index.name)?.IndexStatus === "ACTIVE") break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitUntil(client, tableName, (table) => table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === index.name)?.IndexStatus === "ACTIVE");
+  }
+}
+
+async function waitUntil(client: DynamoDBClient, tableName: string, ready: (table: TableDescription | undefined) => boolean): Promise<void> {
+  for (let i = 0; i < 200; i += 1) {
+    const out = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (ready(out.Table)) return;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

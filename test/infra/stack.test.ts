@@ -76,8 +76,8 @@ describe("the executions table", () => {
   it("is keyed by PK/SK strings and billed per request", () => {
     const table = resource(ids.table);
     expect(table.Properties.KeySchema).toEqual([
-      { AttributeName: TABLE.partitionKey, KeyType: "HASH" },
-      { AttributeName: TABLE.sortKey, KeyType: "RANGE" },
+      { AttributeName: TABLE.partitionKey.name, KeyType: "HASH" },
+      { AttributeName: TABLE.sortKey.name, KeyType: "RANGE" },
     ]);
     expect(table.Properties.AttributeDefinitions).toEqual(
       expect.arrayContaining([
@@ -108,8 +108,8 @@ describe("the executions table", () => {
     const expected = Object.values(TABLE.indexes).map((index) => ({
       IndexName: index.name,
       KeySchema: [
-        { AttributeName: index.partitionKey, KeyType: "HASH" },
-        { AttributeName: index.sortKey, KeyType: "RANGE" },
+        { AttributeName: index.partitionKey.name, KeyType: "HASH" },
+        { AttributeName: index.sortKey.name, KeyType: "RANGE" },
       ],
       Projection:
         index.include.length === 0
