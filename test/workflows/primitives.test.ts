@@ -393,7 +393,7 @@ describe("the in-memory kit", () => {
     const localOnly = ["fauxqs", "tar"];
     expect(sources.filter((s) => s.startsWith("local/") || s.includes("dynamodb-environment"))).toEqual([]);
     expect(packages.filter((p) => [...devOnly, ...localOnly].some((d) => p === d || p.startsWith(`${d}/`)))).toEqual([]);
-    expect(sources).toEqual(expect.arrayContaining(["lambdas/testing/index.ts", "lambdas/handlers/worker.ts"]));
+    expect(sources).toEqual(expect.arrayContaining(["lambdas/testing/index.ts", "lambdas/testing/replay.ts", "lambdas/handlers/worker.ts"]));
   });
 
   it("chains a long timer through the worker in SQS's 900 s hops, or holds it until due when told to", async () => {
