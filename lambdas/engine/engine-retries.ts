@@ -18,7 +18,7 @@ import { engineRetryDelaySeconds, MAX_ENGINE_RETRIES } from "../core/retry.js";
 import type { WakeupMessage } from "../queue/wakeups.js";
 import { HistoryConflictError, LeaseLostError, StoreBusyError } from "../store/errors.js";
 import type { ExecutionRecord, Lease } from "../store/store.js";
-import type { EngineDeps, WorkerOptions } from "./process-wakeup.js";
+import type { EngineDeps, WorkerOptions } from "./deps.js";
 
 /** The engine stopped retrying an execution: it is failed with this error. */
 export class EngineRetriesExhaustedError extends DurableError {
