@@ -208,8 +208,8 @@ const QUEUE_RETENTION = Duration.days(4);
 const DLQ_RETENTION = Duration.days(14);
 const LOG_RETENTION = RetentionDays.ONE_MONTH;
 /**
- * nodejs24.x, not the issue's nodejs22.x: cdk-nag's AwsSolutions-L1 wants
- * the newest Node.js runtime aws-cdk-lib knows, and DESIGN.md prefers it.
+ * nodejs24.x rather than nodejs22.x: cdk-nag's AwsSolutions-L1 wants
+ * the newest Node.js runtime aws-cdk-lib knows.
  * The handlers need nothing newer than Node 20 (they run on it locally).
  */
 const RUNTIME = Runtime.NODEJS_24_X;

@@ -166,6 +166,20 @@ export class WorkflowRegistry {
     return this;
   }
 
+  /**
+   * Swaps every workflow for `workflows` at once: what a local dev server does when the code
+   * changed (`durable dev` reloading). All or nothing: if `workflows` registers a name and version
+   * twice it throws and the registry keeps what it had. Executions are pinned by name and version,
+   * so a running one replays with the new code of its name and version.
+   * @example registry.replaceAll(reloaded.workflows);
+   */
+  replaceAll(workflows: Iterable<AnyWorkflow>): this {
+    const next = new WorkflowRegistry(workflows);
+    this.byName.clear();
+    for (const [name, versions] of next.byName) this.byName.set(name, versions);
+    return this;
+  }
+
   /** The given version, or the latest when `version` is undefined. */
   get(name: string, version?: number): AnyWorkflow {
     const versions = this.byName.get(name);

@@ -1,5 +1,5 @@
 /**
- * The DynamoDB store: one table, items keyed by execution (see DESIGN.md "Data model").
+ * The DynamoDB store: one table, items keyed by execution (keys.ts, schema.ts).
  *
  *   EXEC#<id> | META              the execution: status, lease, wake time, output
  *   EXEC#<id> | H#<seq>           history, immutable, put with attribute_not_exists
@@ -355,7 +355,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   /*
-   * Claim timeline (the sweeper; the seed's `pendingExecutions(lockTimeMs, limit)`):
+   * Claim timeline (the sweeper's `pendingExecutions(lockTimeMs, limit)`):
    *
    *   nextWakeAtMs ── grace ── query sees it due ── claim: nextWakeAtMs := now + lockTimeMs ── ...
    *                                                   │ only if nextWakeAtMs is still what the
