@@ -71,7 +71,7 @@ export const MAX_ENGINE_BACKOFF_SECONDS = 64;
 
 /**
  * Backoff before engine retry number `retryCount` (1-based): min(2 ** n + jitter, 64) seconds,
- * jitter in [1, 3). A real power (`**`): `2 ^ n` would be XOR in JavaScript.
+ * jitter in [1, 3). A real power (`**`); the caret operator would be XOR in JavaScript.
  */
 export function engineRetryDelaySeconds(retryCount: number, random: number): number {
   const jitter = 1 + 2 * random;
