@@ -2,8 +2,8 @@
  * What the worker does with one wake-up message: take the lease, load what is new, replay, drive
  * the workflow forward, commit, and schedule the next wake-up. The SQS handler only wires this.
  */
-import { type CommitBatch, drive, type DriveOutcome } from "../core/driver.js";
-import { DurableError, type ErrorInfo, toErrorInfo } from "../core/errors.js";
+import { type CommitBatch, drive } from "../core/driver.js";
+import { DurableError, toErrorInfo } from "../core/errors.js";
 import type { ExecutionStarted, HistoryEvent, SignalReceived } from "../core/events.js";
 import { WAKE_TOLERANCE_MS } from "../core/limits.js";
 import { isTerminal } from "../core/status.js";
@@ -85,7 +85,7 @@ async function takeTurn(
     return { kind: "dropped", reason: taken.reason };
   }
 
-  const { lease, previous } = taken;
+  const { previous } = taken;
   const { maxRetries } = engineRetryPolicy(options);
   const turn: TurnProgress = { ended: false, failedTurnsBefore: previous.retryCount };
   try {

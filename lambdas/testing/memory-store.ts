@@ -17,7 +17,7 @@ import type { ErrorInfo } from "../core/errors.js";
 import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events.js";
 import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits.js";
 import { isTerminal } from "../core/status.js";
-import { ChildIdInUseError, ExecutionEndedError, ExecutionNotFoundError, InboxFullError, LeaseLostError, StoreBusyError } from "../store/errors.js";
+import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError, LeaseLostError, StoreBusyError } from "../store/errors.js";
 import { decodeEvent, decodePending, historyItem, metaItem, nextArrivalCounter, pendingBytes, pendingItem, startedEvent, toRecord } from "../store/items.js";
 import { DUE_SHARD, HISTORY_PREFIX, historySk, PENDING_PREFIX, PURGE_SHARD, seqFromHistorySk } from "../store/keys.js";
 import type {

@@ -1,0 +1,87 @@
+/**
+ * The inbox of an execution: items the API adds (signals, cancel requests), within the inbox's
+ * limits, and the worker's reads of them and of the counter that tells when something arrived.
+ */
+import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { PendingEvent, PendingItem } from "../core/events.js";
+import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits.js";
+import { NOT_ENDED } from "./commits.js";
+import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError } from "./errors.js";
+import { decodePending, newItemCondition, nextArrivalCounter, pendingBytes, pendingItem, unmarshallItem } from "./items.js";
+import { DUE_SHARD, executionPk, META_SK, PENDING_PREFIX } from "./keys.js";
+import type { StoreContext } from "./store-context.js";
+import { TransactionConflict, withinTransaction } from "./transaction.js";
+import { translate } from "./translate.js";
+
+export async function addPending(ctx: StoreContext, executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem> {
+  // Inbox keys sort by arrival: time, then a monotonic counter so two events of the same
+  // millisecond from this process keep their order (events from different processes in the
+  // same millisecond are concurrent: either order is a true one).
+  const unique = event.type === "Signal" ? event.signalId : `${event.type.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`;
+  const eventId = `${nextArrivalCounter()}#${unique}`;
+  const item = pendingItem(executionId, event, nowMs, eventId);
+  const bytes = pendingBytes(event);
+  // A signal must leave the inbox within its limits; a cancel gets a little room beyond them, so
+  // an execution flooded with signals can still be canceled.
+  const maxItems = event.type === "Cancel" ? MAX_INBOX_ITEMS + CANCEL_HEADROOM_ITEMS : MAX_INBOX_ITEMS;
+  const maxBytes = event.type === "Cancel" ? MAX_INBOX_BYTES + CANCEL_HEADROOM_ITEMS * 2_048 : MAX_INBOX_BYTES;
+  const roomForOne = "(attribute_not_exists(inboxCount) OR inboxCount < :maxItems)";
+  const roomForBytes = "(attribute_not_exists(inboxBytes) OR inboxBytes <= :roomBytes)";
+  try {
+    await withinTransaction(ctx.doc, (tx) => {
+      // The execution must exist, not have ended and have room: nothing is written otherwise. It
+      // becomes due now, so the sweeper wakes it even if the caller's wake-up message is lost,
+      // and its inbox counter moves, so a worker in the middle of a turn sees it before it ends.
+      tx.update(ctx.tableName, { PK: executionPk(executionId), SK: META_SK }, {
+        UpdateExpression: "SET nextWakeAtMs = :now, dueShard = :due ADD inboxSeq :one, inboxCount :one, inboxBytes :bytes",
+        ConditionExpression: `attribute_exists(PK) AND ${NOT_ENDED.condition} AND ${roomForOne} AND ${roomForBytes}`,
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ...NOT_ENDED.values, ":now": nowMs, ":due": DUE_SHARD, ":one": 1, ":bytes": bytes, ":maxItems": maxItems, ":roomBytes": maxBytes - bytes },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      });
+      tx.put(ctx.tableName, item, newItemCondition);
+    });
+  } catch (err) {
+    if (err instanceof TransactionConflict && err.reasons[0] === "ConditionalCheckFailed") {
+      const raw = err.original.CancellationReasons?.[0]?.Item;
+      const old = raw ? unmarshallItem(raw) : undefined;
+      if (!old) throw new ExecutionNotFoundError(executionId);
+      if (old.purgeAtMs !== undefined && Number(old.purgeAtMs) <= nowMs) throw new ExecutionNotFoundError(executionId);
+      if (old.status !== "running" && old.status !== "sleeping") throw new ExecutionEndedError(executionId, old.status);
+      throw new InboxFullError(executionId, { items: MAX_INBOX_ITEMS, bytes: MAX_INBOX_BYTES }, { items: Number(old.inboxCount ?? 0), bytes: Number(old.inboxBytes ?? 0) });
+    }
+    throw translate(err, executionId);
+  }
+  return decodePending(item);
+}
+
+export async function readInboxSeq(ctx: StoreContext, executionId: string): Promise<number | undefined> {
+  const out = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: { PK: executionPk(executionId), SK: META_SK },
+      ConsistentRead: true,
+      ProjectionExpression: "inboxSeq, PK",
+    }),
+  );
+  return out.Item ? Number(out.Item.inboxSeq ?? 0) : undefined;
+}
+
+export async function readInbox(ctx: StoreContext, executionId: string): Promise<PendingItem[]> {
+  const items: PendingItem[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const out = await ctx.doc.send(
+      new QueryCommand({
+        TableName: ctx.tableName,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :inbox)",
+        ExpressionAttributeValues: { ":pk": executionPk(executionId), ":inbox": PENDING_PREFIX },
+        ConsistentRead: true,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    for (const item of out.Items ?? []) items.push(decodePending(item));
+    startKey = out.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
