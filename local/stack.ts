@@ -1,7 +1,7 @@
 /**
  * The local stack: DynamoDB Local + the SQS emulator + the deployed handlers, wired the way AWS
  * wires them (API Gateway → api handler; SQS event source mapping → worker handler; a schedule →
- * sweeper). Used by `npm start` and by the end-to-end tests.
+ * sweeper). Used by `durable dev` (and so `npm start`) and by the end-to-end tests.
  */
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -9,7 +9,7 @@ import type { AnyWorkflow } from "../lambdas/core/workflow.js";
 import { WorkflowRegistry } from "../lambdas/core/workflow.js";
 import type { EngineDeps, EngineLogger, WorkerOptions } from "../lambdas/engine/process-wakeup.js";
 import { silentLogger } from "../lambdas/engine/process-wakeup.js";
-import { RunCache } from "../lambdas/engine/run-cache.js";
+import { RunCache, type WarmRun } from "../lambdas/engine/run-cache.js";
 import { sweepDue } from "../lambdas/engine/sweeper.js";
 import { createApiHandler } from "../lambdas/handlers/api.js";
 import { createWorkerHandler } from "../lambdas/handlers/worker.js";
@@ -68,6 +68,29 @@ export interface LocalStackOptions {
   wrapSweep?: (sweep: () => Promise<SweepResult>) => () => Promise<SweepResult>;
 }
 
+/**
+ * Warm runs (see RunCache) hold the definition they were replayed with. After
+ * `replaceWorkflows` a warm run of replaced code must not carry on: it is dropped when taken, so
+ * the turn replays the history with the code the registry holds now (and fails with
+ * NON_DETERMINISM if that code no longer fits). Checked at take time, so a turn still running
+ * the old code when the swap happens cannot slip its run back in.
+ */
+class RegistryCheckedRunCache extends RunCache {
+  constructor(private readonly registry: WorkflowRegistry) {
+    super();
+  }
+
+  override take(executionId: string): WarmRun | undefined {
+    const entry = super.take(executionId);
+    if (!entry) return undefined;
+    const { name, version } = entry.run.definition;
+    if (this.registry.has(name, version) && this.registry.get(name, version) === entry.run.definition) return entry;
+    this.hits -= 1;
+    this.misses += 1;
+    return undefined;
+  }
+}
+
 /** What one run of the sweeper did. */
 export type SweepResult = Awaited<ReturnType<typeof sweepDue>>;
 
@@ -84,6 +107,15 @@ export interface LocalStack {
   apiDeps: EngineDeps;
   /** Runs the sweeper once now. */
   sweep(): Promise<string[]>;
+  /**
+   * Serves `workflows` from now on instead of what it served (the API and the workers): the hook
+   * `durable dev` reloads through. Executions keep their name and version and replay with the
+   * new code of that name and version; warm runs of the old code are not reused. Throws, and
+   * keeps the old workflows, if `workflows` holds a name and version twice.
+   */
+  replaceWorkflows(workflows: readonly AnyWorkflow[]): void;
+  /** Things worth telling a person about the services this stack started (e.g. DynamoDB Local reachable beyond loopback). */
+  warnings: string[];
   stop(): Promise<void>;
 }
 
@@ -96,12 +128,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   try {
     let endpoints = options.endpoints;
+    const warnings: string[] = [];
     if (!endpoints) {
       const [dynamo, sqs] = await Promise.all([
         startDynamoDBLocal(options.dataDir === undefined ? {} : { dbPath: options.dataDir }),
         startSqsEmulator(),
       ]);
       stops.push(() => dynamo.stop(), () => sqs.stop());
+      if (dynamo.bindNote) warnings.push(dynamo.bindNote);
       endpoints = { dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint };
     }
     const clients = localClients(endpoints);
@@ -126,15 +160,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const clock = options.clock ?? Date.now;
     const baseScheduler = new SqsWakeupScheduler(clients.sqs, queueUrl);
+    const registry = new WorkflowRegistry(options.workflows);
     const deps: EngineDeps = {
       store: new DynamoExecutionStore({ client: clients.doc, tableName, ...options.storeOptions }),
       scheduler: options.wrapScheduler ? options.wrapScheduler(baseScheduler) : baseScheduler,
-      registry: new WorkflowRegistry(options.workflows),
+      registry,
       clock,
       random: Math.random,
       workerId: `local/${randomUUID()}`,
       logger: log,
-      runCache: new RunCache(),
+      runCache: new RegistryCheckedRunCache(registry),
       redelivery: new SqsRedelivery(clients.sqs, queueUrl, dlqUrl),
     };
 
@@ -182,6 +217,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       deps,
       apiDeps,
       sweep,
+      replaceWorkflows: (workflows) => {
+        // The API's deps share this registry object (apiDeps copies deps), so both see the swap.
+        registry.replaceAll(workflows);
+      },
+      warnings,
       stop,
     };
   } catch (err) {

@@ -1,0 +1,54 @@
+/** What `durable dev` prints once it serves: where, with which token, where the data goes, what to try. */
+import type { AnyWorkflow } from "../../../lambdas/core/workflow.js";
+import type { DevOptions } from "./options.js";
+import { displayPath } from "./project.js";
+
+export interface BannerFacts {
+  options: DevOptions;
+  apiUrl: string;
+  workflows: readonly AnyWorkflow[];
+  /** Files the bundle was made from, relative to the project. */
+  inputs: readonly string[];
+  /** Set when the port asked for was taken. */
+  portTaken?: number;
+}
+
+export function banner(facts: BannerFacts): string {
+  const { options, apiUrl, workflows, inputs } = facts;
+  const file = displayPath(options.workflowsFile, options.cwd);
+  const auth = `-H "authorization: Bearer ${options.token}"`;
+  const example = workflows[0]?.name ?? "my-workflow";
+  const others = Math.max(0, inputs.length - 1);
+  const lines = [
+    "",
+    `durable dev: serving ${workflows.length === 0 ? "no workflows" : workflowList(workflows)} from ${file}`,
+    "",
+    `  API        ${apiUrl}${facts.portTaken === undefined ? "" : `  (port ${facts.portTaken} is taken)`}`,
+    `  token      ${options.token}  ${tokenHint(options.tokenSource)}`,
+    `  data       ${options.dataDir === undefined ? "in memory: nothing is kept when it stops" : `${options.dataDir}  (executions survive a restart; --in-memory keeps nothing)`}`,
+    options.watch
+      ? `  watching   ${file}${others > 0 ? ` and ${others} file${others === 1 ? "" : "s"} it imports` : ""}: a save reloads the workflows`
+      : `  watching   nothing (--no-watch): restart to load changed code`,
+    "",
+    "Try:",
+    `  curl -s ${auth} ${apiUrl}/workflows`,
+    `  curl -s ${auth} -H "content-type: application/json" \\`,
+    `       -d '{"workflow":"${example}","input":{}}' ${apiUrl}/executions`,
+    `  curl -s ${auth} ${apiUrl}/executions/<id>`,
+    `  curl -s ${auth} ${apiUrl}/executions/<id>/history`,
+    "",
+    "Executions are listed below as they start and end. Ctrl-C stops everything.",
+    "",
+  ];
+  return lines.join("\n");
+}
+
+/** `greet, approval, order v2`. */
+export function workflowList(workflows: readonly AnyWorkflow[]): string {
+  return workflows.map((w) => (w.version === 1 ? w.name : `${w.name} v${w.version}`)).join(", ");
+}
+
+function tokenHint(source: DevOptions["tokenSource"]): string {
+  if (source === "random") return "(random each start; set one with --token or DURABLE_TOKEN)";
+  return `(from ${source})`;
+}

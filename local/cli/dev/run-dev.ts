@@ -1,0 +1,144 @@
+/**
+ * `durable dev`: the local stack serving the workflows file, reloaded on every save. Builds the
+ * file first (a broken file fails in a second, before Java starts), boots DynamoDB Local, the SQS
+ * emulator, the API and the worker, prints where everything is, then reports executions, reloads
+ * and waits until stopped.
+ */
+import { join, relative } from "node:path";
+import type { AnyWorkflow } from "../../../lambdas/core/workflow.js";
+import { DYNAMODB_LOCAL_VERSION, dynamoDBLocalDir, isDynamoDBLocalInstalled } from "../../dynamodb-local.js";
+import { type LocalStack, startLocalStack } from "../../stack.js";
+import { CliError } from "../cli-error.js";
+import { createActivityLog } from "./activity.js";
+import { banner, workflowList } from "./banner.js";
+import { watchLeaseWaits } from "./lease-waits.js";
+import type { DevOptions } from "./options.js";
+import { isPortFree } from "./port.js";
+import { createWorkflowsBundler, type ReloadOutcome, WorkflowsLoadError } from "./workflows-bundle.js";
+
+export interface DevOutput {
+  /** A line (or lines) for the person at the terminal. */
+  print(text: string): void;
+}
+
+export interface DevServer {
+  stack: LocalStack;
+  options: DevOptions;
+  /** Stops watching, the worker, the API and the services (DynamoDB Local's JVM included). */
+  stop(): Promise<void>;
+}
+
+const consoleOutput: DevOutput = { print: (text) => console.log(text) };
+
+/**
+ * @example
+ * const server = await startDevServer(await resolveDevOptions({}, { cwd: process.cwd(), env: process.env }));
+ * stopOnSignals(server);
+ */
+export async function startDevServer(options: DevOptions, output: DevOutput = consoleOutput): Promise<DevServer> {
+  const shown = relative(options.projectDir, options.workflowsFile) || options.workflowsFile;
+  const activity = createActivityLog({ print: output.print, verbose: process.env.DURABLE_LOG_LEVEL === "debug" });
+  const bundler = await createWorkflowsBundler({
+    workflowsFile: options.workflowsFile,
+    projectDir: options.projectDir,
+    outDir: join(options.projectDir, ".durable", "build"),
+  });
+  let stack: LocalStack | undefined;
+  try {
+    const loaded = await bundler.load().catch((error: unknown) => {
+      if (error instanceof WorkflowsLoadError) throw new CliError(error.code, error.message, `${error.remedy}, then run durable dev again`, { cause: error });
+      throw error;
+    });
+
+    let port = options.port;
+    let portTaken: number | undefined;
+    if (port !== 0 && !(await isPortFree(port))) {
+      if (options.portRequired) throw new CliError("PORT_IN_USE", `port ${port} is in use`, "stop what holds it, or pick another with --port (0: any free port)");
+      portTaken = port;
+      port = 0;
+    }
+
+    if (!(await isDynamoDBLocalInstalled())) {
+      output.print(`Fetching DynamoDB Local ${DYNAMODB_LOCAL_VERSION} (first run only, ~56 MB) into ${dynamoDBLocalDir()}…`);
+    }
+    output.print("Starting DynamoDB Local (Java), the SQS emulator, the API and the worker…");
+    stack = await startLocalStack({
+      workflows: loaded.workflows,
+      port,
+      bearerToken: options.token,
+      logger: activity.logger,
+      ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    });
+    for (const warning of stack.warnings) output.print(`note: ${warning}`);
+    output.print(banner({ options, apiUrl: stack.apiUrl, workflows: loaded.workflows, inputs: loaded.inputs, ...(portTaken === undefined ? {} : { portTaken }) }));
+
+    const leaseWaits = watchLeaseWaits({ store: stack.deps.store, workerId: stack.deps.workerId, print: activity.note });
+    // After a restart the waits are there from the first second: say so at once, not in 5 s.
+    await leaseWaits.check().catch(() => undefined);
+
+    let served: readonly AnyWorkflow[] = loaded.workflows;
+    const running = stack;
+    const onReload = (outcome: ReloadOutcome) => {
+      if (!outcome.ok) {
+        activity.note(`reload failed: ${outcome.error.message} (${outcome.error.remedy}; still serving the workflows loaded before)`);
+        return;
+      }
+      const next = outcome.loaded.workflows;
+      try {
+        running.replaceWorkflows(next);
+      } catch (error) {
+        activity.note(`reload failed: ${error instanceof Error ? error.message : String(error)} (still serving the workflows loaded before)`);
+        return;
+      }
+      const gone = served.filter((old) => !next.some((w) => w.name === old.name && w.version === old.version));
+      served = next;
+      const goneNote = gone.length === 0 ? "" : `; no longer served: ${workflowList(gone)} (their running executions retry until it is back)`;
+      activity.note(`reloaded ${shown}${outcome.unchanged ? " (unchanged)" : ""}: ${next.length === 0 ? "no workflows" : workflowList(next)}${goneNote}`);
+    };
+    if (options.watch) await bundler.watch(onReload);
+    else await bundler.dispose();
+
+    let stopping: Promise<void> | undefined;
+    return {
+      stack: running,
+      options,
+      stop: () => {
+        stopping ??= (async () => {
+          // Requests failing while the services go down are expected: not worth a line each.
+          activity.mute();
+          leaseWaits.stop();
+          await bundler.dispose().catch(() => undefined);
+          await running.stop();
+          activity.flush();
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await bundler.dispose().catch(() => undefined);
+    await stack?.stop();
+    throw error;
+  }
+}
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM stops the server and exits 0; a second one exits at once (the JVM
+ * is killed on the way out either way, see dynamodb-local.ts).
+ */
+export function stopOnSignals(server: DevServer, output: DevOutput = consoleOutput): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(signal === "SIGINT" ? 130 : 143);
+    stopping = true;
+    output.print("\nStopping…");
+    server.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`durable: could not stop cleanly: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
