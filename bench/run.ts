@@ -8,7 +8,7 @@
  *  2. steps per invocation: consecutive steps run in one invocation;
  *  3. history growth: a workflow that sleeps between 60 steps; read units per turn early vs late.
  */
-import { defineWorkflow } from "../lambdas/core/index.js";
+import { defineWorkflow } from "../lambdas/index.js";
 import { RequestMeter } from "../lambdas/store/request-meter.js";
 import { createDynamoDBTestEnvironment as createTestEnvironment, type DynamoDBTestEnvironment as TestEnvironment } from "../local/testing.js";
 import { startDynamoDBLocal } from "../local/dynamodb-local.js";

@@ -1,4 +1,4 @@
-import { defineWorkflow } from "../lambdas/core/index.js";
+import { defineWorkflow } from "../lambdas/index.js";
 
 /**
  * An approval flow: wait up to `timeout` for a person to send the `decision` signal

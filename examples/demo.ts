@@ -1,4 +1,4 @@
-import { defineWorkflow } from "../lambdas/core/index.js";
+import { defineWorkflow } from "../lambdas/index.js";
 
 /**
  * The demo `npm start` runs: three steps and a durable sleep. Each step's result is recorded; if

@@ -1,5 +1,5 @@
 /** The workflows this app deploys (the CDK stack and the local stack both load this list). */
-import type { AnyWorkflow } from "../lambdas/core/index.js";
+import type { AnyWorkflow } from "../lambdas/index.js";
 import { approval } from "./approval.js";
 import { greet } from "./demo.js";
 import { longJob } from "./long-job.js";

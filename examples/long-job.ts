@@ -1,4 +1,4 @@
-import { defineWorkflow } from "../lambdas/core/index.js";
+import { defineWorkflow } from "../lambdas/index.js";
 
 /**
  * A long-running job: generate, then wait days for a review window, then publish. Sleeping costs

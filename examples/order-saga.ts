@@ -1,4 +1,4 @@
-import { defineWorkflow, NonRetryableError, StepFailedError } from "../lambdas/core/index.js";
+import { defineWorkflow, NonRetryableError, StepFailedError } from "../lambdas/index.js";
 
 /**
  * An order saga: reserve stock, charge the card, ship. If a later step fails for good, the

@@ -165,7 +165,7 @@ const ACCESS = {
     queue: ["SendMessage", "ChangeMessageVisibility"],
     deadLetterQueue: ["SendMessage"],
   },
-  // pendingExecutions: Query on the sparse due index, then per execution a
+  // claimDueExecutions: Query on the sparse due index, then per execution a
   // conditional UpdateItem claiming it (another UpdateItem takes an ended one
   // out of the index, or gives a claim back when its send failed); then
   // SendMessageBatch. No GetItem: the claim's condition failure returns the

@@ -21,7 +21,7 @@ import {
   toErrorInfo,
   ValueNotSerializableError,
 } from "./errors.js";
-import type { EventBody, ExecutionStarted, HistoryEvent, PendingEvent, PendingItem } from "./events.js";
+import type { EventBody, ExecutionStarted, HistoryEvent, InboxEvent, InboxItem } from "./events.js";
 import { jsonBytes, MAX_VALUE_BYTES } from "./limits.js";
 import { shouldRetryStep, stepRetryDelayMs } from "./retry.js";
 import { type ChildStart, isContinueAsNewMarker, type StepCommand, type WorkflowRun } from "./run.js";
@@ -45,7 +45,7 @@ export interface ExecutionUpdate {
 
 /** An inbox item taken into history, with the seq of the event that records it (none for a repeated cancel). */
 export interface ConsumedItem {
-  item: PendingItem;
+  item: InboxItem;
   seq?: number;
 }
 
@@ -65,7 +65,7 @@ export interface CommitBatch {
   /** Child executions to ask to cancel. */
   childCancels: string[];
   /** The parent to tell that this execution ended. */
-  notifyParent?: { executionId: string; event: PendingEvent };
+  notifyParent?: { executionId: string; event: InboxEvent };
   execution?: ExecutionUpdate;
   /** The seq of the last history event once this batch has landed (the run's position). */
   lastSeq: number;
@@ -87,9 +87,9 @@ export interface DriveDeps {
    * Inbox items that arrived since the last read; [] when none did. Cheap when nothing is new
    * (one small read).
    */
-  readInbox(): Promise<PendingItem[]>;
+  readInbox(): Promise<InboxItem[]>;
   /** Called around each step attempt (logs, metrics). */
-  onStepAttempt?(info: { name: string; cmd: number; attempt: number; durationMs: number; ok: boolean }): void;
+  onStepAttempt?(info: { name: string; position: number; attempt: number; durationMs: number; ok: boolean }): void;
 }
 
 export type DriveOutcome =
@@ -116,7 +116,7 @@ export interface DriveOptions {
   /** The execution's status before this drive: a first commit switches it to `running`. */
   currentStatus: ExecutionStatus;
   /** Inbox items visible now, oldest first. */
-  pending?: readonly PendingItem[];
+  inbox?: readonly InboxItem[];
   /** No step starts with less than this left in the invocation. Default 10 s. */
   minRemainingMs?: number;
   /**
@@ -134,7 +134,7 @@ export interface DriveOptions {
 export async function drive(run: WorkflowRun, deps: DriveDeps, options: DriveOptions): Promise<DriveResult> {
   const driver = new Driver(run, deps, options);
   try {
-    const outcome = await driver.go(options.pending ?? []);
+    const outcome = await driver.go(options.inbox ?? []);
     return { outcome, wake: driver.wake, commits: driver.commits, stepAttempts: driver.stepAttempts };
   } finally {
     driver.abandonRunning("the turn ended");
@@ -184,8 +184,8 @@ class Driver {
     this.inboxReadAt = monotonicMs();
   }
 
-  async go(pending: readonly PendingItem[]): Promise<DriveOutcome> {
-    if (pending.length > 0) await this.takeInbox(pending);
+  async go(inbox: readonly InboxItem[]): Promise<DriveOutcome> {
+    if (inbox.length > 0) await this.takeInbox(inbox);
     for (;;) {
       const ended = this.endIfDone();
       if (ended) {
@@ -205,11 +205,11 @@ class Driver {
         continue;
       }
 
-      if (this.inboxCheckDue() && (this.run.runnableSteps(this.deps.clock()).some((s) => !this.running.has(s.cmd)) || this.running.size > 0)) {
+      if (this.inboxCheckDue() && (this.run.runnableSteps(this.deps.clock()).some((s) => !this.running.has(s.position)) || this.running.size > 0)) {
         if (await this.checkInbox(true)) continue;
       }
 
-      const startable = this.run.runnableSteps(this.deps.clock()).filter((s) => !this.running.has(s.cmd));
+      const startable = this.run.runnableSteps(this.deps.clock()).filter((s) => !this.running.has(s.position));
       const starting = startable.filter((s) => this.mayStart(s));
       for (const step of starting) this.start(step);
 
@@ -276,15 +276,15 @@ class Driver {
    * item first: a timer due at 10:00 beats a signal that arrived at 10:01, however late the
    * worker looks.
    */
-  private async takeInbox(pending: readonly PendingItem[]): Promise<void> {
-    const ordered = [...pending].sort((a, b) => a.arrivedAtMs - b.arrivedAtMs);
+  private async takeInbox(items: readonly InboxItem[]): Promise<void> {
+    const ordered = [...items].sort((a, b) => a.arrivedAtMs - b.arrivedAtMs);
     const now = this.deps.clock();
     const timers = this.run
       .dueTimers(now)
       .filter((t) => t.atMs < (ordered[ordered.length - 1]?.arrivedAtMs ?? 0))
-      .sort((a, b) => a.atMs - b.atMs || a.event.cmd - b.event.cmd);
+      .sort((a, b) => a.atMs - b.atMs || a.event.position - b.event.position);
     const events: EventBody[] = [];
-    const consumedAt: { item: PendingItem; eventIndex: number | undefined }[] = [];
+    const consumedAt: { item: InboxItem; eventIndex: number | undefined }[] = [];
     let canceling = this.run.cancelRequested;
     for (const item of ordered) {
       while (timers.length > 0 && (timers[0] as { atMs: number }).atMs < item.arrivedAtMs) events.push((timers.shift() as { event: EventBody }).event);
@@ -319,7 +319,7 @@ class Driver {
       running.endedAtMs = this.deps.clock();
       return event;
     });
-    this.running.set(step.cmd, running);
+    this.running.set(step.position, running);
     this.stepAttempts += 1;
   }
 
@@ -351,7 +351,7 @@ class Driver {
     const nextEvent = this.run.nextEventDueAtMs();
     const ended = this.endedAttempts().filter((r) => nextEvent === undefined || (r.endedAtMs as number) < nextEvent);
     if (ended.length > 0) {
-      for (const r of ended) this.running.delete(r.step.cmd);
+      for (const r of ended) this.running.delete(r.step.position);
       // An attempt whose call was settled meanwhile (canceled) records nothing: the workflow moved on.
       const events = ended.filter((r) => !r.step.deferred.settled).map((r) => r.outcome as EventBody);
       if (events.length > 0) await this.commitAndApply(events);
@@ -381,7 +381,7 @@ class Driver {
       if (r.step.deferred.settled) continue;
       const info = toErrorInfo(error);
       const heartbeat = cloneHeartbeat(r.heartbeat.details);
-      const base = { cmd: r.step.cmd, name: r.step.name, attempt: r.attempt, error: info };
+      const base = { position: r.step.position, name: r.step.name, attempt: r.attempt, error: info };
       events.push(
         shouldRetryStep(r.step.retry, r.attempt, info)
           ? { type: "StepAttemptFailed", ...base, retryAtMs: this.deps.clock(), ...(heartbeat === undefined ? {} : { heartbeat }) }
@@ -393,10 +393,10 @@ class Driver {
 
   /** Aborts running attempts whose calls were settled (canceled): nothing of theirs is recorded. */
   private dropSettled(): void {
-    for (const [cmd, r] of this.running) {
+    for (const [position, r] of this.running) {
       if (!r.step.deferred.settled) continue;
       r.controller.abort(new CancelledError(this.run.cancellationReason));
-      this.running.delete(cmd);
+      this.running.delete(position);
     }
   }
 
@@ -413,7 +413,7 @@ class Driver {
       const body = Promise.resolve().then(() =>
         step.fn({
           attempt,
-          idempotencyKey: this.run.idempotencyKey(step.cmd),
+          idempotencyKey: this.run.idempotencyKey(step.position),
           signal: controller.signal,
           heartbeat: (details?: unknown) => {
             heartbeat.details = details;
@@ -435,17 +435,17 @@ class Driver {
               }),
             ]);
       const result = jsonClone(value, `the result of step "${step.name}"`);
-      this.deps.onStepAttempt?.({ name: step.name, cmd: step.cmd, attempt, durationMs: this.deps.clock() - started, ok: true });
-      return { type: "StepCompleted", cmd: step.cmd, name: step.name, attempt, ...(result === undefined ? {} : { result }) };
+      this.deps.onStepAttempt?.({ name: step.name, position: step.position, attempt, durationMs: this.deps.clock() - started, ok: true });
+      return { type: "StepCompleted", position: step.position, name: step.name, attempt, ...(result === undefined ? {} : { result }) };
     } catch (err) {
-      this.deps.onStepAttempt?.({ name: step.name, cmd: step.cmd, attempt, durationMs: this.deps.clock() - started, ok: false });
+      this.deps.onStepAttempt?.({ name: step.name, position: step.position, attempt, durationMs: this.deps.clock() - started, ok: false });
       const error = toErrorInfo(err);
       const details = cloneHeartbeat(heartbeat.details);
       if (shouldRetryStep(step.retry, attempt, error)) {
         const delay = stepRetryDelayMs(step.retry, attempt, this.deps.random());
         return {
           type: "StepAttemptFailed",
-          cmd: step.cmd,
+          position: step.position,
           name: step.name,
           attempt,
           error,
@@ -453,7 +453,7 @@ class Driver {
           ...(details === undefined ? {} : { heartbeat: details }),
         };
       }
-      return { type: "StepFailed", cmd: step.cmd, name: step.name, attempt, error };
+      return { type: "StepFailed", position: step.position, name: step.name, attempt, error };
     } finally {
       if (timer) clearTimeout(timer);
     }
@@ -469,7 +469,7 @@ class Driver {
   private async commitAndApply(
     events: EventBody[],
     extra: {
-      consumedAt?: { item: PendingItem; eventIndex: number | undefined }[];
+      consumedAt?: { item: InboxItem; eventIndex: number | undefined }[];
       execution?: ExecutionUpdate;
       notifyParent?: CommitBatch["notifyParent"];
     } = {},
@@ -485,7 +485,7 @@ class Driver {
       const error = toErrorInfo(err);
       return this.commitStampedAndApply(
         { ...unrecorded, childStarts: unrecorded.childStarts.filter((c) => !taken.has(c.childId)) },
-        [...events, ...failed.map((c): EventBody => ({ type: "ChildFailed", cmd: c.parentCmd, childId: c.childId, status: "failed", error }))],
+        [...events, ...failed.map((c): EventBody => ({ type: "ChildFailed", position: c.parentPosition, childId: c.childId, status: "failed", error }))],
         extra,
       );
     }
@@ -495,7 +495,7 @@ class Driver {
     unrecorded: ReturnType<WorkflowRun["takeUnrecorded"]>,
     events: EventBody[],
     extra: {
-      consumedAt?: { item: PendingItem; eventIndex: number | undefined }[];
+      consumedAt?: { item: InboxItem; eventIndex: number | undefined }[];
       execution?: ExecutionUpdate;
       notifyParent?: CommitBatch["notifyParent"];
     },
@@ -616,7 +616,7 @@ class Driver {
     };
   }
 
-  private parentOf(): { parent?: { executionId: string; cmd: number } } {
+  private parentOf(): { parent?: { executionId: string; position: number } } {
     const parent = this.run.parent;
     return parent ? { parent } : {};
   }
@@ -645,7 +645,7 @@ class Driver {
         executionId: parent.executionId,
         event: {
           type: "ChildEnded",
-          cmd: parent.cmd,
+          position: parent.position,
           childId: this.run.executionId,
           status,
           ...(end.update.output === undefined ? {} : { output: end.update.output }),
@@ -681,14 +681,14 @@ function monotonicMs(): number {
 }
 
 /** The history event that records an inbox item; none for a cancel after the first. */
-function inboxEvent(item: PendingItem, alreadyCanceling: boolean): EventBody | undefined {
+function inboxEvent(item: InboxItem, alreadyCanceling: boolean): EventBody | undefined {
   const e = item.event;
   if (e.type === "Signal") return { type: "SignalReceived", name: e.name, signalId: e.signalId, payload: e.payload, arrivedAtMs: item.arrivedAtMs };
   if (e.type === "Cancel") return alreadyCanceling ? undefined : { type: "CancelRequested", ...(e.reason === undefined ? {} : { reason: e.reason }) };
-  if (e.status === "completed") return { type: "ChildCompleted", cmd: e.cmd, childId: e.childId, output: e.output };
+  if (e.status === "completed") return { type: "ChildCompleted", position: e.position, childId: e.childId, output: e.output };
   return {
     type: "ChildFailed",
-    cmd: e.cmd,
+    position: e.position,
     childId: e.childId,
     status: e.status,
     error: boundErrorInfo(e.error ?? { name: "Error", message: `child ${e.status}` }),

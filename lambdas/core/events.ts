@@ -5,7 +5,7 @@ import type { ErrorInfo } from "./errors.js";
  * unique within an execution (the store writes it with attribute_not_exists, so two writers can
  * never both append seq N) and the time it was recorded.
  *
- * Durable calls made by the workflow code are numbered in call order ("position", `cmd`). An event
+ * Durable calls made by the workflow code are numbered in call order ("position", `position`). An event
  * about a call names its position, kind and name: replay checks them against the code.
  */
 export type HistoryEvent = EventBody & { seq: number; atMs: number };
@@ -38,7 +38,7 @@ export interface ExecutionStarted {
   version: number;
   input: unknown;
   run: number;
-  parent?: { executionId: string; cmd: number };
+  parent?: { executionId: string; position: number };
   /**
    * Signals an earlier run received and did not consume, carried into this run: the seqs of their
    * SignalReceived events (in an earlier run's part of history), oldest first.
@@ -48,7 +48,7 @@ export interface ExecutionStarted {
 
 export interface StepCompleted {
   type: "StepCompleted";
-  cmd: number;
+  position: number;
   name: string;
   attempt: number;
   result?: unknown;
@@ -57,7 +57,7 @@ export interface StepCompleted {
 /** One attempt failed and another is due at `retryAtMs`. */
 export interface StepAttemptFailed {
   type: "StepAttemptFailed";
-  cmd: number;
+  position: number;
   name: string;
   attempt: number;
   error: ErrorInfo;
@@ -69,7 +69,7 @@ export interface StepAttemptFailed {
 /** The step failed for good: the workflow sees a StepFailedError. */
 export interface StepFailed {
   type: "StepFailed";
-  cmd: number;
+  position: number;
   name: string;
   attempt: number;
   error: ErrorInfo;
@@ -77,19 +77,19 @@ export interface StepFailed {
 
 export interface TimerStarted {
   type: "TimerStarted";
-  cmd: number;
+  position: number;
   name: string;
   fireAtMs: number;
 }
 
 export interface TimerFired {
   type: "TimerFired";
-  cmd: number;
+  position: number;
 }
 
 export interface SignalWaitStarted {
   type: "SignalWaitStarted";
-  cmd: number;
+  position: number;
   name: string;
   deadlineAtMs?: number;
 }
@@ -112,12 +112,12 @@ export interface SignalReceived {
 
 export interface SignalWaitTimedOut {
   type: "SignalWaitTimedOut";
-  cmd: number;
+  position: number;
 }
 
 export interface ChildStarted {
   type: "ChildStarted";
-  cmd: number;
+  position: number;
   name: string;
   childId: string;
   workflow: string;
@@ -126,14 +126,14 @@ export interface ChildStarted {
 
 export interface ChildCompleted {
   type: "ChildCompleted";
-  cmd: number;
+  position: number;
   childId: string;
   output?: unknown;
 }
 
 export interface ChildFailed {
   type: "ChildFailed";
-  cmd: number;
+  position: number;
   childId: string;
   status: "failed" | "canceled";
   error: ErrorInfo;
@@ -195,15 +195,15 @@ export function isTerminalEvent(event: EventBody): event is ExecutionCompleted |
  * Events waiting in the execution's inbox (pending items) until a worker moves them into history.
  * Written by the API (signals, cancel) and by children when they end.
  */
-export type PendingEvent =
+export type InboxEvent =
   | { type: "Signal"; name: string; signalId: string; payload: unknown }
   | { type: "Cancel"; reason?: string }
-  | { type: "ChildEnded"; cmd: number; childId: string; status: "completed" | "failed" | "canceled"; output?: unknown; error?: ErrorInfo };
+  | { type: "ChildEnded"; position: number; childId: string; status: "completed" | "failed" | "canceled"; output?: unknown; error?: ErrorInfo };
 
 /** A pending event as stored: its key orders the inbox by arrival. */
-export interface PendingItem {
+export interface InboxItem {
   /** The store's sort key, e.g. `P#<visibleAtMs>#<id>`; opaque to core. */
   key: string;
   arrivedAtMs: number;
-  event: PendingEvent;
+  event: InboxEvent;
 }

@@ -92,7 +92,7 @@ function deferred(): Deferred {
 }
 
 interface CommandBase {
-  cmd: number;
+  position: number;
   name: string;
   cancellable: boolean;
   deferred: Deferred;
@@ -136,7 +136,7 @@ export interface ChildStart {
   workflow: string;
   version: number;
   input: unknown;
-  parentCmd: number;
+  parentPosition: number;
 }
 
 const RECORD_KIND: Partial<Record<EventBody["type"], Command["kind"]>> = {
@@ -236,7 +236,7 @@ export class WorkflowRun {
   }
 
   /** The parent execution, for a child. */
-  get parent(): { executionId: string; cmd: number } | undefined {
+  get parent(): { executionId: string; position: number } | undefined {
     return (this.history[0] as HistoryEvent & ExecutionStarted).parent;
   }
 
@@ -268,9 +268,9 @@ export class WorkflowRun {
     return [...this.signalBuffer.values()].flat().sort((a, b) => a.seq - b.seq);
   }
 
-  /** The call made at position `cmd`, if any. */
-  command(cmd: number): Command | undefined {
-    return this.commands.get(cmd);
+  /** The call made at position `position`, if any. */
+  command(position: number): Command | undefined {
+    return this.commands.get(position);
   }
 
   /** Starts the workflow function (once) and replays every event given so far. */
@@ -339,7 +339,7 @@ export class WorkflowRun {
 
   /** Calls made and not yet settled, in position order. */
   openCommands(): Command[] {
-    return [...this.commands.values()].filter((c) => !c.deferred.settled).sort((a, b) => a.cmd - b.cmd);
+    return [...this.commands.values()].filter((c) => !c.deferred.settled).sort((a, b) => a.position - b.position);
   }
 
   /** Steps that may run an attempt now. */
@@ -353,9 +353,9 @@ export class WorkflowRun {
   dueEvents(nowMs: number): EventBody[] {
     const due: EventBody[] = [];
     for (const c of this.openCommands()) {
-      if (c.kind === "timer" && c.fireAtMs <= nowMs) due.push({ type: "TimerFired", cmd: c.cmd });
+      if (c.kind === "timer" && c.fireAtMs <= nowMs) due.push({ type: "TimerFired", position: c.position });
       if (c.kind === "signal" && c.deadlineAtMs !== undefined && c.deadlineAtMs <= nowMs) {
-        due.push({ type: "SignalWaitTimedOut", cmd: c.cmd });
+        due.push({ type: "SignalWaitTimedOut", position: c.position });
       }
     }
     return due;
@@ -375,7 +375,7 @@ export class WorkflowRun {
   dueTimers(nowMs: number): { atMs: number; event: EventBody & { type: "TimerFired" } }[] {
     return this.openCommands()
       .filter((c): c is TimerCommand => c.kind === "timer" && c.fireAtMs <= nowMs)
-      .map((c) => ({ atMs: c.fireAtMs, event: { type: "TimerFired", cmd: c.cmd } }));
+      .map((c) => ({ atMs: c.fireAtMs, event: { type: "TimerFired", position: c.position } }));
   }
 
   /**
@@ -388,7 +388,7 @@ export class WorkflowRun {
       if (t !== undefined && (next === undefined || t < next)) next = t;
     };
     for (const c of this.openCommands()) {
-      if (running.has(c.cmd)) continue;
+      if (running.has(c.position)) continue;
       if (c.kind === "timer") consider(c.fireAtMs);
       else if (c.kind === "signal") consider(c.deadlineAtMs);
       else if (c.kind === "step") consider(c.retryAtMs ?? this.timeMs);
@@ -396,9 +396,9 @@ export class WorkflowRun {
     return next;
   }
 
-  /** The idempotency key a step at `cmd` gets: stable across attempts and replays. */
-  idempotencyKey(cmd: number): string {
-    return `${this.executionId}:${this.runNumber}:${cmd}`;
+  /** The idempotency key a step at `position` gets: stable across attempts and replays. */
+  idempotencyKey(position: number): string {
+    return `${this.executionId}:${this.runNumber}:${position}`;
   }
 
   /** True when the workflow cannot go on: nothing open, function not settled. */
@@ -420,19 +420,19 @@ export class WorkflowRun {
     }
     this.history.push(event);
     const kind = RECORD_KIND[event.type];
-    if (kind && "cmd" in event && !this.records.has(event.cmd)) this.records.set(event.cmd, event);
+    if (kind && "position" in event && !this.records.has(event.position)) this.records.set(event.position, event);
   }
 
   private apply(event: HistoryEvent): void {
     this.timeMs = event.atMs;
     switch (event.type) {
       case "StepCompleted": {
-        const c = this.commandFor(event.cmd, "step", event.name);
+        const c = this.commandFor(event.position, "step", event.name);
         if (c) c.deferred.resolve(event.result);
         return;
       }
       case "StepAttemptFailed": {
-        const c = this.commandFor(event.cmd, "step", event.name) as StepCommand | undefined;
+        const c = this.commandFor(event.position, "step", event.name) as StepCommand | undefined;
         if (c) {
           c.failedAttempts = event.attempt;
           c.retryAtMs = event.retryAtMs;
@@ -441,12 +441,12 @@ export class WorkflowRun {
         return;
       }
       case "StepFailed": {
-        const c = this.commandFor(event.cmd, "step", event.name);
+        const c = this.commandFor(event.position, "step", event.name);
         if (c) c.deferred.reject(new StepFailedError(event.name, event.attempt, event.error));
         return;
       }
       case "TimerFired": {
-        const c = this.commandFor(event.cmd, "timer");
+        const c = this.commandFor(event.position, "timer");
         if (c) c.deferred.resolve(undefined);
         return;
       }
@@ -456,7 +456,7 @@ export class WorkflowRun {
         return;
       }
       case "SignalWaitTimedOut": {
-        const c = this.commandFor(event.cmd, "signal");
+        const c = this.commandFor(event.position, "signal");
         if (c) {
           this.removeWaiter(c as SignalCommand);
           c.deferred.resolve(undefined);
@@ -466,12 +466,12 @@ export class WorkflowRun {
         return;
       }
       case "ChildCompleted": {
-        const c = this.commandFor(event.cmd, "child");
+        const c = this.commandFor(event.position, "child");
         if (c) c.deferred.resolve(event.output);
         return;
       }
       case "ChildFailed": {
-        const c = this.commandFor(event.cmd, "child");
+        const c = this.commandFor(event.position, "child");
         if (c) c.deferred.reject(new ChildFailedError(event.childId, event.status, event.error));
         return;
       }
@@ -494,15 +494,15 @@ export class WorkflowRun {
     }
   }
 
-  /** The open call at `cmd`, checked against the event; undefined (and fatal set) if it differs. */
-  private commandFor(cmd: number, kind: Command["kind"], name?: string): Command | undefined {
-    const c = this.commands.get(cmd);
+  /** The open call at `position`, checked against the event; undefined (and fatal set) if it differs. */
+  private commandFor(position: number, kind: Command["kind"], name?: string): Command | undefined {
+    const c = this.commands.get(position);
     if (!c) {
-      this.fail(new NonDeterminismError(cmd, describe(kind, name), "nothing (the workflow made no such call at this point)"));
+      this.fail(new NonDeterminismError(position, describe(kind, name), "nothing (the workflow made no such call at this point)"));
       return undefined;
     }
     if (c.kind !== kind || (name !== undefined && c.name !== name)) {
-      this.fail(new NonDeterminismError(cmd, describe(kind, name), describe(c.kind, c.name)));
+      this.fail(new NonDeterminismError(position, describe(kind, name), describe(c.kind, c.name)));
       return undefined;
     }
     return c;
@@ -552,19 +552,19 @@ export class WorkflowRun {
   // ---- the context the workflow sees -------------------------------------------------------
 
   /** Registers a call at the next position; checks it against history's record, if any. */
-  private issue<C extends Command>(make: (cmd: number, record: HistoryEvent | undefined) => C): C {
-    const cmd = this.nextPosition;
+  private issue<C extends Command>(make: (position: number, record: HistoryEvent | undefined) => C): C {
+    const position = this.nextPosition;
     this.nextPosition += 1;
-    const record = this.records.get(cmd);
-    const c = make(cmd, record);
+    const record = this.records.get(position);
+    const c = make(position, record);
     if (record) {
       const kind = RECORD_KIND[record.type];
       const recordedName = "name" in record ? record.name : undefined;
       if (kind !== c.kind || (recordedName !== undefined && recordedName !== c.name)) {
-        this.fail(new NonDeterminismError(cmd, describe(kind ?? record.type, recordedName), describe(c.kind, c.name)));
+        this.fail(new NonDeterminismError(position, describe(kind ?? record.type, recordedName), describe(c.kind, c.name)));
       }
     }
-    this.commands.set(cmd, c);
+    this.commands.set(position, c);
     return c;
   }
 
@@ -582,9 +582,9 @@ export class WorkflowRun {
         run.checkCalledByEngine("step", name);
         const retry = options.retry === undefined && run.defaultRetry ? run.defaultRetry : resolveRetryPolicy(options.retry);
         const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout);
-        const c = run.issue<StepCommand>((cmd) => ({
+        const c = run.issue<StepCommand>((position) => ({
           kind: "step",
-          cmd,
+          position,
           name,
           cancellable,
           deferred: deferred(),
@@ -617,9 +617,9 @@ export class WorkflowRun {
         checkName("signal", name);
         run.checkCalledByEngine("waitForSignal", name);
         const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout);
-        const c = run.issue<SignalCommand>((cmd, record) => ({
+        const c = run.issue<SignalCommand>((position, record) => ({
           kind: "signal",
-          cmd,
+          position,
           name,
           cancellable,
           deferred: deferred(),
@@ -627,10 +627,10 @@ export class WorkflowRun {
             record?.type === "SignalWaitStarted" ? record.deadlineAtMs : timeoutMs === undefined ? undefined : run.clock() + timeoutMs,
         }));
         if (!run.rejectIfCanceled(c)) {
-          if (!run.records.has(c.cmd)) {
+          if (!run.records.has(c.position)) {
             run.unrecorded.push({
               type: "SignalWaitStarted",
-              cmd: c.cmd,
+              position: c.position,
               name,
               ...(c.deadlineAtMs === undefined ? {} : { deadlineAtMs: c.deadlineAtMs }),
             });
@@ -645,26 +645,26 @@ export class WorkflowRun {
 
       child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options: ChildOptions = {}): Promise<O> {
         run.checkCalledByEngine("child", workflow.name);
-        const c = run.issue<ChildCommand>((cmd, record) => ({
+        const c = run.issue<ChildCommand>((position, record) => ({
           kind: "child",
-          cmd,
+          position,
           name: workflow.name,
           cancellable,
           deferred: deferred(),
-          childId: record?.type === "ChildStarted" ? record.childId : (options.id ?? defaultChildId(run.executionId, run.runNumber, cmd)),
+          childId: record?.type === "ChildStarted" ? record.childId : (options.id ?? defaultChildId(run.executionId, run.runNumber, position)),
           workflow: workflow.name,
           version: workflow.version,
           input,
         }));
         // Checked when the call is made, from the input alone: a replay decides the same way.
-        const tooLarge = run.records.has(c.cmd) ? undefined : valueTooLarge(input, `the input of child workflow "${workflow.name}"`);
+        const tooLarge = run.records.has(c.position) ? undefined : valueTooLarge(input, `the input of child workflow "${workflow.name}"`);
         if (tooLarge) {
           c.deferred.reject(tooLarge);
           return c.deferred.promise as Promise<O>;
         }
-        if (!run.records.has(c.cmd) && !(run.canceled && cancellable)) {
-          run.unrecorded.push({ type: "ChildStarted", cmd: c.cmd, name: c.name, childId: c.childId, workflow: c.workflow, version: c.version });
-          run.pendingChildStarts.push({ childId: c.childId, workflow: c.workflow, version: c.version, input, parentCmd: c.cmd });
+        if (!run.records.has(c.position) && !(run.canceled && cancellable)) {
+          run.unrecorded.push({ type: "ChildStarted", position: c.position, name: c.name, childId: c.childId, workflow: c.workflow, version: c.version });
+          run.pendingChildStarts.push({ childId: c.childId, workflow: c.workflow, version: c.version, input, parentPosition: c.position });
         }
         return run.settleIfCanceled(c) as Promise<O>;
       },
@@ -687,16 +687,16 @@ export class WorkflowRun {
   }
 
   private timer(name: string, cancellable: boolean, fireAt: () => number): Promise<void> {
-    const c = this.issue<TimerCommand>((cmd, record) => ({
+    const c = this.issue<TimerCommand>((position, record) => ({
       kind: "timer",
-      cmd,
+      position,
       name,
       cancellable,
       deferred: deferred(),
       fireAtMs: record?.type === "TimerStarted" ? record.fireAtMs : fireAt(),
     }));
-    if (!this.records.has(c.cmd) && !(this.canceled && cancellable)) {
-      this.unrecorded.push({ type: "TimerStarted", cmd: c.cmd, name, fireAtMs: c.fireAtMs });
+    if (!this.records.has(c.position) && !(this.canceled && cancellable)) {
+      this.unrecorded.push({ type: "TimerStarted", position: c.position, name, fireAtMs: c.fireAtMs });
     }
     return this.settleIfCanceled(c) as Promise<void>;
   }
@@ -730,8 +730,8 @@ function checkName(kind: string, name: unknown): void {
  * caller gives the API, so nobody can start an execution under an id a parent will use.
  * Bounded in length however deep children nest.
  */
-export function defaultChildId(parentId: string, run: number, cmd: number): string {
-  const suffix = `~${run}.${cmd}`;
+export function defaultChildId(parentId: string, run: number, position: number): string {
+  const suffix = `~${run}.${position}`;
   if (parentId.length + suffix.length <= MAX_DEFAULT_CHILD_ID_CHARS) return `${parentId}${suffix}`;
   const keep = parentId.slice(0, MAX_DEFAULT_CHILD_ID_CHARS - suffix.length - 10);
   return `${keep}~${hashSeed(parentId).toString(16).padStart(8, "0")}${suffix}`;

@@ -6,9 +6,8 @@
 import type { ErrorInfo } from "../core/errors.js";
 import type { DriveOutcome } from "../core/driver.js";
 import type { WorkflowRegistry } from "../core/workflow.js";
-import type { Redelivery } from "../queue/redelivery.js";
-import type { WakeupScheduler } from "../queue/wakeups.js";
-import type { ExecutionStore } from "../store/store.js";
+import type { Redelivery, WakeupScheduler } from "../ports/queue.js";
+import type { ExecutionStore } from "../ports/store.js";
 import type { EngineLogger, EngineMetrics } from "./observability.js";
 import type { RunCache } from "./run-cache.js";
 

@@ -15,9 +15,9 @@
 import type { CommitBatch } from "../core/driver.js";
 import { DurableError, type ErrorInfo, toErrorInfo } from "../core/errors.js";
 import { engineRetryDelaySeconds, MAX_ENGINE_RETRIES } from "../core/retry.js";
-import type { WakeupMessage } from "../queue/wakeups.js";
+import type { WakeupMessage } from "../ports/queue.js";
 import { HistoryConflictError, LeaseLostError, StoreBusyError } from "../store/errors.js";
-import type { ExecutionRecord, Lease } from "../store/store.js";
+import type { ExecutionRecord, Lease } from "../ports/store.js";
 import type { EngineDeps, WorkerOptions } from "./deps.js";
 
 /** The engine stopped retrying an execution: it is failed with this error. */
@@ -119,7 +119,7 @@ async function failUnderLease(lease: Lease, execution: ExecutionRecord, error: E
       childCancels: [],
       execution: { status: "failed", nextWakeAtMs: null, releaseLease: true, error },
       ...(parent
-        ? { notifyParent: { executionId: parent.executionId, event: { type: "ChildEnded" as const, cmd: parent.cmd, childId: executionId, status: "failed" as const, error } } }
+        ? { notifyParent: { executionId: parent.executionId, event: { type: "ChildEnded" as const, position: parent.position, childId: executionId, status: "failed" as const, error } } }
         : {}),
     };
     try {

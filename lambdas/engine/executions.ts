@@ -12,8 +12,8 @@ import type { WorkflowRegistry } from "../core/workflow.js";
 import { createCursorCodec, type CursorCodec, InvalidCursorError } from "../store/cursor.js";
 import { ExecutionNotFoundError, PayloadTooLargeError } from "../store/errors.js";
 import { jsonBytes, MAX_VALUE_BYTES } from "../core/limits.js";
-import type { ExecutionListing, ExecutionRecord, ExecutionStore } from "../store/store.js";
-import type { WakeupScheduler } from "../queue/wakeups.js";
+import type { ExecutionListing, ExecutionRecord, ExecutionStore } from "../ports/store.js";
+import type { WakeupScheduler } from "../ports/queue.js";
 import { type EngineLogger, type EngineMetrics, silentLogger } from "./observability.js";
 
 export interface ApiDeps {
@@ -237,13 +237,13 @@ export async function sendSignal(deps: ApiDeps, executionId: string, name: strin
   const signalId = (deps.newId ?? randomUUID)();
   const value = payload === undefined ? null : payload;
   requireValueSize(value, "the signal's payload");
-  await deps.store.addPending(executionId, { type: "Signal", name, signalId, payload: value }, deps.clock());
+  await deps.store.addToInbox(executionId, { type: "Signal", name, signalId, payload: value }, deps.clock());
   await sendOrLog(deps, () => deps.scheduler.wakeNow([executionId]), executionId);
   return { signalId };
 }
 
 export async function cancelExecution(deps: ApiDeps, executionId: string, reason?: string): Promise<void> {
-  await deps.store.addPending(executionId, { type: "Cancel", ...(reason === undefined ? {} : { reason }) }, deps.clock());
+  await deps.store.addToInbox(executionId, { type: "Cancel", ...(reason === undefined ? {} : { reason }) }, deps.clock());
   await sendOrLog(deps, () => deps.scheduler.wakeNow([executionId]), executionId);
 }
 

@@ -8,9 +8,9 @@ import type { ExecutionStarted, HistoryEvent, SignalReceived } from "../core/eve
 import { WAKE_TOLERANCE_MS } from "../core/limits.js";
 import { isTerminal } from "../core/status.js";
 import { WorkflowRun } from "../core/run.js";
-import { HistoryConflictError, LeaseLostError, PendingConflictError } from "../store/errors.js";
-import type { LeaseResult } from "../store/store.js";
-import type { WakeupMessage } from "../queue/wakeups.js";
+import { HistoryConflictError, LeaseLostError, InboxConflictError } from "../store/errors.js";
+import type { LeaseResult } from "../ports/store.js";
+import type { WakeupMessage } from "../ports/queue.js";
 import type { Delivery, EngineDeps, InvocationTime, WakeupResult, WorkerOptions } from "./deps.js";
 import { engineRetryPolicy, giveUp } from "./engine-retries.js";
 import { type EngineLogger, type EngineMetrics, noMetrics, silentLogger } from "./observability.js";
@@ -95,7 +95,7 @@ async function takeTurn(
       log.warn("lease lost; another worker took over", { executionId });
       return { kind: "dropped", reason: "superseded" };
     }
-    if (err instanceof HistoryConflictError || err instanceof PendingConflictError) {
+    if (err instanceof HistoryConflictError || err instanceof InboxConflictError) {
       // A worker whose lease had expired wrote first (it made progress, so this is not counted).
       // Let go and look again soon, later with each conflict in a row.
       log.warn("history conflict; retrying", { executionId, error: (err as DurableError).message });
@@ -187,7 +187,7 @@ async function runUnderLease(
   let stepAttempts = 0;
   let currentStatus = execution.status;
   // However large the inbox, the store takes it in commits that fit a transaction.
-  let pending = snapshot.pending;
+  let inbox = snapshot.inbox;
   let fresh = delivery.firstInInvocation ?? true;
 
   for (;;) {
@@ -232,7 +232,7 @@ async function runUnderLease(
       },
       {
         currentStatus,
-        pending,
+        inbox,
         freshInvocation: fresh,
         ...(options.minRemainingMs === undefined ? {} : { minRemainingMs: options.minRemainingMs }),
         ...(options.turnEndMarginMs === undefined ? {} : { turnEndMarginMs: options.turnEndMarginMs }),
@@ -252,7 +252,7 @@ async function runUnderLease(
       warmRun = new WorkflowRun({ executionId, definition: deps.registry.get(outcome.started.workflow, outcome.started.version), started: outcome.started, clock: deps.clock, carried: run.unconsumedSignals() });
       runStart = outcome.started;
       history = [];
-      pending = [];
+      inbox = [];
       currentStatus = "running";
       log.info("continued as new", { executionId, run: runStart.run });
       continue;

@@ -1,14 +1,14 @@
 /**
  * The sweeper: the backstop for a wake-up lost between a DynamoDB commit and the SQS send (a
  * crash, a failed send, the local emulator restarted empty). It claims executions whose wake time
- * passed a grace period ago and that no worker holds (`pendingExecutions`: one query on the sparse
+ * passed a grace period ago and that no worker holds (`claimDueExecutions`: one query on the sparse
  * "due" index when nothing is due, then one conditional update per execution, so two sweepers
  * running at once never both wake the same one), and wakes them. A claim needs no live lease, so
  * running executions are not swept; a crashed worker's execution (due since whatever woke it) is
  * claimed once its lease runs out. It also removes executions whose retention has ended.
  */
-import type { ExecutionStore } from "../store/store.js";
-import type { WakeupScheduler } from "../queue/wakeups.js";
+import type { ExecutionStore } from "../ports/store.js";
+import type { WakeupScheduler } from "../ports/queue.js";
 import { type EngineLogger, silentLogger } from "./observability.js";
 import { WAKE_TOLERANCE_MS } from "../core/limits.js";
 
@@ -64,7 +64,7 @@ export async function sweepDue(deps: SweepDeps, options: SweepOptions = {}): Pro
   const lockTimeMs = Math.min(options.lockTimeMs ?? 60_000, WAKE_TOLERANCE_MS);
   const backlogged = await queueBacklogged(deps, options);
   const graceMs = (options.graceMs ?? 30_000) + (backlogged ? (options.backlog?.graceMs ?? 300_000) : 0);
-  const claimed = await deps.store.pendingExecutions(lockTimeMs, options.limit ?? 500, { nowMs, dueBeforeMs: nowMs - graceMs });
+  const claimed = await deps.store.claimDueExecutions(lockTimeMs, options.limit ?? 500, { nowMs, dueBeforeMs: nowMs - graceMs });
   const woken: string[] = [];
   const failed: string[] = [];
   for (let i = 0; i < claimed.length; i += SEND_BATCH) {

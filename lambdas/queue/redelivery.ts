@@ -11,17 +11,10 @@
  */
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { ErrorInfo } from "../core/errors.js";
-import type { WakeupMessage } from "./wakeups.js";
+import type { Redelivery, WakeupMessage } from "../ports/queue.js";
 
 /** SQS's longest visibility timeout: 12 hours. */
 export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
-
-export interface Redelivery {
-  /** Makes a received message visible again in `delaySeconds` (0 = at once). */
-  retryLater(receiptHandle: string, delaySeconds: number): Promise<void>;
-  /** Sends the wake-up of an execution the engine gave up on to the dead-letter queue. */
-  deadLetter(message: WakeupMessage, reason: ErrorInfo): Promise<void>;
-}
 
 /** Visibility in whole seconds within SQS's bounds. */
 export function visibilitySecondsFor(delaySeconds: number): number {

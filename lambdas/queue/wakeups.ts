@@ -4,18 +4,12 @@
  * early, re-sent with the rest (see processWakeup).
  */
 import { GetQueueAttributesCommand, type SQSClient, SendMessageBatchCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
-import { z } from "zod";
 import { DurableError } from "../core/errors.js";
+import { WakeupMessage, type WakeupScheduler } from "../ports/queue.js";
 
 /** SQS's maximum DelaySeconds. Emulators may accept more; real SQS rejects it, so we clamp. */
 export const MAX_DELAY_SECONDS = 900;
 
-export const WakeupMessage = z.object({
-  executionId: z.string().min(1).max(256),
-  /** When the execution is due; absent = now. */
-  dueAtMs: z.number().int().nonnegative().optional(),
-});
-export type WakeupMessage = z.infer<typeof WakeupMessage>;
 
 /** Delay for a message due at `dueAtMs`, in whole seconds within SQS's bounds. */
 export function delaySecondsFor(dueAtMs: number | undefined, nowMs: number): number {
@@ -35,16 +29,6 @@ export function parseWakeup(body: string): WakeupMessage {
   } catch (err) {
     throw new InvalidWakeupMessageError(body, err);
   }
-}
-
-/** Where the engine sends wake-ups: an interface so tests can count or fail sends. */
-export interface WakeupScheduler {
-  /** Wakes `executionId` at `dueAtMs` (or now). */
-  schedule(executionId: string, options: { dueAtMs?: number; nowMs: number }): Promise<void>;
-  /** Wakes several executions now. */
-  wakeNow(executionIds: readonly string[]): Promise<void>;
-  /** Wake-ups waiting to be received now (SQS's ApproximateNumberOfMessages), if the queue can tell. */
-  backlog?(): Promise<number>;
 }
 
 export class SqsWakeupScheduler implements WakeupScheduler {

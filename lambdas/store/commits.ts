@@ -19,10 +19,10 @@ import { InboxChangedError } from "../core/errors.js";
 import type { HistoryEvent } from "../core/events.js";
 import { isTerminal } from "../core/status.js";
 import { type CommitPart, planCommit } from "./commit-plan.js";
-import { ChildIdInUseError, HistoryConflictError, LeaseLostError, PendingConflictError, StoreBusyError } from "./errors.js";
-import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, pendingBytes, pendingItem, startedEvent, unmarshallItem } from "./items.js";
+import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "./errors.js";
+import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, inboxItemBytes, inboxItem, startedEvent, unmarshallItem } from "./items.js";
 import { DUE_SHARD, executionPk, META_SK, PURGE_SHARD } from "./keys.js";
-import type { Lease, NewExecution } from "./store.js";
+import type { Lease, NewExecution } from "../ports/store.js";
 import { TransactionConflict, type TransactWrite, withinTransaction } from "./transaction.js";
 import { translate } from "./translate.js";
 
@@ -159,7 +159,7 @@ function writePart(settings: CommitSettings, tx: TransactWrite, lease: Lease, ba
   for (const event of part.events) tx.put(table, historyItem(id, event), newItemCondition);
   for (const { item } of part.consumed) tx.delete(table, { PK: executionPk(id), SK: item.key }, { ConditionExpression: "attribute_exists(PK)" });
   for (const child of part.childStarts) {
-    const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId: id, cmd: child.parentCmd } };
+    const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId: id, position: child.parentPosition } };
     tx.put(table, metaItem(request), newItemCondition);
     tx.put(table, historyItem(child.childId, startedEvent(request)), newItemCondition);
   }
@@ -167,12 +167,12 @@ function writePart(settings: CommitSettings, tx: TransactWrite, lease: Lease, ba
   // wakes it if the wake-up sent after this commit is lost (a crash in between).
   for (const childId of part.childCancels) {
     const event = { type: "Cancel" as const, reason: "parent canceled" };
-    tx.put(table, pendingItem(childId, event, nowMs, `cancel-${id}`));
-    markDue(tx, table, childId, nowMs, pendingBytes(event));
+    tx.put(table, inboxItem(childId, event, nowMs, `cancel-${id}`));
+    markDue(tx, table, childId, nowMs, inboxItemBytes(event));
   }
   if (part.notifyParent) {
-    tx.put(table, pendingItem(part.notifyParent.executionId, part.notifyParent.event, nowMs, `child-${id}`));
-    markDue(tx, table, part.notifyParent.executionId, nowMs, pendingBytes(part.notifyParent.event));
+    tx.put(table, inboxItem(part.notifyParent.executionId, part.notifyParent.event, nowMs, `child-${id}`));
+    markDue(tx, table, part.notifyParent.executionId, nowMs, inboxItemBytes(part.notifyParent.event));
   }
 }
 
@@ -216,7 +216,7 @@ function metaWrite(settings: CommitSettings, lease: Lease, batch: CommitBatch, p
   if (part.consumed.length > 0) {
     add.push("inboxCount :consumedCount", "inboxBytes :consumedBytes");
     values[":consumedCount"] = -part.consumed.length;
-    values[":consumedBytes"] = -part.consumed.reduce((n, c) => n + pendingBytes(c.item.event), 0);
+    values[":consumedBytes"] = -part.consumed.reduce((n, c) => n + inboxItemBytes(c.item.event), 0);
   }
   const update = part.execution;
   if (update) {
@@ -310,7 +310,7 @@ function explain(err: TransactionConflict, lease: Lease, part: CommitPart, inbox
     if (failed(i)) return new HistoryConflictError(id, event.seq);
     i += 1;
   }
-  for (let k = 0; k < part.consumed.length; k += 1, i += 1) if (failed(i)) return new PendingConflictError(id);
+  for (let k = 0; k < part.consumed.length; k += 1, i += 1) if (failed(i)) return new InboxConflictError(id);
   const taken: string[] = [];
   for (const child of part.childStarts) {
     if (failed(i) || failed(i + 1)) taken.push(child.childId);
@@ -340,12 +340,12 @@ function partSizes(executionId: string, nowMs: number) {
   return {
     event: (event: HistoryEvent) => itemBytes(historyItem(executionId, event)),
     consumed: (c: ConsumedItem) => 100 + c.item.key.length,
-    childStart: (child: { childId: string; workflow: string; version: number; input: unknown; parentCmd: number }) => {
-      const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId, cmd: child.parentCmd } };
+    childStart: (child: { childId: string; workflow: string; version: number; input: unknown; parentPosition: number }) => {
+      const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId, position: child.parentPosition } };
       return itemBytes(metaItem(request)) + itemBytes(historyItem(child.childId, startedEvent(request)));
     },
     childCancel: () => 600,
-    notifyParent: (notice: NonNullable<CommitBatch["notifyParent"]>) => itemBytes(pendingItem(notice.executionId, notice.event, nowMs, `child-${executionId}`)) + 300,
+    notifyParent: (notice: NonNullable<CommitBatch["notifyParent"]>) => itemBytes(inboxItem(notice.executionId, notice.event, nowMs, `child-${executionId}`)) + 300,
   };
 }
 

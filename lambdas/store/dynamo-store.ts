@@ -12,9 +12,9 @@ import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, type
 import type { CommitBatch } from "../core/driver.js";
 import { MAX_VALUE_BYTES } from "../core/limits.js";
 import type { ErrorInfo } from "../core/errors.js";
-import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events.js";
+import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import { StoreBusyError } from "./errors.js";
-import { executionPk, HISTORY_PREFIX, historySk, META_SK, PENDING_PREFIX, seqFromHistorySk } from "./keys.js";
+import { executionPk, HISTORY_PREFIX, historySk, META_SK, INBOX_PREFIX, seqFromHistorySk } from "./keys.js";
 import type {
   ExecutionListPage,
   ExecutionRecord,
@@ -24,16 +24,16 @@ import type {
   LeaseResult,
   ListExecutionsQuery,
   NewExecution,
-  PendingExecution,
-} from "./store.js";
+  ClaimedExecution,
+} from "../ports/store.js";
 import { TransactionConflict, withinTransaction } from "./transaction.js";
 import { type CommitSettings, commitBatch } from "./commits.js";
 import { translate } from "./translate.js";
 import { findExpired, purgeExecution, purgeOrphans, type PurgeSettings } from "./purge.js";
-import { decode, decodeEvent, decodePending, encode, historyItem, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, startedEvent, toRecord } from "./items.js";
+import { decode, decodeEvent, decodeInboxItem, encode, historyItem, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, startedEvent, toRecord } from "./items.js";
 import { acquireLease, markProgress, releaseLease } from "./leases.js";
-import { addPending, readInbox, readInboxSeq } from "./inbox.js";
-import { failWithoutLease, findDue, pendingExecutions } from "./sweeping.js";
+import { addToInbox, readInbox, readInboxSeq } from "./inbox.js";
+import { failWithoutLease, findDue, claimDueExecutions } from "./sweeping.js";
 import { listExecutions } from "./list-query.js";
 import type { StoreContext } from "./store-context.js";
 
@@ -215,8 +215,8 @@ export class DynamoExecutionStore implements ExecutionStore {
       .map(decodeEvent)
       .filter((e) => e.seq >= execution.runStartSeq);
     // The whole inbox, whatever its items' times say: they are stamped by other machines' clocks.
-    const pending = items.filter((i) => String(i.SK).startsWith(PENDING_PREFIX)).map(decodePending);
-    return { execution, history, pending };
+    const inbox = items.filter((i) => String(i.SK).startsWith(INBOX_PREFIX)).map(decodeInboxItem);
+    return { execution, history, inbox };
   }
 
   async commit(lease: Lease, batch: CommitBatch, nowMs: number, options: { inboxSeen?: number } = {}): Promise<void> {
@@ -269,15 +269,15 @@ export class DynamoExecutionStore implements ExecutionStore {
     return markProgress(this.ctx, lease, lastSeq);
   }
 
-  addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem> {
-    return addPending(this.ctx, executionId, event, nowMs);
+  addToInbox(executionId: string, event: InboxEvent, nowMs: number): Promise<InboxItem> {
+    return addToInbox(this.ctx, executionId, event, nowMs);
   }
 
   readInboxSeq(executionId: string): Promise<number | undefined> {
     return readInboxSeq(this.ctx, executionId);
   }
 
-  readInbox(executionId: string): Promise<PendingItem[]> {
+  readInbox(executionId: string): Promise<InboxItem[]> {
     return readInbox(this.ctx, executionId);
   }
 
@@ -285,11 +285,11 @@ export class DynamoExecutionStore implements ExecutionStore {
     return findDue(this.ctx, nowMs, limit);
   }
 
-  pendingExecutions(lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<PendingExecution[]> {
-    return pendingExecutions(this.ctx, lockTimeMs, limit, options);
+  claimDueExecutions(lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<ClaimedExecution[]> {
+    return claimDueExecutions(this.ctx, lockTimeMs, limit, options);
   }
 
-  failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options?: { parent?: { executionId: string; cmd: number } }): Promise<boolean> {
+  failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options?: { parent?: { executionId: string; position: number } }): Promise<boolean> {
     return failWithoutLease(this.ctx, executionId, error, nowMs, options);
   }
 

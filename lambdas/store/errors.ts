@@ -18,9 +18,9 @@ export class HistoryConflictError extends StoreError {
 }
 
 /** An inbox item was consumed by someone else first. */
-export class PendingConflictError extends StoreError {
+export class InboxConflictError extends StoreError {
   constructor(executionId: string) {
-    super("PENDING_CONFLICT", `an inbox item of execution "${executionId}" was already consumed`, { details: { executionId } });
+    super("INBOX_CONFLICT", `an inbox item of execution "${executionId}" was already consumed`, { details: { executionId } });
   }
 }
 

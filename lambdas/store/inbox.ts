@@ -3,24 +3,24 @@
  * limits, and the worker's reads of them and of the counter that tells when something arrived.
  */
 import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import type { PendingEvent, PendingItem } from "../core/events.js";
+import type { InboxEvent, InboxItem } from "../core/events.js";
 import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits.js";
 import { NOT_ENDED } from "./commits.js";
 import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError } from "./errors.js";
-import { decodePending, newItemCondition, nextArrivalCounter, pendingBytes, pendingItem, unmarshallItem } from "./items.js";
-import { DUE_SHARD, executionPk, META_SK, PENDING_PREFIX } from "./keys.js";
+import { decodeInboxItem, newItemCondition, nextArrivalCounter, inboxItemBytes, inboxItem, unmarshallItem } from "./items.js";
+import { DUE_SHARD, executionPk, META_SK, INBOX_PREFIX } from "./keys.js";
 import type { StoreContext } from "./store-context.js";
 import { TransactionConflict, withinTransaction } from "./transaction.js";
 import { translate } from "./translate.js";
 
-export async function addPending(ctx: StoreContext, executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem> {
+export async function addToInbox(ctx: StoreContext, executionId: string, event: InboxEvent, nowMs: number): Promise<InboxItem> {
   // Inbox keys sort by arrival: time, then a monotonic counter so two events of the same
   // millisecond from this process keep their order (events from different processes in the
   // same millisecond are concurrent: either order is a true one).
   const unique = event.type === "Signal" ? event.signalId : `${event.type.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`;
   const eventId = `${nextArrivalCounter()}#${unique}`;
-  const item = pendingItem(executionId, event, nowMs, eventId);
-  const bytes = pendingBytes(event);
+  const item = inboxItem(executionId, event, nowMs, eventId);
+  const bytes = inboxItemBytes(event);
   // A signal must leave the inbox within its limits; a cancel gets a little room beyond them, so
   // an execution flooded with signals can still be canceled.
   const maxItems = event.type === "Cancel" ? MAX_INBOX_ITEMS + CANCEL_HEADROOM_ITEMS : MAX_INBOX_ITEMS;
@@ -52,7 +52,7 @@ export async function addPending(ctx: StoreContext, executionId: string, event: 
     }
     throw translate(err, executionId);
   }
-  return decodePending(item);
+  return decodeInboxItem(item);
 }
 
 export async function readInboxSeq(ctx: StoreContext, executionId: string): Promise<number | undefined> {
@@ -67,20 +67,20 @@ export async function readInboxSeq(ctx: StoreContext, executionId: string): Prom
   return out.Item ? Number(out.Item.inboxSeq ?? 0) : undefined;
 }
 
-export async function readInbox(ctx: StoreContext, executionId: string): Promise<PendingItem[]> {
-  const items: PendingItem[] = [];
+export async function readInbox(ctx: StoreContext, executionId: string): Promise<InboxItem[]> {
+  const items: InboxItem[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
     const out = await ctx.doc.send(
       new QueryCommand({
         TableName: ctx.tableName,
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :inbox)",
-        ExpressionAttributeValues: { ":pk": executionPk(executionId), ":inbox": PENDING_PREFIX },
+        ExpressionAttributeValues: { ":pk": executionPk(executionId), ":inbox": INBOX_PREFIX },
         ConsistentRead: true,
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),
     );
-    for (const item of out.Items ?? []) items.push(decodePending(item));
+    for (const item of out.Items ?? []) items.push(decodeInboxItem(item));
     startKey = out.LastEvaluatedKey;
   } while (startKey);
   return items;

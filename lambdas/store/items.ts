@@ -3,12 +3,12 @@
  * Event bodies and payloads are stored as JSON strings so a value reads back exactly as written.
  */
 import type { ErrorInfo } from "../core/errors.js";
-import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events.js";
+import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../core/limits.js";
 import type { ExecutionStatus } from "../core/status.js";
 import { PayloadTooLargeError } from "./errors.js";
-import { DUE_SHARD, executionPk, historySk, META_SK, pendingSk } from "./keys.js";
-import type { ExecutionListing, ExecutionRecord, NewExecution } from "./store.js";
+import { DUE_SHARD, executionPk, historySk, META_SK, inboxSk } from "./keys.js";
+import type { ExecutionListing, ExecutionRecord, NewExecution } from "../ports/store.js";
 
 /**
  * Input and output are repeated on the execution item only up to this size; larger ones are read
@@ -68,15 +68,15 @@ export function historyItem(executionId: string, event: HistoryEvent): Record<st
   return { PK: executionPk(executionId), SK: historySk(event.seq), type: event.type, atMs: event.atMs, data };
 }
 
-export function pendingItem(executionId: string, event: PendingEvent, nowMs: number, eventId: string): Record<string, unknown> {
+export function inboxItem(executionId: string, event: InboxEvent, nowMs: number, eventId: string): Record<string, unknown> {
   const data = JSON.stringify(event);
   const bytes = Buffer.byteLength(data);
   if (bytes > MAX_EVENT_BYTES) throw new PayloadTooLargeError(`the ${event.type.toLowerCase()} event`, bytes, MAX_EVENT_BYTES);
-  return { PK: executionPk(executionId), SK: pendingSk(nowMs, eventId), type: event.type, arrivedAtMs: nowMs, atMs: nowMs, data };
+  return { PK: executionPk(executionId), SK: inboxSk(nowMs, eventId), type: event.type, arrivedAtMs: nowMs, atMs: nowMs, data };
 }
 
 /** Bytes an inbox item counts for in the inbox's limit: its stored JSON. */
-export function pendingBytes(event: PendingEvent): number {
+export function inboxItemBytes(event: InboxEvent): number {
   return Buffer.byteLength(JSON.stringify(event));
 }
 
@@ -143,8 +143,8 @@ export function decodeEvent(item: Record<string, unknown>): HistoryEvent {
   return JSON.parse(String(item.data)) as HistoryEvent;
 }
 
-export function decodePending(item: Record<string, unknown>): PendingItem {
-  return { key: String(item.SK), arrivedAtMs: Number(item.arrivedAtMs), event: JSON.parse(String(item.data)) as PendingEvent };
+export function decodeInboxItem(item: Record<string, unknown>): InboxItem {
+  return { key: String(item.SK), arrivedAtMs: Number(item.arrivedAtMs), event: JSON.parse(String(item.data)) as InboxEvent };
 }
 
 /** What a list reads of each execution item: everything but input, output and error (up to 350 KB each). */
@@ -195,7 +195,7 @@ export function toRecord(item: MetaItem): ExecutionRecord {
   if (item.leaseOwner !== undefined) record.leaseOwner = item.leaseOwner;
   if (item.leaseExpiresAtMs !== undefined) record.leaseExpiresAtMs = Number(item.leaseExpiresAtMs);
   if (item.nextWakeAtMs !== undefined) record.nextWakeAtMs = Number(item.nextWakeAtMs);
-  if (item.parent !== undefined) record.parent = JSON.parse(item.parent) as { executionId: string; cmd: number };
+  if (item.parent !== undefined) record.parent = JSON.parse(item.parent) as { executionId: string; position: number };
   if (item.purgeAtMs !== undefined) record.purgeAtMs = Number(item.purgeAtMs);
   return record;
 }

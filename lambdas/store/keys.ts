@@ -2,7 +2,7 @@
 
 export const META_SK = "META";
 export const HISTORY_PREFIX = "H#";
-export const PENDING_PREFIX = "P#";
+export const INBOX_PREFIX = "P#";
 /** Partition of the sparse "due" index: one shard for now (see README, limits). */
 export const DUE_SHARD = "DUE";
 /** Partition of the sparse "purge" index: ended executions by the time their retention ends. */
@@ -28,8 +28,8 @@ export function seqFromHistorySk(sk: string): number {
 }
 
 /** Pending items sort by arrival time, then id: the inbox is read oldest first. */
-export function pendingSk(arrivedAtMs: number, eventId: string): string {
-  return `${PENDING_PREFIX}${String(arrivedAtMs).padStart(TIME_DIGITS, "0")}#${eventId}`;
+export function inboxSk(arrivedAtMs: number, eventId: string): string {
+  return `${INBOX_PREFIX}${String(arrivedAtMs).padStart(TIME_DIGITS, "0")}#${eventId}`;
 }
 
 export { TABLE } from "./schema.js";

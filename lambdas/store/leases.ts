@@ -10,7 +10,7 @@ import { LeaseLostError } from "./errors.js";
 import { type MetaItem, toRecord, unmarshallItem } from "./items.js";
 import { executionPk, META_SK } from "./keys.js";
 import type { StoreContext } from "./store-context.js";
-import type { ExecutionRecord, Lease, LeaseResult } from "./store.js";
+import type { ExecutionRecord, Lease, LeaseResult } from "../ports/store.js";
 import { translate } from "./translate.js";
 
 /*

@@ -8,7 +8,7 @@ import { LISTED_ATTRIBUTES, type MetaItem, toListing } from "./items.js";
 import { executionIdFromPk, executionPk, META_SK } from "./keys.js";
 import { exclusiveStartKey, type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, positionOf, type StreamRead, streamsFor } from "./listing.js";
 import type { StoreContext } from "./store-context.js";
-import type { ExecutionListing, ExecutionListPage, ListExecutionsQuery } from "./store.js";
+import type { ExecutionListing, ExecutionListPage, ListExecutionsQuery } from "../ports/store.js";
 
 /** Most index items one list request reads per index partition (each a read unit or less). */
 const LIST_READ_BUDGET = 1000;

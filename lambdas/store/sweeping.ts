@@ -6,17 +6,17 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { ErrorInfo } from "../core/errors.js";
-import type { HistoryEvent, PendingEvent } from "../core/events.js";
+import type { HistoryEvent, InboxEvent } from "../core/events.js";
 import { markDue, NOT_ENDED } from "./commits.js";
-import { historyItem, newItemCondition, pendingBytes, pendingItem, unmarshallItem } from "./items.js";
+import { historyItem, newItemCondition, inboxItemBytes, inboxItem, unmarshallItem } from "./items.js";
 import { DUE_SHARD, executionIdFromPk, executionPk, HISTORY_PREFIX, historySk, META_SK, PURGE_SHARD, seqFromHistorySk, TABLE } from "./keys.js";
 import type { StoreContext } from "./store-context.js";
-import type { PendingExecution } from "./store.js";
+import type { ClaimedExecution } from "../ports/store.js";
 import { TransactionConflict, withinTransaction } from "./transaction.js";
 import { translate } from "./translate.js";
 
 /*
- * Claim timeline (the sweeper's `pendingExecutions(lockTimeMs, limit)`):
+ * Claim timeline (the sweeper's `claimDueExecutions(lockTimeMs, limit)`):
  *
  *   nextWakeAtMs ── grace ── query sees it due ── claim: nextWakeAtMs := now + lockTimeMs ── ...
  *                                                   │ only if nextWakeAtMs is still what the
@@ -26,7 +26,7 @@ import { translate } from "./translate.js";
  * The claimed execution is woken by the caller; its worker takes the lease (which moves the wake
  * time again). If that wake-up is lost too, the claim runs out and the next sweep finds it.
  */
-export async function pendingExecutions(ctx: StoreContext, lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<PendingExecution[]> {
+export async function claimDueExecutions(ctx: StoreContext, lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<ClaimedExecution[]> {
   const due = await findDue(ctx, options.dueBeforeMs ?? options.nowMs, limit);
   if (due.length === 0) return [];
   const claims = await Promise.allSettled(due.map((d) => claimDue(ctx, d.executionId, d.nextWakeAtMs, options.nowMs + lockTimeMs, options.nowMs)));
@@ -34,7 +34,7 @@ export async function pendingExecutions(ctx: StoreContext, lockTimeMs: number, l
   return claims.flatMap((c) => (c.status === "fulfilled" && c.value ? [c.value] : []));
 }
 
-export async function claimDue(ctx: StoreContext, executionId: string, seenWakeAtMs: number, lockedUntilMs: number, nowMs: number): Promise<PendingExecution | undefined> {
+export async function claimDue(ctx: StoreContext, executionId: string, seenWakeAtMs: number, lockedUntilMs: number, nowMs: number): Promise<ClaimedExecution | undefined> {
   const key = { PK: executionPk(executionId), SK: META_SK };
   const stillDue = "nextWakeAtMs = :seen"; // nobody (sweeper, worker, signal) moved it since the query
   const notEnded = NOT_ENDED.condition;
@@ -96,7 +96,7 @@ export async function failWithoutLease(
   executionId: string,
   error: ErrorInfo,
   nowMs: number,
-  options: { parent?: { executionId: string; cmd: number } } = {},
+  options: { parent?: { executionId: string; position: number } } = {},
 ): Promise<boolean> {
   let notifyParent = options.parent !== undefined;
   for (let attempt = 1; ; attempt += 1) {
@@ -129,9 +129,9 @@ export async function failWithoutLease(
         tx.put(ctx.tableName, historyItem(executionId, event), newItemCondition);
         const parent = options.parent;
         if (parent && notifyParent) {
-          const notice: PendingEvent = { type: "ChildEnded", cmd: parent.cmd, childId: executionId, status: "failed", error };
-          tx.put(ctx.tableName, pendingItem(parent.executionId, notice, nowMs, `child-${executionId}`));
-          markDue(tx, ctx.tableName, parent.executionId, nowMs, pendingBytes(notice));
+          const notice: InboxEvent = { type: "ChildEnded", position: parent.position, childId: executionId, status: "failed", error };
+          tx.put(ctx.tableName, inboxItem(parent.executionId, notice, nowMs, `child-${executionId}`));
+          markDue(tx, ctx.tableName, parent.executionId, nowMs, inboxItemBytes(notice));
         }
       });
       return true;

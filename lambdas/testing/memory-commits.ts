@@ -15,10 +15,10 @@ import { InboxChangedError } from "../core/errors.js";
 import type { HistoryEvent } from "../core/events.js";
 import { isTerminal } from "../core/status.js";
 import { type CommitPart, planCommit } from "../store/commit-plan.js";
-import { ChildIdInUseError, HistoryConflictError, LeaseLostError, PendingConflictError, StoreBusyError } from "../store/errors.js";
-import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, pendingBytes, pendingItem, startedEvent } from "../store/items.js";
+import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "../store/errors.js";
+import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, inboxItemBytes, inboxItem, startedEvent } from "../store/items.js";
 import { DUE_SHARD, historySk, META_SK, PURGE_SHARD } from "../store/keys.js";
-import type { Lease, NewExecution } from "../store/store.js";
+import type { Lease, NewExecution } from "../ports/store.js";
 import { MAX_TRANSACTION_ITEMS, TransactionTooLargeError } from "../store/transaction.js";
 import { applyChange, assertNoOverlap, emptyChange, inboxUnchanged, leaseHeldBy, markDueChange, MemoryValidationError, type MetaChange, notEnded } from "./memory-conditions.js";
 import type { MemoryTable, StoredItem } from "./memory-table.js";
@@ -115,16 +115,16 @@ function buildPart(settings: MemoryCommitSettings, lease: Lease, batch: CommitBa
   const events = part.events.map((event) => ({ seq: event.seq, item: historyItem(id, event) }));
   const consumedKeys = part.consumed.map(({ item }) => item.key);
   const childStarts = part.childStarts.map((child) => {
-    const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId: id, cmd: child.parentCmd } };
+    const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId: id, position: child.parentPosition } };
     return { childId: child.childId, meta: metaItem(request), started: historyItem(child.childId, startedEvent(request)) };
   });
   const notices: Notice[] = part.childCancels.map((childId) => {
     const event = { type: "Cancel" as const, reason: "parent canceled" };
-    return { target: childId, item: pendingItem(childId, event, nowMs, `cancel-${id}`), bytes: pendingBytes(event), kind: "child-cancel" };
+    return { target: childId, item: inboxItem(childId, event, nowMs, `cancel-${id}`), bytes: inboxItemBytes(event), kind: "child-cancel" };
   });
   if (part.notifyParent) {
     const { executionId, event } = part.notifyParent;
-    notices.push({ target: executionId, item: pendingItem(executionId, event, nowMs, `child-${id}`), bytes: pendingBytes(event), kind: "parent" });
+    notices.push({ target: executionId, item: inboxItem(executionId, event, nowMs, `child-${id}`), bytes: inboxItemBytes(event), kind: "parent" });
   }
   const itemCount = 1 + events.length + consumedKeys.length + 2 * childStarts.length + 2 * notices.length;
   // Only the item count: withinTransaction also measures the request's JSON, which this store does
@@ -160,7 +160,7 @@ function check(table: MemoryTable, lease: Lease, part: CommitPart, writes: PartW
   if (!leaseHeldBy(meta, lease) || !inboxUnchanged(meta, inboxSeen)) return whyRefused(lease, meta, inboxSeen);
   const taken = writes.events.find(({ item }) => table.item(id, String(item.SK)) !== undefined);
   if (taken) return new HistoryConflictError(id, taken.seq);
-  if (writes.consumedKeys.some((key) => table.item(id, key) === undefined)) return new PendingConflictError(id);
+  if (writes.consumedKeys.some((key) => table.item(id, key) === undefined)) return new InboxConflictError(id);
   const childIdsTaken = writes.childStarts
     .filter(({ childId }) => table.meta(childId) !== undefined || table.item(childId, historySk(1)) !== undefined)
     .map(({ childId }) => childId);
@@ -196,7 +196,7 @@ function metaChange(settings: MemoryCommitSettings, batch: CommitBatch, part: Co
   const change = emptyChange();
   if (part.consumed.length > 0) {
     change.add.inboxCount = -part.consumed.length;
-    change.add.inboxBytes = -part.consumed.reduce((n, c) => n + pendingBytes(c.item.event), 0);
+    change.add.inboxBytes = -part.consumed.reduce((n, c) => n + inboxItemBytes(c.item.event), 0);
   }
   const update = part.execution;
   if (!update) return change;
@@ -248,11 +248,11 @@ function partSizes(executionId: string, nowMs: number) {
   return {
     event: (event: HistoryEvent) => itemBytes(historyItem(executionId, event)),
     consumed: (c: ConsumedItem) => 100 + c.item.key.length,
-    childStart: (child: { childId: string; workflow: string; version: number; input: unknown; parentCmd: number }) => {
-      const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId, cmd: child.parentCmd } };
+    childStart: (child: { childId: string; workflow: string; version: number; input: unknown; parentPosition: number }) => {
+      const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId, position: child.parentPosition } };
       return itemBytes(metaItem(request)) + itemBytes(historyItem(child.childId, startedEvent(request)));
     },
     childCancel: () => 600,
-    notifyParent: (notice: NonNullable<CommitBatch["notifyParent"]>) => itemBytes(pendingItem(notice.executionId, notice.event, nowMs, `child-${executionId}`)) + 300,
+    notifyParent: (notice: NonNullable<CommitBatch["notifyParent"]>) => itemBytes(inboxItem(notice.executionId, notice.event, nowMs, `child-${executionId}`)) + 300,
   };
 }

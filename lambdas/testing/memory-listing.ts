@@ -12,7 +12,7 @@
 import { LISTED_ATTRIBUTES, toListing, type MetaItem } from "../store/items.js";
 import { executionIdFromPk, executionPk } from "../store/keys.js";
 import { type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, type StreamRead, streamsFor } from "../store/listing.js";
-import type { ExecutionListing, ExecutionListPage, ListExecutionsQuery } from "../store/store.js";
+import type { ExecutionListing, ExecutionListPage, ListExecutionsQuery } from "../ports/store.js";
 import { compareKeys, type MemoryTable } from "./memory-table.js";
 
 /** Most index items one list request reads per index partition (dynamo-store.ts's LIST_READ_BUDGET). */

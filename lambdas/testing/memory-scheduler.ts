@@ -20,8 +20,9 @@
  * queue.receive(10); // [] until nowMs moves a minute on
  */
 import type { ErrorInfo } from "../core/errors.js";
-import { type Redelivery, visibilitySecondsFor } from "../queue/redelivery.js";
-import { MAX_DELAY_SECONDS, type WakeupMessage, type WakeupScheduler } from "../queue/wakeups.js";
+import { visibilitySecondsFor } from "../queue/redelivery.js";
+import type { Redelivery, WakeupMessage, WakeupScheduler } from "../ports/queue.js";
+import { MAX_DELAY_SECONDS } from "../queue/wakeups.js";
 import type { MemoryQueue } from "./memory-queue.js";
 
 export interface MemoryWakeupSchedulerOptions {

@@ -14,12 +14,12 @@
  */
 import type { CommitBatch } from "../core/driver.js";
 import type { ErrorInfo } from "../core/errors.js";
-import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events.js";
+import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits.js";
 import { isTerminal } from "../core/status.js";
 import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError, LeaseLostError, StoreBusyError } from "../store/errors.js";
-import { decodeEvent, decodePending, historyItem, metaItem, nextArrivalCounter, pendingBytes, pendingItem, startedEvent, toRecord } from "../store/items.js";
-import { DUE_SHARD, HISTORY_PREFIX, historySk, PENDING_PREFIX, PURGE_SHARD, seqFromHistorySk } from "../store/keys.js";
+import { decodeEvent, decodeInboxItem, historyItem, metaItem, nextArrivalCounter, inboxItemBytes, inboxItem, startedEvent, toRecord } from "../store/items.js";
+import { DUE_SHARD, HISTORY_PREFIX, historySk, INBOX_PREFIX, PURGE_SHARD, seqFromHistorySk } from "../store/keys.js";
 import type {
   ExecutionListPage,
   ExecutionRecord,
@@ -29,8 +29,8 @@ import type {
   LeaseResult,
   ListExecutionsQuery,
   NewExecution,
-  PendingExecution,
-} from "../store/store.js";
+  ClaimedExecution,
+} from "../ports/store.js";
 import { commitBatchInMemory, type MemoryCommitSettings } from "./memory-commits.js";
 import { applyChange, leaseHeldBy, markDueChange, MemoryValidationError, notEnded } from "./memory-conditions.js";
 import { listExecutionsInMemory } from "./memory-listing.js";
@@ -139,8 +139,8 @@ export class MemoryExecutionStore implements ExecutionStore {
       .filter((item) => String(item.SK).startsWith(HISTORY_PREFIX))
       .map(decodeEvent)
       .filter((event) => event.seq >= execution.runStartSeq);
-    const pending = items.filter((item) => String(item.SK).startsWith(PENDING_PREFIX)).map(decodePending);
-    return { execution, history, pending };
+    const inbox = items.filter((item) => String(item.SK).startsWith(INBOX_PREFIX)).map(decodeInboxItem);
+    return { execution, history, inbox };
   }
 
   /*
@@ -207,12 +207,12 @@ export class MemoryExecutionStore implements ExecutionStore {
     return freed;
   }
 
-  async addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem> {
+  async addToInbox(executionId: string, event: InboxEvent, nowMs: number): Promise<InboxItem> {
     // Same key as the DynamoDB store: arrival time, then this process's arrival counter (shared
     // with it, so items written by both stores in one process keep one order).
     const unique = event.type === "Signal" ? event.signalId : `${event.type.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`;
-    const item = pendingItem(executionId, event, nowMs, `${nextArrivalCounter()}#${unique}`);
-    const bytes = pendingBytes(event);
+    const item = inboxItem(executionId, event, nowMs, `${nextArrivalCounter()}#${unique}`);
+    const bytes = inboxItemBytes(event);
     // A cancel gets a little room beyond the limits, so a flooded execution can still be canceled.
     const maxItems = event.type === "Cancel" ? MAX_INBOX_ITEMS + CANCEL_HEADROOM_ITEMS : MAX_INBOX_ITEMS;
     const maxBytes = event.type === "Cancel" ? MAX_INBOX_BYTES + CANCEL_HEADROOM_ITEMS * 2_048 : MAX_INBOX_BYTES;
@@ -228,7 +228,7 @@ export class MemoryExecutionStore implements ExecutionStore {
     // It becomes due now and its inbox counter moves, in the same write as the item.
     applyChange(meta, markDueChange(nowMs, bytes));
     this.table.putItem(executionId, item);
-    return decodePending(item);
+    return decodeInboxItem(item);
   }
 
   async readInboxSeq(executionId: string): Promise<number | undefined> {
@@ -236,11 +236,11 @@ export class MemoryExecutionStore implements ExecutionStore {
     return meta ? Number(meta.inboxSeq ?? 0) : undefined;
   }
 
-  async readInbox(executionId: string): Promise<PendingItem[]> {
+  async readInbox(executionId: string): Promise<InboxItem[]> {
     return this.table
       .allItems(executionId)
-      .filter((item) => String(item.SK).startsWith(PENDING_PREFIX))
-      .map(decodePending);
+      .filter((item) => String(item.SK).startsWith(INBOX_PREFIX))
+      .map(decodeInboxItem);
   }
 
   async readEvents(executionId: string, seqs: readonly number[]): Promise<HistoryEvent[]> {
@@ -265,9 +265,9 @@ export class MemoryExecutionStore implements ExecutionStore {
    * time is still what the query read, it has not ended and no live lease holds it; the claim
    * moves its wake time to the claim's end, so a second sweeper that read the same value skips it.
    */
-  async pendingExecutions(lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<PendingExecution[]> {
+  async claimDueExecutions(lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<ClaimedExecution[]> {
     const due = await this.findDue(options.dueBeforeMs ?? options.nowMs, limit);
-    const claims: PendingExecution[] = [];
+    const claims: ClaimedExecution[] = [];
     for (const { executionId, nextWakeAtMs } of due) {
       const claim = this.claimDue(executionId, nextWakeAtMs, options.nowMs + lockTimeMs, options.nowMs);
       if (claim) claims.push(claim);
@@ -275,7 +275,7 @@ export class MemoryExecutionStore implements ExecutionStore {
     return claims;
   }
 
-  private claimDue(executionId: string, seenWakeAtMs: number, lockedUntilMs: number, nowMs: number): PendingExecution | undefined {
+  private claimDue(executionId: string, seenWakeAtMs: number, lockedUntilMs: number, nowMs: number): ClaimedExecution | undefined {
     const meta = this.table.meta(executionId);
     if (!meta) return undefined;
     const stillDue = meta.nextWakeAtMs !== undefined && Number(meta.nextWakeAtMs) === seenWakeAtMs;
@@ -294,7 +294,7 @@ export class MemoryExecutionStore implements ExecutionStore {
     return { executionId, unlock };
   }
 
-  async failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options: { parent?: { executionId: string; cmd: number } } = {}): Promise<boolean> {
+  async failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options: { parent?: { executionId: string; position: number } } = {}): Promise<boolean> {
     const meta = this.table.meta(executionId);
     if (!meta || !notEnded(meta)) return false;
     // ExecutionFailed goes after the last event of any run (or a zombie's late append).
@@ -302,8 +302,8 @@ export class MemoryExecutionStore implements ExecutionStore {
     const event: HistoryEvent = { seq: (last ? seqFromHistorySk(String(last.SK)) : 0) + 1, atMs: nowMs, type: "ExecutionFailed", error };
     const failed = historyItem(executionId, event);
     const parent = options.parent;
-    const notice: PendingEvent | undefined = parent ? { type: "ChildEnded", cmd: parent.cmd, childId: executionId, status: "failed", error } : undefined;
-    const noticeItem = parent && notice ? pendingItem(parent.executionId, notice, nowMs, `child-${executionId}`) : undefined;
+    const notice: InboxEvent | undefined = parent ? { type: "ChildEnded", position: parent.position, childId: executionId, status: "failed", error } : undefined;
+    const noticeItem = parent && notice ? inboxItem(parent.executionId, notice, nowMs, `child-${executionId}`) : undefined;
     applyChange(meta, {
       // The fencing token moves on: a worker still holding a lease cannot commit over this.
       set: {
@@ -323,7 +323,7 @@ export class MemoryExecutionStore implements ExecutionStore {
     // The parent ended or is gone: nobody to tell.
     if (parent && notice && noticeItem && parentMeta && notEnded(parentMeta)) {
       this.table.putItem(parent.executionId, noticeItem);
-      applyChange(parentMeta, markDueChange(nowMs, pendingBytes(notice)));
+      applyChange(parentMeta, markDueChange(nowMs, inboxItemBytes(notice)));
     }
     return true;
   }

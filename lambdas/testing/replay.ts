@@ -149,10 +149,10 @@ function unreachedCall(run: WorkflowRun, saved: SavedRun): NonDeterminismError |
   const recorded = new Map<number, string>();
   for (const event of saved.events) {
     const call = recordedCall(event);
-    if (call && !recorded.has(call.cmd)) recorded.set(call.cmd, call.description);
+    if (call && !recorded.has(call.position)) recorded.set(call.position, call.description);
   }
-  for (const [cmd, description] of [...recorded].sort(([a], [b]) => a - b)) {
-    if (!run.command(cmd)) return new NonDeterminismError(cmd, description, `nothing at this position (${codeState(run)})`);
+  for (const [position, description] of [...recorded].sort(([a], [b]) => a - b)) {
+    if (!run.command(position)) return new NonDeterminismError(position, description, `nothing at this position (${codeState(run)})`);
   }
   return undefined;
 }
@@ -177,10 +177,10 @@ function differentEnd(run: WorkflowRun, saved: SavedRun): NonDeterminismError | 
   }
   if (fits) return undefined;
   const calls = positionsCalled(run);
-  const recorded = new Set(saved.events.flatMap((e) => (recordedCall(e) ? [(recordedCall(e) as { cmd: number }).cmd] : [])));
-  const firstNew = calls.find((c) => !recorded.has(c.cmd));
+  const recorded = new Set(saved.events.flatMap((e) => (recordedCall(e) ? [(recordedCall(e) as { position: number }).position] : [])));
+  const firstNew = calls.find((c) => !recorded.has(c.position));
   const expected = `the end of the run (${end.type})`;
-  if (firstNew) return new NonDeterminismError(firstNew.cmd, expected, describeCall(firstNew.kind, firstNew.name));
+  if (firstNew) return new NonDeterminismError(firstNew.position, expected, describeCall(firstNew.kind, firstNew.name));
   return new NonDeterminismError(calls.length, expected, `nothing more (${codeState(run)})`);
 }
 
@@ -210,18 +210,18 @@ function positionsCalled(run: WorkflowRun): Command[] {
 }
 
 /** The events that record a call when it is made or first settled, as the runtime matches them. */
-function recordedCall(event: HistoryEvent): { cmd: number; description: string } | undefined {
+function recordedCall(event: HistoryEvent): { position: number; description: string } | undefined {
   switch (event.type) {
     case "StepCompleted":
     case "StepAttemptFailed":
     case "StepFailed":
-      return { cmd: event.cmd, description: describeCall("step", event.name) };
+      return { position: event.position, description: describeCall("step", event.name) };
     case "TimerStarted":
-      return { cmd: event.cmd, description: describeCall("timer", event.name) };
+      return { position: event.position, description: describeCall("timer", event.name) };
     case "SignalWaitStarted":
-      return { cmd: event.cmd, description: describeCall("signal", event.name) };
+      return { position: event.position, description: describeCall("signal", event.name) };
     case "ChildStarted":
-      return { cmd: event.cmd, description: describeCall("child", event.name) };
+      return { position: event.position, description: describeCall("child", event.name) };
     default:
       return undefined;
   }

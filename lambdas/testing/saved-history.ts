@@ -30,11 +30,11 @@ export interface SavedRun {
 }
 
 const seq = z.number().int().positive();
-const cmd = z.number().int().nonnegative();
+const position = z.number().int().nonnegative();
 const name = z.string().min(1);
 const epochMs = z.number().finite();
 const errorInfo = z.looseObject({ name: z.string(), message: z.string() });
-const call = <T extends z.ZodRawShape>(type: EventType, shape: T) => z.looseObject({ type: z.literal(type), cmd, ...shape });
+const call = <T extends z.ZodRawShape>(type: EventType, shape: T) => z.looseObject({ type: z.literal(type), position, ...shape });
 
 /** The fields replay reads, by event type; anything else an event carries is kept as it is. */
 const EventBody = z.discriminatedUnion("type", [

@@ -36,7 +36,7 @@ beforeAll(async () => {
   await store.createExecution({ id: "small", workflow: "w", version: 1, input: null, nowMs: Date.now() });
   await store.createExecution({ id: "quotes", workflow: "w", version: 1, input: null, nowMs: Date.now() });
   for (let seq = 2; seq <= BIG_EVENTS + 1; seq += 1) {
-    const event = { seq, atMs: Date.now(), type: "StepCompleted", cmd: seq, name: `s${seq}`, attempt: 1, result: "x".repeat(RESULT_BYTES) };
+    const event = { seq, atMs: Date.now(), type: "StepCompleted", position: seq, name: `s${seq}`, attempt: 1, result: "x".repeat(RESULT_BYTES) };
     await clients.doc.send(new PutCommand({ TableName: tableName, Item: { PK: executionPk("big"), SK: historySk(seq), type: event.type, data: JSON.stringify(event) } }));
     // The worst case for escaping: a result of quotes is 340 KB of JSON, 4 bytes a quote once the
     // page travels as a string in Lambda's response.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CancelledError, defineWorkflow, NonRetryableError, StepFailedError } from "../../lambdas/core/index.js";
+import { CancelledError, defineWorkflow, NonRetryableError, StepFailedError } from "../../lambdas/index.js";
 import { MemoryExecution } from "../support/memory-engine.js";
 
 describe("replay", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/index.js";
+import { defineWorkflow } from "../../lambdas/index.js";
 import { assertTransition, canTransition, EXECUTION_STATUSES, isTerminal, TERMINAL_STATUSES } from "../../lambdas/core/status.js";
 import { MemoryExecution } from "../support/memory-engine.js";
 

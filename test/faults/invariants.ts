@@ -16,7 +16,7 @@
  */
 import type { HistoryEvent } from "../../lambdas/core/events.js";
 import { isTerminal } from "../../lambdas/core/status.js";
-import type { ExecutionRecord } from "../../lambdas/store/store.js";
+import type { ExecutionRecord } from "../../lambdas/ports/store.js";
 import type { FaultInjector, Stamped } from "../support/faults.js";
 import type { AcceptedSignal } from "./api-client.js";
 import type { CheckContext, ObservedExecution, Report } from "./part.js";
@@ -39,7 +39,7 @@ export function checkExecution(id: string, observed: ObservedExecution | undefin
   if (inbox.length > 0) {
     // Stamps of different clocks: "after it ended" only when no clock spread can explain it.
     const ended = isTerminal(record.status) ? record.updatedAtMs + ctx.bounds.spreadMs : undefined;
-    const items = inbox.map((p) => `${describePending(p.event)}${ended !== undefined && p.arrivedAtMs > ended ? " (arrived after it ended)" : ""}`);
+    const items = inbox.map((p) => `${describeInboxEvent(p.event)}${ended !== undefined && p.arrivedAtMs > ended ? " (arrived after it ended)" : ""}`);
     v(id, `${inbox.length} inbox item(s) never consumed: ${items.join(", ")}`);
   }
   // One that did not end is reported as such; its lease may be a crashed turn's, still running out.
@@ -93,30 +93,30 @@ export function runsOf(history: HistoryEvent[]): { run: number; events: HistoryE
 /** Per run and step position: one outcome, attempts numbered 1..k, each recorded result from a real run. */
 function checkSteps(id: string, history: HistoryEvent[], faults: FaultInjector, v: Report): void {
   for (const { run, events: runEvents } of runsOf(history)) {
-    const byCmd = new Map<number, HistoryEvent[]>();
+    const byPosition = new Map<number, HistoryEvent[]>();
     for (const e of runEvents) {
       if (e.type === "StepCompleted" || e.type === "StepFailed" || e.type === "StepAttemptFailed") {
-        const list = byCmd.get(e.cmd) ?? [];
+        const list = byPosition.get(e.position) ?? [];
         list.push(e);
-        byCmd.set(e.cmd, list);
+        byPosition.set(e.position, list);
       }
     }
-    const where = (cmd: number) => `step at position ${cmd}${run > 1 ? ` of run ${run}` : ""}`;
-    for (const [cmd, events] of byCmd) {
+    const where = (position: number) => `step at position ${position}${run > 1 ? ` of run ${run}` : ""}`;
+    for (const [position, events] of byPosition) {
       // None is fine: a step the workflow stopped waiting for (a race's loser, a canceled
       // execution) may never get one; one it needed leaves the execution unfinished, reported so.
       const outcomes = events.filter((e) => e.type !== "StepAttemptFailed").length;
-      if (outcomes > 1) v(id, `${where(cmd)} has ${outcomes} recorded outcomes`);
+      if (outcomes > 1) v(id, `${where(position)} has ${outcomes} recorded outcomes`);
       events.forEach((e, i) => {
         const attempt = (e as { attempt: number }).attempt;
-        if (attempt !== i + 1) v(id, `${where(cmd)}: event ${i + 1} records attempt ${attempt}`);
-        if (attempt > MAX_ATTEMPTS) v(id, `${where(cmd)}: attempt ${attempt} recorded`);
+        if (attempt !== i + 1) v(id, `${where(position)}: event ${i + 1} records attempt ${attempt}`);
+        if (attempt > MAX_ATTEMPTS) v(id, `${where(position)}: attempt ${attempt} recorded`);
       });
       for (const e of events) {
         if (e.type !== "StepCompleted") continue;
-        const key = `${id}:${run}:${cmd}#${e.attempt}`;
+        const key = `${id}:${run}:${position}#${e.attempt}`;
         const runId = (e.result as Stamped<unknown> | undefined)?.run;
-        if (!faults.runs.get(key)?.some((r) => r.runId === runId)) v(id, `${where(cmd)} recorded ${runId}, which no body run of attempt ${e.attempt} produced`);
+        if (!faults.runs.get(key)?.some((r) => r.runId === runId)) v(id, `${where(position)} recorded ${runId}, which no body run of attempt ${e.attempt} produced`);
       }
     }
   }
@@ -128,12 +128,12 @@ function checkTimers(id: string, history: HistoryEvent[], ctx: CheckContext, v: 
   for (const { run, events } of runsOf(history)) {
     const due = new Map<number, { what: string; atMs: number }>();
     for (const e of events) {
-      if (e.type === "TimerStarted") due.set(e.cmd, { what: `timer "${e.name}"`, atMs: e.fireAtMs });
-      if (e.type === "SignalWaitStarted" && e.deadlineAtMs !== undefined) due.set(e.cmd, { what: `the timeout of the wait for "${e.name}"`, atMs: e.deadlineAtMs });
+      if (e.type === "TimerStarted") due.set(e.position, { what: `timer "${e.name}"`, atMs: e.fireAtMs });
+      if (e.type === "SignalWaitStarted" && e.deadlineAtMs !== undefined) due.set(e.position, { what: `the timeout of the wait for "${e.name}"`, atMs: e.deadlineAtMs });
       if (e.type !== "TimerFired" && e.type !== "SignalWaitTimedOut") continue;
-      const started = due.get(e.cmd);
+      const started = due.get(e.position);
       if (!started) continue;
-      const where = `${started.what} (position ${e.cmd}${run > 1 ? `, run ${run}` : ""})`;
+      const where = `${started.what} (position ${e.position}${run > 1 ? `, run ${run}` : ""})`;
       if (e.atMs < started.atMs - workerSpreadMs) v(id, `${where} fired ${started.atMs - e.atMs} ms before its time`);
       if (e.atMs > started.atMs + dueMs + workerSpreadMs) v(id, `${where} fired ${e.atMs - started.atMs} ms after its time (bound ${dueMs} ms)`);
     }
@@ -239,7 +239,7 @@ function describeSignal(s: AcceptedSignal): string {
   return `"${s.name}" ${s.signalId}`;
 }
 
-function describePending(event: { type: string; name?: string; childId?: string }): string {
+function describeInboxEvent(event: { type: string; name?: string; childId?: string }): string {
   if (event.type === "Signal") return `Signal "${event.name}"`;
   if (event.type === "ChildEnded") return `ChildEnded from ${event.childId}`;
   return event.type;

@@ -4,10 +4,10 @@
  * every part at once on the same stacks, then runs the checks every execution gets
  * (invariants.ts) and each part's own.
  */
-import type { HistoryEvent, PendingItem } from "../../lambdas/core/events.js";
+import type { HistoryEvent, InboxItem } from "../../lambdas/core/events.js";
 import type { AnyWorkflow } from "../../lambdas/core/workflow.js";
 import type { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
-import type { ExecutionRecord } from "../../lambdas/store/store.js";
+import type { ExecutionRecord } from "../../lambdas/ports/store.js";
 import type { FaultInjector } from "../support/faults.js";
 import type { ScenarioApi } from "./api-client.js";
 
@@ -20,7 +20,7 @@ export interface ObservedExecution {
   /** Every run's history, in seq order. */
   history: HistoryEvent[];
   /** Inbox items still there (whatever their arrival time). */
-  inbox: PendingItem[];
+  inbox: InboxItem[];
 }
 
 export type Observed = ReadonlyMap<string, ObservedExecution>;

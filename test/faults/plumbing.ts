@@ -2,8 +2,8 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
-import { decodePending } from "../../lambdas/store/items.js";
-import { executionPk, PENDING_PREFIX } from "../../lambdas/store/keys.js";
+import { decodeInboxItem } from "../../lambdas/store/items.js";
+import { executionPk, INBOX_PREFIX } from "../../lambdas/store/keys.js";
 import type { ObservedExecution } from "./part.js";
 
 /** Runs `fn` over `items` with at most `size` at once. */
@@ -34,7 +34,7 @@ async function readInbox(doc: DynamoDBDocumentClient, tableName: string, id: str
       new QueryCommand({
         TableName: tableName,
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
-        ExpressionAttributeValues: { ":pk": executionPk(id), ":p": PENDING_PREFIX },
+        ExpressionAttributeValues: { ":pk": executionPk(id), ":p": INBOX_PREFIX },
         ConsistentRead: true,
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),
@@ -42,7 +42,7 @@ async function readInbox(doc: DynamoDBDocumentClient, tableName: string, id: str
     items.push(...(out.Items ?? []));
     startKey = out.LastEvaluatedKey;
   } while (startKey);
-  return items.map(decodePending);
+  return items.map(decodeInboxItem);
 }
 
 /** Execution ids of every message in the queue (received and deleted). */

@@ -7,7 +7,7 @@
  * Real worker, real API over HTTP, DynamoDB Local and the SQS emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/index.js";
+import { defineWorkflow } from "../../lambdas/index.js";
 import { processWakeup } from "../../lambdas/engine/process-wakeup.js";
 import { RequestMeter } from "../../lambdas/store/request-meter.js";
 import { drainIntoWorker } from "../worker/harness.js";

@@ -6,7 +6,7 @@
  * Real worker, DynamoDB Local and the SQS emulator.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/index.js";
+import { defineWorkflow } from "../../lambdas/index.js";
 import { processWakeup } from "../../lambdas/engine/process-wakeup.js";
 import { RequestMeter } from "../../lambdas/store/request-meter.js";
 import { createDynamoDBTestEnvironment as createTestEnvironment } from "../../local/testing.js";

@@ -5,7 +5,7 @@
  * Real worker, real API over HTTP, DynamoDB Local and the SQS emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/index.js";
+import { defineWorkflow } from "../../lambdas/index.js";
 import { RunCache } from "../../lambdas/engine/run-cache.js";
 import { drainIntoWorker } from "../worker/harness.js";
 import { type GuaranteeWorld, guaranteeWorld, inboxSize } from "./support.js";

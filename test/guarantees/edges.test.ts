@@ -6,11 +6,11 @@
  * Real worker, real API over HTTP, DynamoDB Local and the SQS emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/index.js";
+import { defineWorkflow } from "../../lambdas/index.js";
 import { ChildFailedError } from "../../lambdas/core/run.js";
 import { processWakeup } from "../../lambdas/engine/process-wakeup.js";
 import { HistoryConflictError } from "../../lambdas/store/errors.js";
-import type { ExecutionStore } from "../../lambdas/store/store.js";
+import type { ExecutionStore } from "../../lambdas/ports/store.js";
 import { drainIntoWorker } from "../worker/harness.js";
 import { type GuaranteeWorld, guaranteeWorld, sleep } from "./support.js";
 
@@ -53,7 +53,7 @@ describe("edges", () => {
     // A zombie that read the history before the end appends at last + 1: refused.
     const zombie = { executionId: "no-lease", owner: "zombie", version: 1, expiresAtMs: Date.now() + 60_000 };
     await expect(
-      store.commit(zombie, { events: [{ seq: last + 1, atMs: Date.now(), type: "StepCompleted", cmd: 9, name: "late", attempt: 1 }], lastSeq: last + 1, consumed: [], childStarts: [], childCancels: [] }, Date.now()),
+      store.commit(zombie, { events: [{ seq: last + 1, atMs: Date.now(), type: "StepCompleted", position: 9, name: "late", attempt: 1 }], lastSeq: last + 1, consumed: [], childStarts: [], childCancels: [] }, Date.now()),
     ).rejects.toBeInstanceOf(HistoryConflictError);
     expect((await g.api("GET", "/executions/no-lease")).body).toMatchObject({ status: "failed", error: { code: "ENGINE_RETRIES_EXHAUSTED" } });
   });

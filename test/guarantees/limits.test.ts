@@ -6,7 +6,7 @@
  * Real worker, real API over HTTP, DynamoDB Local and the SQS emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow, StepFailedError } from "../../lambdas/core/index.js";
+import { defineWorkflow, StepFailedError } from "../../lambdas/index.js";
 import { ERROR_LIMITS } from "../../lambdas/core/errors.js";
 import { MAX_INBOX_BYTES, MAX_INBOX_ITEMS, MAX_VALUE_BYTES } from "../../lambdas/core/limits.js";
 import { ChildFailedError } from "../../lambdas/core/run.js";

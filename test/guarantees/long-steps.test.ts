@@ -11,7 +11,7 @@
  */
 import { inject } from "vitest";
 import { afterEach, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/index.js";
+import { defineWorkflow } from "../../lambdas/index.js";
 import type { HistoryEvent } from "../../lambdas/core/events.js";
 import { isTerminal } from "../../lambdas/core/status.js";
 import type { WorkerOptions } from "../../lambdas/engine/process-wakeup.js";

@@ -5,7 +5,7 @@
  * Real worker, real API over HTTP, DynamoDB Local and the SQS emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/index.js";
+import { defineWorkflow } from "../../lambdas/index.js";
 import { processWakeup } from "../../lambdas/engine/process-wakeup.js";
 import { drainIntoWorker } from "../worker/harness.js";
 import { eventually, type GuaranteeWorld, guaranteeWorld, inboxSize, sleep } from "./support.js";

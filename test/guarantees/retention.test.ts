@@ -7,7 +7,7 @@
  */
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/index.js";
+import { defineWorkflow } from "../../lambdas/index.js";
 import { drainIntoWorker } from "../worker/harness.js";
 import { type GuaranteeWorld, guaranteeWorld, partitionSize, sleep } from "./support.js";
 

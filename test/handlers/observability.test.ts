@@ -6,7 +6,7 @@
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSBatchResponse } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { ChildFailedError, defineWorkflow, NonRetryableError } from "../../lambdas/core/index.js";
+import { ChildFailedError, defineWorkflow, NonRetryableError } from "../../lambdas/index.js";
 import { MAX_ENGINE_RETRIES } from "../../lambdas/core/retry.js";
 import type { EngineMetrics } from "../../lambdas/engine/observability.js";
 import { apiHandlerFromEnv } from "../../lambdas/handlers/api.js";

@@ -8,8 +8,8 @@ import type { CommitBatch } from "../../lambdas/core/driver.js";
 import type { HistoryEvent } from "../../lambdas/core/events.js";
 import { HistoryConflictError, LeaseLostError } from "../../lambdas/store/errors.js";
 import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
-import { executionPk, META_SK, PENDING_PREFIX } from "../../lambdas/store/keys.js";
-import type { Lease, LeaseResult } from "../../lambdas/store/store.js";
+import { executionPk, META_SK, INBOX_PREFIX } from "../../lambdas/store/keys.js";
+import type { Lease, LeaseResult } from "../../lambdas/ports/store.js";
 import { createTable } from "../../lambdas/store/table.js";
 import { testClients, uniqueName } from "../support/services.js";
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
   await createTable(clients.dynamo, tableName);
 });
 
-async function newExecution(options: { parent?: { executionId: string; cmd: number } } = {}): Promise<string> {
+async function newExecution(options: { parent?: { executionId: string; position: number } } = {}): Promise<string> {
   counter += 1;
   const id = `exec-${counter}`;
   await store.createExecution({ id, workflow: "wf", version: 1, input: { n: counter }, nowMs: T0, ...options });
@@ -35,7 +35,7 @@ function acquired(result: LeaseResult): Extract<LeaseResult, { acquired: true }>
   return result;
 }
 
-const step = (seq: number, cmd: number, result: unknown): HistoryEvent => ({ seq, atMs: T0, type: "StepCompleted", cmd, name: `s${cmd}`, attempt: 1, result });
+const step = (seq: number, position: number, result: unknown): HistoryEvent => ({ seq, atMs: T0, type: "StepCompleted", position, name: `s${position}`, attempt: 1, result });
 const batch = (events: HistoryEvent[], execution?: CommitBatch["execution"]): CommitBatch => ({
   events,
   lastSeq: events[events.length - 1]?.seq ?? 1,
@@ -130,10 +130,10 @@ describe("a zombie worker (its lease expired and another worker took over)", () 
 describe("failWithoutLease", () => {
   it("fails a running execution, fences out the lease holder and tells the parent", async () => {
     const parent = await newExecution();
-    const id = await newExecution({ parent: { executionId: parent, cmd: 3 } });
+    const id = await newExecution({ parent: { executionId: parent, position: 3 } });
     const holder = acquired(await store.acquireLease(id, { owner: "holder", nowMs: T0, leaseMs: 60_000 })).lease;
     const error = { name: "EngineRetriesExhaustedError", message: "gave up", code: "ENGINE_RETRIES_EXHAUSTED" };
-    await expect(store.failWithoutLease(id, error, T0 + 10, { parent: { executionId: parent, cmd: 3 } })).resolves.toBe(true);
+    await expect(store.failWithoutLease(id, error, T0 + 10, { parent: { executionId: parent, position: 3 } })).resolves.toBe(true);
     expect(await store.getExecution(id)).toMatchObject({ status: "failed", error, leaseVersion: 2 });
     expect((await store.getExecution(id))?.leaseOwner).toBeUndefined();
     await expect(store.commit(holder, batch([], sleeping), T0 + 20)).rejects.toBeInstanceOf(LeaseLostError);
@@ -141,11 +141,11 @@ describe("failWithoutLease", () => {
       new QueryCommand({
         TableName: tableName,
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
-        ExpressionAttributeValues: { ":pk": executionPk(parent), ":p": PENDING_PREFIX },
+        ExpressionAttributeValues: { ":pk": executionPk(parent), ":p": INBOX_PREFIX },
         ConsistentRead: true,
       }),
     );
-    expect(inbox.Items?.map((i) => JSON.parse(String(i.data)))).toEqual([{ type: "ChildEnded", cmd: 3, childId: id, status: "failed", error }]);
+    expect(inbox.Items?.map((i) => JSON.parse(String(i.data)))).toEqual([{ type: "ChildEnded", position: 3, childId: id, status: "failed", error }]);
     expect((await store.getExecution(parent))?.nextWakeAtMs).toBe(T0 + 10);
     // Already ended: nothing changes.
     await expect(store.failWithoutLease(id, error, T0 + 30)).resolves.toBe(false);
@@ -158,13 +158,13 @@ describe("commit", () => {
     await clients.doc.send(
       new UpdateCommand({ TableName: tableName, Key: { PK: executionPk(parent), SK: META_SK }, UpdateExpression: "REMOVE nextWakeAtMs, dueShard" }),
     );
-    const child = await newExecution({ parent: { executionId: parent, cmd: 0 } });
+    const child = await newExecution({ parent: { executionId: parent, position: 0 } });
     const lease = acquired(await store.acquireLease(child, { owner: "w", nowMs: T0, leaseMs: 1_000 })).lease;
     await store.commit(
       lease,
       {
         ...batch([{ seq: 2, atMs: T0 + 5, type: "ExecutionCompleted", output: "done" }], { status: "completed", nextWakeAtMs: null, releaseLease: true, output: "done" }),
-        notifyParent: { executionId: parent, event: { type: "ChildEnded", cmd: 0, childId: child, status: "completed", output: "done" } },
+        notifyParent: { executionId: parent, event: { type: "ChildEnded", position: 0, childId: child, status: "completed", output: "done" } },
       },
       T0 + 5,
     );

@@ -4,14 +4,14 @@
  * whole history, the way a cold worker would.
  */
 import { drive, type CommitBatch, type DriveResult } from "../../lambdas/core/driver.js";
-import type { HistoryEvent, PendingEvent, PendingItem } from "../../lambdas/core/events.js";
+import type { HistoryEvent, InboxEvent, InboxItem } from "../../lambdas/core/events.js";
 import { WorkflowRun } from "../../lambdas/core/run.js";
 import type { ExecutionStatus } from "../../lambdas/core/status.js";
 import type { AnyWorkflow } from "../../lambdas/core/workflow.js";
 
 export class MemoryExecution {
   history: HistoryEvent[] = [];
-  inbox: PendingItem[] = [];
+  inbox: InboxItem[] = [];
   status: ExecutionStatus = "running";
   nextWakeAtMs: number | null | undefined;
   commits: CommitBatch[] = [];
@@ -30,7 +30,7 @@ export class MemoryExecution {
     this.history.push({ seq: 1, atMs: this.nowMs, type: "ExecutionStarted", workflow: definition.name, version: definition.version, input, run: 1 });
   }
 
-  send(event: PendingEvent): void {
+  send(event: InboxEvent): void {
     this.inboxCounter += 1;
     this.inbox.push({ key: `P#${this.inboxCounter}`, arrivedAtMs: this.nowMs, event });
   }
@@ -78,7 +78,7 @@ export class MemoryExecution {
           this.commits.push(batch);
         },
       },
-      { currentStatus: this.status, pending },
+      { currentStatus: this.status, inbox: pending },
     );
   }
 

@@ -5,7 +5,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type AnyWorkflow, defineWorkflow, type WorkflowContext } from "../../lambdas/core/index.js";
+import { type AnyWorkflow, defineWorkflow, type WorkflowContext } from "../../lambdas/index.js";
 import type { HistoryEvent } from "../../lambdas/core/events.js";
 import { createApiHandler } from "../../lambdas/handlers/api.js";
 import { createTestEnvironment, replayHistory, type TestEnvironment } from "../../lambdas/testing/index.js";
@@ -319,7 +319,7 @@ describe("replayHistory's input checks", () => {
     await expect(replayHistory(order, [])).rejects.toMatchObject({ code: "INVALID_HISTORY", message: "the history has no events" });
     const events = JSON.parse(waitingJson) as Record<string, unknown>[];
     await expect(replayHistory(order, events.slice(1) as never)).rejects.toMatchObject({ message: expect.stringContaining("must start with a run's ExecutionStarted") });
-    const broken = events.map((e, i) => (i === 1 ? { ...e, cmd: "zero" } : e));
+    const broken = events.map((e, i) => (i === 1 ? { ...e, position: "zero" } : e));
     await expect(replayHistory(order, broken as never)).rejects.toMatchObject({ code: "INVALID_HISTORY", message: expect.stringContaining("event 1 (seq 2)") });
     const timeless = events.map(({ atMs: _atMs, ...e }) => e);
     await expect(replayHistory(order, timeless as never)).rejects.toMatchObject({ message: expect.stringContaining("has no time") });

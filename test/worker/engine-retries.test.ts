@@ -13,7 +13,7 @@ import { WorkflowRegistry } from "../../lambdas/core/workflow.js";
 import { ConfigError } from "../../lambdas/handlers/config.js";
 import { createEngineDeps } from "../../lambdas/handlers/deps.js";
 import { SqsRedelivery, visibilitySecondsFor } from "../../lambdas/queue/redelivery.js";
-import { executionPk, META_SK, PENDING_PREFIX } from "../../lambdas/store/keys.js";
+import { executionPk, META_SK, INBOX_PREFIX } from "../../lambdas/store/keys.js";
 import { invokeWorker, RecordingRedelivery, sqsRecord, type WorkerWorld, workerWorld } from "./harness.js";
 
 let world: WorkerWorld;
@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 
 /** An execution of a version this worker does not have: every turn fails. */
-async function unregisteredExecution(options: { parent?: { executionId: string; cmd: number } } = {}): Promise<string> {
+async function unregisteredExecution(options: { parent?: { executionId: string; position: number } } = {}): Promise<string> {
   counter += 1;
   const id = `lost-${counter}`;
   await world.store.createExecution({ id, workflow: "greet", version: 7, input: "x", nowMs: Date.now(), ...options });
@@ -137,7 +137,7 @@ describe("after MAX_ENGINE_RETRIES (20) retries", () => {
     counter += 1;
     const parent = `parent-${counter}`;
     await world.store.createExecution({ id: parent, workflow: "greet", version: 1, input: "p", nowMs: Date.now() });
-    const id = await unregisteredExecution({ parent: { executionId: parent, cmd: 4 } });
+    const id = await unregisteredExecution({ parent: { executionId: parent, position: 4 } });
     await setRetryCount(id, MAX_ENGINE_RETRIES); // the first turn and 20 retries: this is the last
     const deps = world.deps([greet], { redelivery: new SqsRedelivery(world.clients.sqs, world.queueUrl, world.deadLetterQueueUrl) });
     const before = Date.now();
@@ -161,11 +161,11 @@ describe("after MAX_ENGINE_RETRIES (20) retries", () => {
       new QueryCommand({
         TableName: world.tableName,
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
-        ExpressionAttributeValues: { ":pk": executionPk(parent), ":p": PENDING_PREFIX },
+        ExpressionAttributeValues: { ":pk": executionPk(parent), ":p": INBOX_PREFIX },
         ConsistentRead: true,
       }),
     );
-    expect(inbox.Items?.map((i) => JSON.parse(String(i.data)))).toMatchObject([{ type: "ChildEnded", cmd: 4, childId: id, status: "failed" }]);
+    expect(inbox.Items?.map((i) => JSON.parse(String(i.data)))).toMatchObject([{ type: "ChildEnded", position: 4, childId: id, status: "failed" }]);
     expect((await world.store.getExecution(parent))?.nextWakeAtMs).toBeGreaterThanOrEqual(before);
   });
 

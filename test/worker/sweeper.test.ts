@@ -5,7 +5,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { defineWorkflow } from "../../lambdas/core/workflow.js";
 import { sweepDue } from "../../lambdas/engine/sweeper.js";
-import type { WakeupScheduler } from "../../lambdas/queue/wakeups.js";
+import type { WakeupScheduler } from "../../lambdas/ports/queue.js";
 import { drainIntoWorker, type WorkerWorld, workerWorld } from "./harness.js";
 
 let world: WorkerWorld;

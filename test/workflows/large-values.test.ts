@@ -1,7 +1,7 @@
 /** Values near the limit are stored once and read back whole; values over it fail clearly. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/index.js";
+import { defineWorkflow } from "../../lambdas/index.js";
 import { MAX_VALUE_BYTES } from "../../lambdas/core/limits.js";
 import { createDynamoDBTestEnvironment, type DynamoDBTestEnvironment } from "../../local/testing.js";
 

@@ -15,7 +15,7 @@ import {
   defineWorkflow,
   NonRetryableError,
   StepFailedError,
-} from "../../lambdas/core/index.js";
+} from "../../lambdas/index.js";
 import { RunCache } from "../../lambdas/engine/run-cache.js";
 import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
 import { createDynamoDBTestEnvironment } from "../../local/testing.js";

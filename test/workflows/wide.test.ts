@@ -1,7 +1,7 @@
 /** Wide fan-outs stay within DynamoDB's 100-item transaction limit: commits are split, order kept. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { defineWorkflow } from "../../lambdas/core/index.js";
+import { defineWorkflow } from "../../lambdas/index.js";
 import { createDynamoDBTestEnvironment, type DynamoDBTestEnvironment } from "../../local/testing.js";
 
 const leaf = defineWorkflow("leaf", async (ctx, input: { n: number }) => ctx.step("double", () => input.n * 2));

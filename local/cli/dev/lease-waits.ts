@@ -10,7 +10,7 @@
  * worker other than this process's are waiting. Each is printed when first seen and again every
  * `repeatMs` while it still waits; several at once share one line.
  */
-import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import type { ExecutionStore } from "../../../lambdas/ports/store.js";
 import { timeOfDay } from "./clock-time.js";
 
 export interface LeaseWaitsOptions {

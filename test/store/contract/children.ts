@@ -3,14 +3,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { HistoryEvent } from "../../../lambdas/core/events.js";
 import type { ChildStart } from "../../../lambdas/core/run.js";
 import { ChildIdInUseError } from "../../../lambdas/store/errors.js";
-import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import type { ExecutionStore } from "../../../lambdas/ports/store.js";
 import { batch, completeExecution, lease, newExecution, sleepingUntil, step, T0 } from "./fixtures.js";
 import type { StoreKit } from "./kits.js";
 
-function childStart(childId: string, parentCmd = 0): { event: HistoryEvent; start: ChildStart } {
+function childStart(childId: string, parentPosition = 0): { event: HistoryEvent; start: ChildStart } {
   return {
-    event: { seq: 2, atMs: T0, type: "ChildStarted", cmd: parentCmd, name: "kid", childId, workflow: "kid-wf", version: 3 },
-    start: { childId, workflow: "kid-wf", version: 3, input: { from: "parent" }, parentCmd },
+    event: { seq: 2, atMs: T0, type: "ChildStarted", position: parentPosition, name: "kid", childId, workflow: "kid-wf", version: 3 },
+    start: { childId, workflow: "kid-wf", version: 3, input: { from: "parent" }, parentPosition },
   };
 }
 
@@ -41,10 +41,10 @@ export function childContract(kit: StoreKit): void {
         retryCount: 0,
         inboxSeq: 0,
         nextWakeAtMs: T0 + 3,
-        parent: { executionId: "parent-1", cmd: 5 },
+        parent: { executionId: "parent-1", position: 5 },
       });
       expect((await store.readHistory("parent-1-kid")).events).toStrictEqual([
-        { seq: 1, atMs: T0 + 3, type: "ExecutionStarted", workflow: "kid-wf", version: 3, input: { from: "parent" }, run: 1, parent: { executionId: "parent-1", cmd: 5 } },
+        { seq: 1, atMs: T0 + 3, type: "ExecutionStarted", workflow: "kid-wf", version: 3, input: { from: "parent" }, run: 1, parent: { executionId: "parent-1", position: 5 } },
       ]);
       expect((await store.readHistory("parent-1")).events[1]).toStrictEqual(event);
     });
@@ -72,7 +72,7 @@ export function childContract(kit: StoreKit): void {
       // Not yet expired: in use.
       await expect(retained.commit(taken.lease, batch([event], { childStarts: [start] }), purgeAtMs - 1)).rejects.toBeInstanceOf(ChildIdInUseError);
       await retained.commit(taken.lease, batch([event], { childStarts: [start] }), purgeAtMs);
-      expect(await retained.getExecution("old-kid")).toMatchObject({ status: "running", workflow: "kid-wf", parent: { executionId: "parent-3", cmd: 0 }, createdAtMs: purgeAtMs });
+      expect(await retained.getExecution("old-kid")).toMatchObject({ status: "running", workflow: "kid-wf", parent: { executionId: "parent-3", position: 0 }, createdAtMs: purgeAtMs });
       expect((await retained.readHistory("old-kid")).events.map((e) => e.type)).toEqual(["ExecutionStarted"]);
     });
   });
@@ -119,9 +119,9 @@ export function childContract(kit: StoreKit): void {
 
   describe("commit: telling the parent", () => {
     async function childOf(parentId: string, childId: string) {
-      await store.createExecution(newExecution(childId, { parent: { executionId: parentId, cmd: 2 } }));
+      await store.createExecution(newExecution(childId, { parent: { executionId: parentId, position: 2 } }));
       const taken = await lease(store, childId);
-      const notice = { type: "ChildEnded" as const, cmd: 2, childId, status: "completed" as const, output: "kid done" };
+      const notice = { type: "ChildEnded" as const, position: 2, childId, status: "completed" as const, output: "kid done" };
       const ending = batch([{ seq: 2, atMs: T0, type: "ExecutionCompleted", output: "kid done" }], {
         execution: { status: "completed", nextWakeAtMs: null, releaseLease: true, output: "kid done" },
         notifyParent: { executionId: parentId, event: notice },

@@ -2,8 +2,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { InboxChangedError } from "../../../lambdas/core/errors.js";
 import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../../../lambdas/core/limits.js";
-import { HistoryConflictError, LeaseLostError, PayloadTooLargeError, PendingConflictError } from "../../../lambdas/store/errors.js";
-import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import { HistoryConflictError, LeaseLostError, PayloadTooLargeError, InboxConflictError } from "../../../lambdas/store/errors.js";
+import type { ExecutionStore } from "../../../lambdas/ports/store.js";
 import { batch, completion, lease, MINUTE, newExecution, signal, signalReceived, sleepingUntil, step, T0 } from "./fixtures.js";
 import type { StoreKit } from "./kits.js";
 
@@ -52,7 +52,7 @@ export function commitContract(kit: StoreKit): void {
       await store.createExecution(newExecution("inbox-seen-1"));
       const taken = await lease(store, "inbox-seen-1");
       expect(taken.previous.inboxSeq).toBe(0);
-      await store.addPending("inbox-seen-1", signal("go", 1), T0 + 1);
+      await store.addToInbox("inbox-seen-1", signal("go", 1), T0 + 1);
       const before = await store.getExecution("inbox-seen-1");
       // The update alone, and a transaction that also appends.
       await expect(store.commit(taken.lease, batch([], { execution: sleepingUntil(null) }), T0 + 2, { inboxSeen: 0 })).rejects.toBeInstanceOf(InboxChangedError);
@@ -68,7 +68,7 @@ export function commitContract(kit: StoreKit): void {
     it("checks the inbox counter on every transaction given inboxSeen, and not at all without it", async () => {
       await store.createExecution(newExecution("inbox-seen-2"));
       const taken = await lease(store, "inbox-seen-2");
-      await store.addPending("inbox-seen-2", signal("go", 1), T0 + 1);
+      await store.addToInbox("inbox-seen-2", signal("go", 1), T0 + 1);
       await expect(store.commit(taken.lease, batch([step(2), step(3)]), T0 + 2, { inboxSeen: 0 })).rejects.toBeInstanceOf(InboxChangedError);
       await store.commit(taken.lease, batch([step(2), step(3)]), T0 + 2);
       await store.commit(taken.lease, batch([], { lastSeq: 3, execution: sleepingUntil(null) }), T0 + 3);
@@ -79,7 +79,7 @@ export function commitContract(kit: StoreKit): void {
       await store.createExecution(newExecution("inbox-seen-3"));
       const zombie = await lease(store, "inbox-seen-3", "zombie", T0, 10);
       await lease(store, "inbox-seen-3", "holder", T0 + 11);
-      await store.addPending("inbox-seen-3", signal("go", 1), T0 + 12);
+      await store.addToInbox("inbox-seen-3", signal("go", 1), T0 + 12);
       await expect(store.commit(zombie.lease, batch([], { execution: sleepingUntil(null) }), T0 + 13, { inboxSeen: 0 })).rejects.toBeInstanceOf(LeaseLostError);
       await expect(store.commit(zombie.lease, batch([step(2)], { execution: sleepingUntil(null) }), T0 + 13, { inboxSeen: 0 })).rejects.toBeInstanceOf(LeaseLostError);
     });
@@ -130,8 +130,8 @@ export function commitContract(kit: StoreKit): void {
     it("deletes each with the event that records it", async () => {
       await store.createExecution(newExecution("consume-1"));
       const taken = await lease(store, "consume-1");
-      const first = await store.addPending("consume-1", signal("go", "one"), T0 + 1);
-      const second = await store.addPending("consume-1", signal("go", "two"), T0 + 2);
+      const first = await store.addToInbox("consume-1", signal("go", "one"), T0 + 1);
+      const second = await store.addToInbox("consume-1", signal("go", "two"), T0 + 2);
       await store.commit(taken.lease, batch([signalReceived(2, first)], { consumed: [{ item: first, seq: 2 }] }), T0 + 3);
       expect(await store.readInbox("consume-1")).toStrictEqual([second]);
       expect((await store.readHistory("consume-1")).events[1]).toStrictEqual(signalReceived(2, first));
@@ -139,14 +139,14 @@ export function commitContract(kit: StoreKit): void {
       expect(await store.readInboxSeq("consume-1")).toBe(2);
     });
 
-    it("fails a second commit of an item already consumed with PendingConflictError, and nothing of that commit lands", async () => {
+    it("fails a second commit of an item already consumed with InboxConflictError, and nothing of that commit lands", async () => {
       await store.createExecution(newExecution("consume-2"));
       const taken = await lease(store, "consume-2");
-      const item = await store.addPending("consume-2", signal("go", "one"), T0 + 1);
+      const item = await store.addToInbox("consume-2", signal("go", "one"), T0 + 1);
       await store.commit(taken.lease, batch([signalReceived(2, item)], { consumed: [{ item, seq: 2 }] }), T0 + 2);
       await expect(
         store.commit(taken.lease, batch([signalReceived(3, item)], { consumed: [{ item, seq: 3 }], execution: sleepingUntil(null) }), T0 + 3),
-      ).rejects.toBeInstanceOf(PendingConflictError);
+      ).rejects.toBeInstanceOf(InboxConflictError);
       expect((await store.readHistory("consume-2")).events.map((e) => e.seq)).toEqual([1, 2]);
       expect((await store.getExecution("consume-2"))?.status).toBe("running");
     });
@@ -154,7 +154,7 @@ export function commitContract(kit: StoreKit): void {
     it("takes an item with no event of its own (a repeated cancel) out of the inbox", async () => {
       await store.createExecution(newExecution("consume-3"));
       const taken = await lease(store, "consume-3");
-      const cancel = await store.addPending("consume-3", { type: "Cancel", reason: "twice" }, T0 + 1);
+      const cancel = await store.addToInbox("consume-3", { type: "Cancel", reason: "twice" }, T0 + 1);
       await store.commit(taken.lease, batch([], { lastSeq: 1, consumed: [{ item: cancel }], execution: sleepingUntil(null) }), T0 + 2);
       expect(await store.readInbox("consume-3")).toEqual([]);
     });
@@ -223,7 +223,7 @@ export function commitContract(kit: StoreKit): void {
     it("takes in more inbox items with no event of their own (repeated cancels) than one transaction holds", async () => {
       await store.createExecution(newExecution("size-4"));
       const cancels = [];
-      for (let i = 0; i < 150; i += 1) cancels.push(await store.addPending("size-4", { type: "Cancel" }, T0 + 1));
+      for (let i = 0; i < 150; i += 1) cancels.push(await store.addToInbox("size-4", { type: "Cancel" }, T0 + 1));
       const taken = await lease(store, "size-4", "worker", T0 + 2);
       const consumed = cancels.map((item) => ({ item }));
       await store.commit(taken.lease, batch([], { lastSeq: 1, consumed, execution: sleepingUntil(null) }), T0 + 2, { inboxSeen: 150 });

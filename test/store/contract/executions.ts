@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_VALUE_BYTES } from "../../../lambdas/core/limits.js";
 import { PayloadTooLargeError } from "../../../lambdas/store/errors.js";
-import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import type { ExecutionStore } from "../../../lambdas/ports/store.js";
 import { batch, completeExecution, completion, lease, newExecution, signal, signalReceived, step, T0 } from "./fixtures.js";
 import type { StoreKit } from "./kits.js";
 
@@ -46,7 +46,7 @@ export function executionContract(kit: StoreKit): void {
     });
 
     it("keeps the parent of a child execution, on the record and its ExecutionStarted", async () => {
-      const parent = { executionId: "create-parent", cmd: 4 };
+      const parent = { executionId: "create-parent", position: 4 };
       const { execution } = await store.createExecution(newExecution("create-child", { parent }));
       expect(execution.parent).toStrictEqual(parent);
       expect((await store.getExecution("create-child"))?.parent).toStrictEqual(parent);
@@ -203,13 +203,13 @@ export function executionContract(kit: StoreKit): void {
         T0 + 1,
       );
       await store.commit(taken.lease, batch([step(5)]), T0 + 2);
-      const late = await store.addPending("snapshot-1", signal("s", "late", "sig-late"), T0 + 20);
-      const early = await store.addPending("snapshot-1", signal("s", "early", "sig-early"), T0 + 10);
+      const late = await store.addToInbox("snapshot-1", signal("s", "late", "sig-late"), T0 + 20);
+      const early = await store.addToInbox("snapshot-1", signal("s", "early", "sig-early"), T0 + 10);
 
       const whole = await store.loadSnapshot("snapshot-1", { nowMs: T0 });
       expect(whole?.execution).toMatchObject({ run: 2, runStartSeq: 4, lastSeq: 4, input: { round: 2 }, inboxSeq: 2, leaseOwner: "worker" });
       expect(whole?.history.map((e) => e.seq)).toEqual([4, 5]);
-      expect(whole?.pending).toStrictEqual([early, late]);
+      expect(whole?.inbox).toStrictEqual([early, late]);
       expect((await store.loadSnapshot("snapshot-1", { afterSeq: 4, nowMs: T0 }))?.history.map((e) => e.seq)).toEqual([5]);
       expect((await store.loadSnapshot("snapshot-1", { afterSeq: 5, nowMs: T0 }))?.history).toEqual([]);
       // readHistory still reads every run.
@@ -225,7 +225,7 @@ export function executionContract(kit: StoreKit): void {
     beforeAll(async () => {
       await store.createExecution(newExecution("events-1"));
       const taken = await lease(store, "events-1");
-      const pending = await store.addPending("events-1", signal("s", "payload", "sig-1"), T0);
+      const pending = await store.addToInbox("events-1", signal("s", "payload", "sig-1"), T0);
       await store.commit(taken.lease, batch([step(2), signalReceived(3, pending)], { consumed: [{ item: pending, seq: 3 }] }), T0);
     });
 

@@ -1,7 +1,7 @@
 /** Building blocks of the contract tests: times, events, batches, leases. */
 import type { CommitBatch, ExecutionUpdate } from "../../../lambdas/core/driver.js";
-import type { HistoryEvent, PendingItem } from "../../../lambdas/core/events.js";
-import type { ExecutionStore, LeaseResult, NewExecution } from "../../../lambdas/store/store.js";
+import type { HistoryEvent, InboxItem } from "../../../lambdas/core/events.js";
+import type { ExecutionStore, LeaseResult, NewExecution } from "../../../lambdas/ports/store.js";
 
 export const T0 = 1_800_000_000_000;
 export const MINUTE = 60_000;
@@ -23,10 +23,10 @@ export function newExecution(id: string, overrides: Partial<NewExecution> = {}):
 }
 
 export function step(seq: number, result: unknown = `result-${seq}`, atMs = T0): HistoryEvent {
-  return { seq, atMs, type: "StepCompleted", cmd: seq, name: `step-${seq}`, attempt: 1, result };
+  return { seq, atMs, type: "StepCompleted", position: seq, name: `step-${seq}`, attempt: 1, result };
 }
 
-export function signalReceived(seq: number, pending: PendingItem, atMs = T0): HistoryEvent {
+export function signalReceived(seq: number, pending: InboxItem, atMs = T0): HistoryEvent {
   if (pending.event.type !== "Signal") throw new Error("not a signal");
   return { seq, atMs, type: "SignalReceived", name: pending.event.name, signalId: pending.event.signalId, payload: pending.event.payload, arrivedAtMs: pending.arrivedAtMs };
 }

@@ -3,7 +3,7 @@
  * (a table of its own per `newStore`), and the in-memory store.
  */
 import { DynamoExecutionStore } from "../../../lambdas/store/dynamo-store.js";
-import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import type { ExecutionStore } from "../../../lambdas/ports/store.js";
 import { createTable } from "../../../lambdas/store/table.js";
 import { MemoryExecutionStore } from "../../../lambdas/testing/memory-store.js";
 import { testClients, uniqueName } from "../../support/services.js";

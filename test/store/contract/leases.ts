@@ -1,7 +1,7 @@
 /** acquireLease, unlock, markProgress, and what a zombie (a worker whose lease was taken over) can still do. */
 import { beforeAll, describe, expect, it } from "vitest";
 import { HistoryConflictError, LeaseLostError } from "../../../lambdas/store/errors.js";
-import type { ExecutionStore } from "../../../lambdas/store/store.js";
+import type { ExecutionStore } from "../../../lambdas/ports/store.js";
 import { acquired, batch, completion, lease, newExecution, sleepingUntil, step, T0 } from "./fixtures.js";
 import type { StoreKit } from "./kits.js";
 
@@ -27,7 +27,7 @@ export function leaseContract(kit: StoreKit): void {
       // Waiting for a signal only (no wake time): not due, until a signal is in the inbox.
       await store.commit(acquired(await store.acquireLease("lease-due", { owner: "d", nowMs: T0 + 5, leaseMs: 1_000 })).lease, batch([], { execution: sleepingUntil(null) }), T0 + 6);
       expect(await store.acquireLease("lease-due", { owner: "e", nowMs: T0 + 7, leaseMs: 1_000, dueByMs: T0 + 300_007 })).toMatchObject({ acquired: false, reason: "not-due" });
-      await store.addPending("lease-due", { type: "Signal", name: "go", signalId: "s1", payload: 1 }, T0 + 8);
+      await store.addToInbox("lease-due", { type: "Signal", name: "go", signalId: "s1", payload: 1 }, T0 + 8);
       expect(await store.acquireLease("lease-due", { owner: "f", nowMs: T0 + 9, leaseMs: 1_000, dueByMs: T0 + 300_009 })).toMatchObject({ acquired: true });
       // A live lease is "held" rather than "not-due".
       expect(await store.acquireLease("lease-due", { owner: "g", nowMs: T0 + 10, leaseMs: 1_000, dueByMs: T0 + 300_010 })).toMatchObject({ acquired: false, reason: "held" });

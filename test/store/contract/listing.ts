@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ExecutionStatus } from "../../../lambdas/core/status.js";
 import { InvalidCursorError } from "../../../lambdas/store/cursor.js";
-import type { ExecutionListPage, ExecutionStore, ListExecutionsQuery } from "../../../lambdas/store/store.js";
+import type { ExecutionListPage, ExecutionStore, ListExecutionsQuery } from "../../../lambdas/ports/store.js";
 import { batch, completeExecution, lease, newExecution, signal, sleepingUntil, T0 } from "./fixtures.js";
 import type { StoreKit } from "./kits.js";
 
@@ -91,7 +91,7 @@ export function listingContract(kit: StoreKit): void {
     it("shows an execution without input, output and error, read from the list's projection (lease and inbox counter included)", async () => {
       const own = await kit.newStore();
       await own.createExecution(newExecution("listed", { workflow: "solo", input: { secret: 1 } }));
-      await own.addPending("listed", signal("s", 1), T0 + 1);
+      await own.addToInbox("listed", signal("s", 1), T0 + 1);
       await lease(own, "listed", "holder", T0 + 2);
       const page = await own.listExecutions({ workflow: "solo", limit: 10 });
       expect(page.executions).toStrictEqual([

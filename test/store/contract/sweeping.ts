@@ -1,4 +1,4 @@
-/** What the sweeper calls: findDue, pendingExecutions (claims), purgeExpired; and failWithoutLease. Each test has a store of its own. */
+/** What the sweeper calls: findDue, claimDueExecutions (claims), purgeExpired; and failWithoutLease. Each test has a store of its own. */
 import { describe, expect, it } from "vitest";
 import { LeaseLostError } from "../../../lambdas/store/errors.js";
 import { batch, completeExecution, lease, MINUTE, newExecution, signal, sleepingUntil, step, T0 } from "./fixtures.js";
@@ -27,24 +27,24 @@ export function sweepContract(kit: StoreKit): void {
     });
   });
 
-  describe("pendingExecutions", () => {
+  describe("claimDueExecutions", () => {
     it("claims due executions by moving their wake time to the claim's end; they are not due again until it runs out", async () => {
       const store = await kit.newStore();
       // Due a millisecond apart: DynamoDB leaves the order of equal wake times open.
       for (const [i, id] of ["claim-1", "claim-2", "claim-3"].entries()) await store.createExecution(newExecution(id, { nowMs: T0 + i }));
-      const claimed = await store.pendingExecutions(30_000, 10, { nowMs: T0 + 1_000 });
+      const claimed = await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 1_000 });
       expect(claimed.map((c) => c.executionId)).toEqual(["claim-1", "claim-2", "claim-3"]);
       for (const id of ["claim-1", "claim-2", "claim-3"]) expect((await store.getExecution(id))?.nextWakeAtMs).toBe(T0 + 31_000);
       // Ordered by their new wake time, equal for all three now.
-      expect(await store.pendingExecutions(30_000, 10, { nowMs: T0 + 2_000 })).toEqual([]);
-      expect((await store.pendingExecutions(30_000, 10, { nowMs: T0 + 31_000 })).map((c) => c.executionId).sort()).toEqual(["claim-1", "claim-2", "claim-3"]);
+      expect(await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 2_000 })).toEqual([]);
+      expect((await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 31_000 })).map((c) => c.executionId).sort()).toEqual(["claim-1", "claim-2", "claim-3"]);
     });
 
     it("gives two sweepers running at once disjoint claims that cover every due execution", async () => {
       const store = await kit.newStore();
       const ids = Array.from({ length: 30 }, (_, i) => `sweep-${String(i).padStart(2, "0")}`);
       for (const id of ids) await store.createExecution(newExecution(id));
-      const [a, b] = await Promise.all([store.pendingExecutions(30_000, 100, { nowMs: T0 + 1_000 }), store.pendingExecutions(30_000, 100, { nowMs: T0 + 1_000 })]);
+      const [a, b] = await Promise.all([store.claimDueExecutions(30_000, 100, { nowMs: T0 + 1_000 }), store.claimDueExecutions(30_000, 100, { nowMs: T0 + 1_000 })]);
       const mine = a.map((c) => c.executionId);
       const theirs = b.map((c) => c.executionId);
       expect(mine.filter((id) => theirs.includes(id))).toEqual([]);
@@ -59,7 +59,7 @@ export function sweepContract(kit: StoreKit): void {
       await lease(store, "skip-expired-lease", "w", T0, 10);
       const late = await lease(store, "skip-late");
       await store.commit(late.lease, batch([], { execution: sleepingUntil(T0 + MINUTE) }), T0);
-      const claimed = await store.pendingExecutions(30_000, 10, { nowMs: T0 + 1_000, dueBeforeMs: T0 + 5_000 });
+      const claimed = await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 1_000, dueBeforeMs: T0 + 5_000 });
       expect(claimed.map((c) => c.executionId).sort()).toEqual(["skip-expired-lease", "skip-free"]);
     });
 
@@ -67,19 +67,19 @@ export function sweepContract(kit: StoreKit): void {
       const store = await kit.newStore();
       await store.createExecution(newExecution("unclaim-1"));
       await store.createExecution(newExecution("unclaim-2"));
-      const claims = await store.pendingExecutions(30_000, 10, { nowMs: T0 + 1_000 });
+      const claims = await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 1_000 });
       await claims.find((c) => c.executionId === "unclaim-1")?.unlock();
       expect((await store.getExecution("unclaim-1"))?.nextWakeAtMs).toBe(T0);
-      await store.addPending("unclaim-2", signal("s", 1), T0 + 2_000);
+      await store.addToInbox("unclaim-2", signal("s", 1), T0 + 2_000);
       await claims.find((c) => c.executionId === "unclaim-2")?.unlock();
       expect((await store.getExecution("unclaim-2"))?.nextWakeAtMs).toBe(T0 + 2_000);
-      expect((await store.pendingExecutions(30_000, 10, { nowMs: T0 + 3_000 })).map((c) => c.executionId).sort()).toEqual(["unclaim-1", "unclaim-2"]);
+      expect((await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 3_000 })).map((c) => c.executionId).sort()).toEqual(["unclaim-1", "unclaim-2"]);
     });
 
     it("answers nothing when nothing is due", async () => {
       const store = await kit.newStore();
       await store.createExecution(newExecution("nothing-due"));
-      expect(await store.pendingExecutions(30_000, 10, { nowMs: T0 - 1 })).toEqual([]);
+      expect(await store.claimDueExecutions(30_000, 10, { nowMs: T0 - 1 })).toEqual([]);
     });
   });
 
@@ -87,7 +87,7 @@ export function sweepContract(kit: StoreKit): void {
     it("appends ExecutionFailed after the last event, fences out the lease holder and tells the parent", async () => {
       const store = await kit.newStore({ retentionSeconds: 100 });
       await store.createExecution(newExecution("fail-parent"));
-      const parent = { executionId: "fail-parent", cmd: 3 };
+      const parent = { executionId: "fail-parent", position: 3 };
       await store.createExecution(newExecution("fail-kid", { parent }));
       const holder = await lease(store, "fail-kid", "holder", T0, MINUTE);
       await store.commit(holder.lease, batch([step(2)]), T0 + 1);
@@ -100,7 +100,7 @@ export function sweepContract(kit: StoreKit): void {
       expect(record?.nextWakeAtMs).toBeUndefined();
       await expect(store.commit(holder.lease, batch([], { execution: sleepingUntil(null) }), T0 + 20)).rejects.toBeInstanceOf(LeaseLostError);
       await expect(store.commit(holder.lease, batch([step(4), step(5)]), T0 + 20)).rejects.toBeInstanceOf(LeaseLostError);
-      expect((await store.readInbox("fail-parent")).map((p) => p.event)).toStrictEqual([{ type: "ChildEnded", cmd: 3, childId: "fail-kid", status: "failed", error }]);
+      expect((await store.readInbox("fail-parent")).map((p) => p.event)).toStrictEqual([{ type: "ChildEnded", position: 3, childId: "fail-kid", status: "failed", error }]);
       expect(await store.getExecution("fail-parent")).toMatchObject({ nextWakeAtMs: T0 + 10, inboxSeq: 1 });
     });
 
@@ -113,8 +113,8 @@ export function sweepContract(kit: StoreKit): void {
       expect(await store.failWithoutLease("nobody", error, T0 + 1)).toBe(false);
       expect(await store.getExecution("nobody")).toBeUndefined();
       await completeExecution(store, "fail-ended-parent");
-      await store.createExecution(newExecution("fail-kid-2", { parent: { executionId: "fail-ended-parent", cmd: 0 } }));
-      expect(await store.failWithoutLease("fail-kid-2", error, T0 + 2, { parent: { executionId: "fail-ended-parent", cmd: 0 } })).toBe(true);
+      await store.createExecution(newExecution("fail-kid-2", { parent: { executionId: "fail-ended-parent", position: 0 } }));
+      expect(await store.failWithoutLease("fail-kid-2", error, T0 + 2, { parent: { executionId: "fail-ended-parent", position: 0 } })).toBe(true);
       expect((await store.getExecution("fail-kid-2"))?.status).toBe("failed");
       expect(await store.readInbox("fail-ended-parent")).toEqual([]);
       expect((await store.readHistory("fail-kid-2")).events.map((e) => e.type)).toEqual(["ExecutionStarted", "ExecutionFailed"]);
@@ -126,7 +126,7 @@ export function sweepContract(kit: StoreKit): void {
       const store = await kit.newStore({ retentionSeconds: 60 });
       // An inbox item left when it ended goes too.
       await store.createExecution(newExecution("purge-a"));
-      await store.addPending("purge-a", signal("s", "left over"), T0);
+      await store.addToInbox("purge-a", signal("s", "left over"), T0);
       const a = await lease(store, "purge-a");
       await store.commit(a.lease, batch([step(2), { seq: 3, atMs: T0, type: "ExecutionCompleted", output: 1 }], { execution: { status: "completed", nextWakeAtMs: null, releaseLease: true, output: 1 } }), T0);
       await completeExecution(store, "purge-b", T0 + 10);

@@ -1,5 +1,5 @@
 /**
- * `pendingExecutions(lockTimeMs, limit)`: the sweeper's claim on due executions, against
+ * `claimDueExecutions(lockTimeMs, limit)`: the sweeper's claim on due executions, against
  * DynamoDB Local.
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -35,23 +35,23 @@ async function wakeAt(id: string): Promise<number | undefined> {
   return out.Item?.nextWakeAtMs as number | undefined;
 }
 
-describe("pendingExecutions", () => {
+describe("claimDueExecutions", () => {
   it("claims due executions by moving their wake time to the end of the claim", async () => {
     const ids = await dueExecutions(3);
-    const claimed = await store.pendingExecutions(30_000, 10, { nowMs: T0 + 1_000 });
+    const claimed = await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 1_000 });
     expect(claimed.map((c) => c.executionId).sort()).toEqual(ids);
     for (const id of ids) expect(await wakeAt(id)).toBe(T0 + 31_000);
     // Claimed: not due again until the claim runs out.
-    expect(await store.pendingExecutions(30_000, 10, { nowMs: T0 + 2_000 })).toEqual([]);
-    expect((await store.pendingExecutions(30_000, 10, { nowMs: T0 + 31_000 })).map((c) => c.executionId).sort()).toEqual(ids);
+    expect(await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 2_000 })).toEqual([]);
+    expect((await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 31_000 })).map((c) => c.executionId).sort()).toEqual(ids);
   });
 
   it("gives two sweepers running at once disjoint sets that cover every due execution", async () => {
     const ids = await dueExecutions(40);
     const other = new DynamoExecutionStore({ client: testClients().doc, tableName });
     const [a, b] = await Promise.all([
-      store.pendingExecutions(30_000, 100, { nowMs: T0 + 1_000 }),
-      other.pendingExecutions(30_000, 100, { nowMs: T0 + 1_000 }),
+      store.claimDueExecutions(30_000, 100, { nowMs: T0 + 1_000 }),
+      other.claimDueExecutions(30_000, 100, { nowMs: T0 + 1_000 }),
     ]);
     const mine = a.map((c) => c.executionId);
     const theirs = b.map((c) => c.executionId);
@@ -69,16 +69,16 @@ describe("pendingExecutions", () => {
     await clients.doc.send(
       new UpdateCommand({ TableName: tableName, Key: { PK: executionPk(later as string), SK: META_SK }, UpdateExpression: "SET nextWakeAtMs = :t", ExpressionAttributeValues: { ":t": T0 + 60_000 } }),
     );
-    const claimed = await store.pendingExecutions(30_000, 10, { nowMs: T0 + 1_000, dueBeforeMs: T0 + 5_000 });
+    const claimed = await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 1_000, dueBeforeMs: T0 + 5_000 });
     expect(claimed.map((c) => c.executionId)).toEqual([free]);
   });
 
   it("gives a claim back with unlock: the execution is due again at its old time", async () => {
     const [id] = await dueExecutions(1);
-    const [claim] = await store.pendingExecutions(30_000, 10, { nowMs: T0 + 1_000 });
+    const [claim] = await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 1_000 });
     await claim?.unlock();
     expect(await wakeAt(id as string)).toBe(T0);
-    expect((await store.pendingExecutions(30_000, 10, { nowMs: T0 + 1_000 })).map((c) => c.executionId)).toEqual([id]);
+    expect((await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 1_000 })).map((c) => c.executionId)).toEqual([id]);
   });
 
   it("takes an ended execution that a late notification made due out of the due index", async () => {
@@ -92,7 +92,7 @@ describe("pendingExecutions", () => {
         ExpressionAttributeValues: { ":done": "completed" },
       }),
     );
-    expect(await store.pendingExecutions(30_000, 10, { nowMs: T0 + 1_000 })).toEqual([]);
+    expect(await store.claimDueExecutions(30_000, 10, { nowMs: T0 + 1_000 })).toEqual([]);
     expect(await wakeAt(id as string)).toBeUndefined();
   });
 
@@ -102,7 +102,7 @@ describe("pendingExecutions", () => {
     const client = new DynamoDBClient({ endpoint: inject("dynamoEndpoint"), region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } });
     meter.attach(client, "dynamodb");
     const metered = new DynamoExecutionStore({ client, tableName });
-    expect(await metered.pendingExecutions(30_000, 100, { nowMs: T0 - 1 })).toEqual([]);
+    expect(await metered.claimDueExecutions(30_000, 100, { nowMs: T0 - 1 })).toEqual([]);
     expect(meter.snapshot()).toEqual({ "dynamodb.Query": expect.objectContaining({ requests: 1 }) });
   });
 });

@@ -1,6 +1,6 @@
 import type { CommitBatch } from "../core/driver.js";
 import type { ErrorInfo } from "../core/errors.js";
-import type { HistoryEvent, PendingEvent, PendingItem } from "../core/events.js";
+import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import type { ExecutionStatus } from "../core/status.js";
 
 /** The execution item (META), as the engine and the API see it. */
@@ -28,7 +28,7 @@ export interface ExecutionRecord {
   /** +1 for every item put in the inbox (see MetaItem). */
   inboxSeq: number;
   nextWakeAtMs?: number;
-  parent?: { executionId: string; cmd: number };
+  parent?: { executionId: string; position: number };
   /** Once ended: when its retention ends. From then it is gone for every reader, and the sweeper removes its items. */
   purgeAtMs?: number;
 }
@@ -67,7 +67,7 @@ export interface NewExecution {
   version: number;
   input: unknown;
   nowMs: number;
-  parent?: { executionId: string; cmd: number };
+  parent?: { executionId: string; position: number };
 }
 
 export interface Page<T> {
@@ -100,8 +100,8 @@ export interface ExecutionListPage {
   next?: unknown;
 }
 
-/** A due execution claimed by `pendingExecutions`, with the callback that gives the claim back. */
-export interface PendingExecution {
+/** A due execution claimed by `claimDueExecutions`, with the callback that gives the claim back. */
+export interface ClaimedExecution {
   executionId: string;
   /** Makes the execution due again at once (e.g. its wake-up could not be sent). */
   unlock: () => Promise<void>;
@@ -113,7 +113,7 @@ export interface ExecutionSnapshot {
   /** History of the current run after `afterSeq`, in order. */
   history: HistoryEvent[];
   /** The inbox, oldest first. */
-  pending: PendingItem[];
+  inbox: InboxItem[];
 }
 
 /**
@@ -154,11 +154,11 @@ export interface ExecutionStore {
    * Puts an event in a running execution's inbox (signal, cancel) and makes it due. Refuses
    * (InboxFullError) a signal beyond the inbox's limits.
    */
-  addPending(executionId: string, event: PendingEvent, nowMs: number): Promise<PendingItem>;
+  addToInbox(executionId: string, event: InboxEvent, nowMs: number): Promise<InboxItem>;
   /** The execution's inbox counter (`inboxSeq`): one small consistent read. */
   readInboxSeq(executionId: string): Promise<number | undefined>;
   /** Every item in the execution's inbox, oldest first. */
-  readInbox(executionId: string): Promise<PendingItem[]>;
+  readInbox(executionId: string): Promise<InboxItem[]>;
   /** Signal events of earlier runs by seq (continue-as-new carries them), in the order asked. */
   readEvents(executionId: string, seqs: readonly number[]): Promise<HistoryEvent[]>;
   /** Executions due by `nowMs` (sparse index), oldest first. */
@@ -168,14 +168,14 @@ export interface ExecutionStore {
    * for `lockTimeMs` (its wake time moves to the claim's end), so that two sweepers never both
    * wake the same one. One query when nothing is due.
    */
-  pendingExecutions(lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<PendingExecution[]>;
+  claimDueExecutions(lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<ClaimedExecution[]>;
   /**
    * Marks a running execution failed without a lease (when one cannot be had): ExecutionFailed
    * appended after the last event, with a conditional status update that also bumps the fencing
    * token, so a worker still holding a lease can no longer commit. A parent is told (inbox + due),
    * as a commit would. False if the execution had already ended.
    */
-  failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options?: { parent?: { executionId: string; cmd: number } }): Promise<boolean>;
+  failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options?: { parent?: { executionId: string; position: number } }): Promise<boolean>;
   /**
    * Executions newest first, from the byWorkflow index (status filtered) or the byStatus index.
    * A page can hold fewer than `limit` executions and still have a `next`; a `next` this store did
