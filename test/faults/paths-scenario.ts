@@ -48,6 +48,10 @@ export function pathsScenario(): ScenarioOptions {
     minRemainingMs: 500,
     // The sweeper takes an ended execution out of the due index within its grace and an interval.
     quietMs: 4_000,
+    // The sweeper's faults must be met on every run: a busy machine (other test files) can leave
+    // more than 100 wake-ups queued, and the default backlog rule would then keep the sweeper
+    // from waking anything within the run. The soak covers that rule.
+    load: { sweepBacklog: { messages: 1_000 } },
     paths: {
       midTurn: { executions: 10 },
       cancel: { stepping: 12, sleeping: 8 },

@@ -70,6 +70,9 @@ export interface WorkflowsBundlerOptions {
  * const bundler = await createWorkflowsBundler({ workflowsFile, projectDir, outDir: join(projectDir, ".durable", "build") });
  * const { workflows } = await bundler.load();
  */
+/** How long a failed build waits for a newer one before it is reported (a save still being written). */
+const FAILURE_SETTLE_MS = 300;
+
 export async function createWorkflowsBundler(options: WorkflowsBundlerOptions): Promise<WorkflowsBundler> {
   const { workflowsFile, projectDir, outDir } = options;
   const shown = relative(projectDir, workflowsFile) || workflowsFile;
@@ -139,7 +142,9 @@ export async function createWorkflowsBundler(options: WorkflowsBundlerOptions): 
     async watch(onReload) {
       let failedSinceServed = false;
       let queue = Promise.resolve();
+      let builds = 0;
       onEnd = (result) => {
+        const build = (builds += 1);
         // One outcome at a time, in build order, even if esbuild ends a build before the last report returned.
         queue = queue.then(async () => {
           const before = current?.hash;
@@ -151,8 +156,13 @@ export async function createWorkflowsBundler(options: WorkflowsBundlerOptions): 
             failedSinceServed = false;
             await onReload({ ok: true, loaded: built.loaded, unchanged });
           } catch (error) {
-            failedSinceServed = true;
             const loadError = error instanceof WorkflowsLoadError ? error : new WorkflowsLoadError("IMPORT_FAILED", firstLine(error), "fix it and save again", { cause: error });
+            // An editor that truncates and then writes gets a build of a half-written file, and the
+            // rest of the write starts another build at once: a failure counts only if no build
+            // follows it within a moment.
+            await new Promise((resolve) => setTimeout(resolve, FAILURE_SETTLE_MS));
+            if (build !== builds || !onEnd) return;
+            failedSinceServed = true;
             await onReload({ ok: false, error: loadError });
           }
         });
