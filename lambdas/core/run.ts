@@ -198,11 +198,11 @@ export class WorkflowRun {
   private continueInput: { input: unknown } | undefined;
   private started = false;
   /**
-   * True while the engine lets the workflow run (starting it, or applying an event and draining):
-   * a durable call or a return outside these windows came from something the engine does not
+   * True while this runtime lets the workflow run (starting it, or applying an event and draining):
+   * a durable call or a return outside these windows came from something this runtime does not
    * control (a bare timer, a fetch), which a replay would not reproduce.
    */
-  private engineActive = false;
+  private runtimeActive = false;
 
   constructor(options: WorkflowRunOptions) {
     this.executionId = options.executionId;
@@ -280,7 +280,7 @@ export class WorkflowRun {
       this.started = true;
       const ctx = this.createContext(true);
       const input = (this.history[0] as HistoryEvent & ExecutionStarted).input;
-      this.engineActive = true;
+      this.runtimeActive = true;
       Promise.resolve()
         .then(() => this.definition.fn(ctx, input as never))
         .then(
@@ -288,30 +288,30 @@ export class WorkflowRun {
           (error: unknown) => this.settle({ kind: "threw", error }),
         );
       await drain();
-      this.engineActive = false;
+      this.runtimeActive = false;
     }
     while (this.applied < this.history.length && !this.fatalError) {
       const event = this.history[this.applied] as HistoryEvent;
       this.applied += 1;
-      this.engineActive = true;
+      this.runtimeActive = true;
       this.apply(event);
       await drain();
-      this.engineActive = false;
+      this.runtimeActive = false;
     }
   }
 
   private settle(outcome: Outcome): void {
     if (this.outcome.kind !== "pending") return;
-    if (!this.engineActive && !(outcome.kind === "threw" && isContinueAsNewMarker(outcome.error))) {
+    if (!this.runtimeActive && !(outcome.kind === "threw" && isContinueAsNewMarker(outcome.error))) {
       this.fail(new WorkflowBlockedError("the workflow function returned"));
       return;
     }
     this.outcome = outcome;
   }
 
-  /** A durable call made while the engine was not running the workflow: see `engineActive`. */
-  private checkCalledByEngine(kind: string, name: string): void {
-    if (!this.engineActive) this.fail(new WorkflowBlockedError(`it called ${kind} "${name}"`));
+  /** A durable call made while this runtime was not running the workflow: see `runtimeActive`. */
+  private checkCalledByRuntime(kind: string, name: string): void {
+    if (!this.runtimeActive) this.fail(new WorkflowBlockedError(`it called ${kind} "${name}"`));
   }
 
   /** Adds events just committed by the driver and lets the workflow run on them. */
@@ -579,7 +579,7 @@ export class WorkflowRun {
 
       step<T>(name: string, fn: (info: StepInfo) => Promise<T> | T, options: StepOptions = {}): Promise<T> {
         checkName("step", name);
-        run.checkCalledByEngine("step", name);
+        run.checkCalledByRuntime("step", name);
         const retry = options.retry === undefined && run.defaultRetry ? run.defaultRetry : resolveRetryPolicy(options.retry);
         const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout);
         const c = run.issue<StepCommand>((position) => ({
@@ -600,14 +600,14 @@ export class WorkflowRun {
 
       sleep(name: string, duration: Duration): Promise<void> {
         checkName("sleep", name);
-        run.checkCalledByEngine("sleep", name);
+        run.checkCalledByRuntime("sleep", name);
         const ms = toMs(duration);
         return run.timer(name, cancellable, () => run.clock() + ms);
       },
 
       sleepUntil(name: string, until: Date | number): Promise<void> {
         checkName("sleep", name);
-        run.checkCalledByEngine("sleepUntil", name);
+        run.checkCalledByRuntime("sleepUntil", name);
         const at = typeof until === "number" ? until : until.getTime();
         if (!Number.isFinite(at)) throw new RangeError(`sleepUntil("${name}"): not a valid time`);
         return run.timer(name, cancellable, () => at);
@@ -615,7 +615,7 @@ export class WorkflowRun {
 
       waitForSignal<T>(name: string, options: SignalWaitOptions = {}): Promise<T> {
         checkName("signal", name);
-        run.checkCalledByEngine("waitForSignal", name);
+        run.checkCalledByRuntime("waitForSignal", name);
         const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout);
         const c = run.issue<SignalCommand>((position, record) => ({
           kind: "signal",
@@ -644,7 +644,7 @@ export class WorkflowRun {
       },
 
       child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options: ChildOptions = {}): Promise<O> {
-        run.checkCalledByEngine("child", workflow.name);
+        run.checkCalledByRuntime("child", workflow.name);
         const c = run.issue<ChildCommand>((position, record) => ({
           kind: "child",
           position,
@@ -674,7 +674,7 @@ export class WorkflowRun {
       },
 
       continueAsNew(input: unknown): Promise<never> {
-        run.checkCalledByEngine("continueAsNew", "");
+        run.checkCalledByRuntime("continueAsNew", "");
         run.continueInput = { input };
         return Promise.reject(new ContinueAsNewMarker());
       },
