@@ -3,7 +3,7 @@
  * folder next to aws-cdk-lib and constructs (test/package/scratch-app), and there the user's four
  * paths: the app typechecks against the published declarations, `cdk synth` of a stack with
  * DurableWorkflows bundles the app's own workflows file, a test on `durable-aws/testing` runs in
- * memory with no Java on the PATH, and `durable dev` serves the file while `durable-aws/client`
+ * memory with no Java on the PATH (and on DynamoDB Local with it), and `durable dev` serves the file while `durable-aws/client`
  * completes an execution through it. publint checks the very tarball installed.
  *
  * The install takes its packages from npm's cache first (`--prefer-offline`), at the versions the
@@ -21,11 +21,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const fixture = join(repoRoot, "test", "package", "scratch-app");
 
-/** The environment a user's shell would give: none of npm's or vitest's own variables. */
+/** The environment a user's shell would give: none of npm's, vitest's or this suite's own variables. */
 function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(npm_|VITEST|NODE_OPTIONS$|TSX_|INIT_CWD$)/i.test(key)) continue;
+    if (/^(npm_|VITEST|NODE_OPTIONS$|TSX_|INIT_CWD$|DURABLE_TEST_)/i.test(key)) continue;
     env[key] = value;
   }
   return { ...env, ...extra };
@@ -163,6 +163,12 @@ describe("the durable-aws package, installed into a user's app", () => {
     expect(result.stdout).toMatch(/# pass 2\b/);
     expect(result.stdout).toMatch(/# fail 0\b/);
   });
+
+  it("runs the same kind of test on durable-aws/testing/dynamodb-local (DynamoDB Local, the SQS emulator)", async () => {
+    const result = await run(process.execPath, [join(app, "node_modules", "tsx", "dist", "cli.mjs"), "--test", "src/workflows.dynamodb.spec.ts"], { cwd: app, timeoutMs: 180_000 });
+    expectOk(result, "the DynamoDB Local workflow test");
+    expect(result.stdout).toMatch(/# pass 1\b/);
+  }, 200_000);
 
   it("serves the app's file with durable dev and completes an execution through durable-aws/client", async () => {
     const token = "scratch-app-token";
