@@ -62,22 +62,7 @@ export async function acquireLease(ctx: StoreContext, executionId: string, optio
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       }),
     );
-    const old = toRecord(out.Attributes as MetaItem);
-    const execution: ExecutionRecord = {
-      ...old,
-      leaseOwner: options.owner,
-      leaseExpiresAtMs: expiresAtMs,
-      leaseVersion: old.leaseVersion + 1,
-      retryCount: old.retryCount + 1,
-    };
-    const lease: Lease = { executionId, owner: options.owner, version: execution.leaseVersion, expiresAtMs };
-    const previous = {
-      status: old.status,
-      retryCount: old.retryCount,
-      lastSeq: old.lastSeq,
-      inboxSeq: old.inboxSeq,
-      ...(old.nextWakeAtMs === undefined ? {} : { nextWakeAtMs: old.nextWakeAtMs }),
-    };
+    const { execution, lease, previous } = leaseTaken(toRecord(out.Attributes as MetaItem), options.owner, expiresAtMs);
     return { acquired: true, lease, execution, previous, unlock: () => releaseLease(ctx, lease) };
   } catch (err) {
     if (err instanceof ConditionalCheckFailedException) {
@@ -130,3 +115,22 @@ export async function markProgress(ctx: StoreContext, lease: Lease, lastSeq: num
     throw translate(err, lease.executionId);
   }
 }
+
+/**
+ * What taking the lease made of the execution item `old` (read as it was before): the execution
+ * now, the lease, and what the turn needs to know of before. Both stores build their answer with it.
+ */
+export function leaseTaken(old: ExecutionRecord, owner: string, expiresAtMs: number): { execution: ExecutionRecord; lease: Lease; previous: PreviousState } {
+  const execution: ExecutionRecord = { ...old, leaseOwner: owner, leaseExpiresAtMs: expiresAtMs, leaseVersion: old.leaseVersion + 1, retryCount: old.retryCount + 1 };
+  const lease: Lease = { executionId: old.id, owner, version: execution.leaseVersion, expiresAtMs };
+  const previous: PreviousState = {
+    status: old.status,
+    retryCount: old.retryCount,
+    lastSeq: old.lastSeq,
+    inboxSeq: old.inboxSeq,
+    ...(old.nextWakeAtMs === undefined ? {} : { nextWakeAtMs: old.nextWakeAtMs }),
+  };
+  return { execution, lease, previous };
+}
+
+type PreviousState = Extract<LeaseResult, { acquired: true }>["previous"];

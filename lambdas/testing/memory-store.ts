@@ -17,6 +17,7 @@ import type { ErrorInfo } from "../core/errors.js";
 import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits.js";
 import { isTerminal } from "../core/status.js";
+import { leaseTaken } from "../store/leases.js";
 import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError, LeaseLostError, StoreBusyError } from "../store/errors.js";
 import { decodeEvent, decodeInboxItem, historyItem, metaItem, nextArrivalCounter, inboxItemBytes, inboxItem, startedEvent, toRecord } from "../store/items.js";
 import { DUE_SHARD, HISTORY_PREFIX, historySk, INBOX_PREFIX, PURGE_SHARD, seqFromHistorySk } from "../store/keys.js";
@@ -168,15 +169,7 @@ export class MemoryExecutionStore implements ExecutionStore {
       remove: [],
       add: {},
     });
-    const execution: ExecutionRecord = { ...old, leaseOwner: options.owner, leaseExpiresAtMs: expiresAtMs, leaseVersion: old.leaseVersion + 1, retryCount: old.retryCount + 1 };
-    const lease: Lease = { executionId, owner: options.owner, version: execution.leaseVersion, expiresAtMs };
-    const previous = {
-      status: old.status,
-      retryCount: old.retryCount,
-      lastSeq: old.lastSeq,
-      inboxSeq: old.inboxSeq,
-      ...(old.nextWakeAtMs === undefined ? {} : { nextWakeAtMs: old.nextWakeAtMs }),
-    };
+    const { execution, lease, previous } = leaseTaken(old, options.owner, expiresAtMs);
     return { acquired: true, lease, execution, previous, unlock: async () => this.releaseLease(lease) };
   }
 

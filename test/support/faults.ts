@@ -467,14 +467,37 @@ export class FaultInjector {
     // A side whose profile enables none of these draws nothing, so adding a side with no faults
     // leaves the other sides' rolls (and a seed's run) as they were.
     if (!this.enabled || !kinds.some((kind) => (profile[kind] ?? 0) > 0)) return undefined;
+    const seen = this.offers.get(profile) ?? new Map<string, { offered: number; hit: boolean }>();
+    this.offers.set(profile, seen);
     let r = this.random();
+    let picked: K | undefined;
     for (const kind of kinds) {
       const p = profile[kind] ?? 0;
-      if (r < p) return kind;
+      if (picked === undefined && r < p) picked = kind;
       r -= p;
     }
-    return undefined;
+    // Every kind a profile enables must be met by every run, whatever the machine's pace does to
+    // the number of chances: a kind that had three times its expected wait without a hit is
+    // injected at the next chance. Rare (the tail of the draw), so the rates stay as set.
+    if (picked === undefined) {
+      picked = kinds.find((kind) => {
+        const p = profile[kind] ?? 0;
+        const state = seen.get(kind);
+        return p > 0 && state !== undefined && !state.hit && state.offered >= Math.ceil(3 / p);
+      });
+    }
+    for (const kind of kinds) {
+      if ((profile[kind] ?? 0) <= 0) continue;
+      const state = seen.get(kind) ?? { offered: 0, hit: false };
+      state.offered += 1;
+      if (kind === picked) state.hit = true;
+      seen.set(kind, state);
+    }
+    return picked;
   }
+
+  /** Per profile and kind: chances offered so far, and whether one was taken. */
+  private readonly offers = new WeakMap<object, Map<string, { offered: number; hit: boolean }>>();
 
   private note(invocation: Invocation, kind: FaultKind): void {
     this.counts[kind] = (this.counts[kind] ?? 0) + 1;
