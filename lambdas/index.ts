@@ -23,6 +23,8 @@ export type {
   WorkflowDefinitionOptions,
   WorkflowFunction,
 } from "./core/workflow.js";
+export type { BatchItem, BatchItemStatus, BatchOptions, BatchResult, CompletionPolicy, CompletionReason } from "./core/batch.js";
+export { BatchFailedError, InvalidBatchOptionsError } from "./core/batch.js";
 export type { Duration } from "./core/duration.js";
 export { toMs } from "./core/duration.js";
 export type { RetryPolicy } from "./core/retry.js";

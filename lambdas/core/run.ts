@@ -11,6 +11,7 @@
  *
  * No I/O here: the driver (driver.ts) decides what to run and commits through injected functions.
  */
+import { type BatchOptions, type BatchResult, runBatch } from "./batch.js";
 import { type Duration, toMs } from "./duration.js";
 import {
   CancelledError,
@@ -667,6 +668,18 @@ export class WorkflowRun {
           run.pendingChildStarts.push({ childId: c.childId, workflow: c.workflow, version: c.version, input, parentPosition: c.position });
         }
         return run.settleIfCanceled(c) as Promise<O>;
+      },
+
+      map<I, O>(name: string, items: readonly I[], fn: (scoped: WorkflowContext, item: I, index: number) => Promise<O>, options?: BatchOptions): Promise<BatchResult<O>> {
+        checkName("map", name);
+        run.checkCalledByRuntime("map", name);
+        return runBatch(ctx, name, items, fn, options);
+      },
+
+      parallel<O>(name: string, branches: readonly ((scoped: WorkflowContext) => Promise<O>)[], options?: BatchOptions): Promise<BatchResult<O>> {
+        checkName("parallel", name);
+        run.checkCalledByRuntime("parallel", name);
+        return runBatch(ctx, name, branches, (scoped, branch) => branch(scoped), options);
       },
 
       nonCancellable<T>(fn: (scoped: WorkflowContext) => Promise<T>): Promise<T> {

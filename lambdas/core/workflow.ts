@@ -1,3 +1,4 @@
+import type { BatchOptions, BatchResult } from "./batch.js";
 import type { Duration } from "./duration.js";
 import { WorkflowNotFoundError } from "./errors.js";
 import type { RetryPolicy } from "./retry.js";
@@ -88,6 +89,26 @@ export interface WorkflowContext {
    * rejects with a ChildFailedError. Canceling the parent cancels its children.
    */
   child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options?: ChildOptions): Promise<O>;
+
+  /**
+   * Runs `fn` over `items` with at most `maxConcurrency` in flight (each item counts from its
+   * start until its function settles, whatever durable calls it makes), and resolves with every
+   * item's outcome in item order. By default the first failure fails the batch (BatchFailedError,
+   * with the result so far); `completion` tolerates failures (`toleratedFailureCount`,
+   * `toleratedFailurePercentage`) or ends the batch once `minSuccessful` items succeeded.
+   * @example
+   * const sent = await ctx.map("send", invoices, (ctx, invoice) => ctx.step("send", () => mail(invoice)), { maxConcurrency: 10 });
+   * sent.values; // in invoice order
+   */
+  map<I, O>(name: string, items: readonly I[], fn: (ctx: WorkflowContext, item: I, index: number) => Promise<O>, options?: BatchOptions): Promise<BatchResult<O>>;
+
+  /**
+   * Runs `branches` like `map` runs items: bounded by `maxConcurrency`, outcomes in branch order,
+   * the same completion policy.
+   * @example
+   * const [a, b] = (await ctx.parallel("fetch", [(c) => c.step("a", fetchA), (c) => c.step("b", fetchB)])).values;
+   */
+  parallel<O>(name: string, branches: readonly ((ctx: WorkflowContext) => Promise<O>)[], options?: BatchOptions): Promise<BatchResult<O>>;
 
   /** Runs `fn` with a context that ignores cancellation: for cleanup after a CancelledError. */
   nonCancellable<T>(fn: (ctx: WorkflowContext) => Promise<T>): Promise<T>;

@@ -37,6 +37,8 @@ describe("errors", () => {
       new root.StepInterruptedError("s", 10),
       new root.WorkflowBlockedError(),
       new root.InvalidNameError("step", ""),
+      new root.BatchFailedError("b", { items: [], values: [], errors: [], succeeded: 0, failed: 0, completionReason: "failure-tolerance-exceeded" }),
+      new root.InvalidBatchOptionsError("b", "bad"),
     ];
     for (const err of made) {
       expect(err).toBeInstanceOf(DurableError);

@@ -115,6 +115,24 @@ const parallel = defineWorkflow("parallel", async (ctx) => {
   return { x, y, raced };
 });
 
+const batched = defineWorkflow("batched", async (ctx, input: { failing: number[] }) => {
+  const mapped = await ctx.map(
+    "resize",
+    [1, 2, 3, 4, 5],
+    async (c, n) => {
+      await c.step("fetch", () => (count(`batched.fetch.${n}`), n));
+      await c.sleep("render", `${n * 10} minutes`);
+      return c.step("store", () => {
+        if (input.failing.includes(n)) throw new NonRetryableError(`image ${n} is corrupt`);
+        return n * 100;
+      });
+    },
+    { maxConcurrency: 2, completion: { toleratedFailureCount: 1 } },
+  );
+  const both = await ctx.parallel<string>("notify", [(c) => c.step("mail", () => "mailed"), (c) => c.step("chat", () => "chatted")], { maxConcurrency: 1 });
+  return { values: mapped.values, failed: mapped.errors.map((e) => e.index), notified: both.values };
+});
+
 const poller = defineWorkflow("poller", async (ctx, input: { round: number }) => {
   await ctx.step("poll", () => input.round);
   await ctx.sleep("interval", "1h");
@@ -158,7 +176,7 @@ describe.each(KIT_MODES)("$name", (mode) => {
   beforeAll(async () => {
     calls.clear();
     env = await mode.create({
-      workflows: [pipeline, monthLong, approval, collector, retrying, nonRetryable, cancellable, child, parent, deterministic, parallel, poller, versionedV1, versionedV2],
+      workflows: [pipeline, monthLong, approval, collector, retrying, nonRetryable, cancellable, child, parent, deterministic, parallel, batched, poller, versionedV1, versionedV2],
       startTimeMs: Date.UTC(2026, 0, 1),
     });
   });
@@ -266,6 +284,23 @@ describe.each(KIT_MODES)("$name", (mode) => {
       const timedOut = await env.start(parallel, null);
       await env.advanceTime("1h");
       expect(await env.result(timedOut)).toEqual({ x: "X", y: "Y", raced: "deadline" });
+    });
+
+    it("maps with a bound and a tolerated failure, then runs branches in parallel, each step once", async () => {
+      const id = await env.start(batched, { failing: [4] });
+      await env.advanceTime("2h");
+      expect(await env.result(id)).toEqual({ values: [100, 200, 300, 500], failed: [3], notified: ["mailed", "chatted"] });
+      let open = 0;
+      let most = 0;
+      for (const e of await env.history(id)) {
+        if (e.type === "TimerStarted") most = Math.max(most, (open += 1));
+        if (e.type === "TimerFired") open -= 1;
+      }
+      expect(most).toBe(2);
+      for (const n of [1, 2, 3, 4, 5]) expect(calls.get(`batched.fetch.${n}`)).toBe(1);
+      const failing = await env.start(batched, { failing: [2, 5] });
+      await env.advanceTime("2h");
+      expect((await env.execution(failing)).error).toMatchObject({ code: "BATCH_FAILED" });
     });
 
     it("continues as new: same id, new runs, history of each run starts fresh", async () => {
