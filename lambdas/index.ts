@@ -18,6 +18,7 @@ export type {
   SignalWaitOptions,
   StepInfo,
   StepOptions,
+  WaitForCallbackOptions,
   WorkflowContext,
   WorkflowDefinition,
   WorkflowDefinitionOptions,
@@ -25,6 +26,8 @@ export type {
 } from "./core/workflow.js";
 export type { BatchItem, BatchItemStatus, BatchOptions, BatchResult, CompletionPolicy, CompletionReason } from "./core/batch.js";
 export { BatchFailedError, InvalidBatchOptionsError } from "./core/batch.js";
+export type { Callback, CallbackOptions } from "./core/callbacks.js";
+export { CallbackFailedError, CallbackTimeoutError, InvalidCallbackTokenError } from "./core/callbacks.js";
 export type { Duration } from "./core/duration.js";
 export { toMs } from "./core/duration.js";
 export type { RetryPolicy } from "./core/retry.js";

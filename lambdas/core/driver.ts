@@ -69,6 +69,11 @@ export interface CommitBatch {
   execution?: ExecutionUpdate;
   /** The seq of the last history event once this batch has landed (the run's position). */
   lastSeq: number;
+  /**
+   * The batch records a deadline (a wait or a callback timing out): it must land only if no inbox
+   * item arrived since the driver last looked (InboxChangedError otherwise), like a closing commit.
+   */
+  guardInbox?: boolean;
 }
 
 export interface DriveDeps {
@@ -88,6 +93,11 @@ export interface DriveDeps {
    * (one small read).
    */
   readInbox(): Promise<InboxItem[]>;
+  /**
+   * The heartbeat deadline each callback's item holds now (heartbeats move it on), by callback id;
+   * read before a callback is timed out for a missed heartbeat. Absent: heartbeats are not read.
+   */
+  callbackHeartbeats?(callbackIds: readonly string[]): Promise<Map<string, number>>;
   /** Called around each step attempt (logs, metrics). */
   onStepAttempt?(info: { name: string; position: number; attempt: number; durationMs: number; ok: boolean }): void;
 }
@@ -199,14 +209,33 @@ class Driver {
       // before a step ended is recorded first, however late the driver gets to both.
       const due = this.run.dueEvents(Math.min(this.deps.clock(), ...this.endedAttempts().map((r) => r.endedAtMs as number)));
       if (due.length > 0) {
-        // A wait about to time out: a signal that came in time may be in the inbox, unseen.
-        if (due.some((e) => e.type === "SignalWaitTimedOut") && (await this.checkInbox(true))) continue;
-        await this.commitAndApply(due);
+        // A callback about to miss its heartbeat: a heartbeat may have moved its deadline on.
+        if (await this.refreshHeartbeats(due)) continue;
+        const deadlines = due.some((e) => e.type === "SignalWaitTimedOut" || e.type === "CallbackTimedOut");
+        if (!deadlines) {
+          await this.commitAndApply(due);
+          continue;
+        }
+        // A wait or a callback about to time out: a signal or a completion that came in time may
+        // be in the inbox, unseen; and one may land while this commits, which the guard refuses.
+        if (await this.checkInbox(true)) continue;
+        if (await this.recordCalls()) continue;
+        await this.closing(async () => {
+          await this.commitAndApply(due, { guardInbox: true });
+          return undefined;
+        });
         continue;
       }
 
       if (this.inboxCheckDue() && (this.run.runnableSteps(this.deps.clock()).some((s) => !this.running.has(s.position)) || this.running.size > 0)) {
         if (await this.checkInbox(true)) continue;
+      }
+
+      // A callback's token may be handed out by the next step: its record lands first, so the API
+      // knows the callback by the time anyone can complete it.
+      if (this.run.hasUnrecordedCallback()) {
+        await this.recordCalls();
+        continue;
       }
 
       const startable = this.run.runnableSteps(this.deps.clock()).filter((s) => !this.running.has(s.position));
@@ -257,6 +286,23 @@ class Driver {
     }
   }
 
+  /** Moves callbacks' heartbeat deadlines on from the store; true if one that looked due no longer is. */
+  private async refreshHeartbeats(due: readonly EventBody[]): Promise<boolean> {
+    const missed = due.filter((e): e is EventBody & { type: "CallbackTimedOut" } => e.type === "CallbackTimedOut" && e.reason === "heartbeat");
+    if (missed.length === 0 || !this.deps.callbackHeartbeats) return false;
+    const deadlines = await this.deps.callbackHeartbeats(missed.map((e) => e.callbackId));
+    const now = this.deps.clock();
+    let moved = false;
+    for (const e of missed) {
+      const at = deadlines.get(e.callbackId);
+      if (at !== undefined && at > now) {
+        this.run.noteHeartbeatDeadline(e.position, at);
+        moved = true;
+      }
+    }
+    return moved;
+  }
+
   private inboxCheckDue(): boolean {
     return monotonicMs() - this.inboxReadAt >= this.inboxCheckIntervalMs;
   }
@@ -288,7 +334,7 @@ class Driver {
     let canceling = this.run.cancelRequested;
     for (const item of ordered) {
       while (timers.length > 0 && (timers[0] as { atMs: number }).atMs < item.arrivedAtMs) events.push((timers.shift() as { event: EventBody }).event);
-      const event = inboxEvent(item, canceling);
+      const event = inboxEvent(item, canceling, this.run);
       if (item.event.type === "Cancel") canceling = true;
       if (event) events.push(event);
       consumedAt.push({ item, eventIndex: event ? events.length - 1 : undefined });
@@ -472,6 +518,7 @@ class Driver {
       consumedAt?: { item: InboxItem; eventIndex: number | undefined }[];
       execution?: ExecutionUpdate;
       notifyParent?: CommitBatch["notifyParent"];
+      guardInbox?: boolean;
     } = {},
   ): Promise<HistoryEvent[]> {
     const unrecorded = this.run.takeUnrecorded();
@@ -498,6 +545,7 @@ class Driver {
       consumedAt?: { item: InboxItem; eventIndex: number | undefined }[];
       execution?: ExecutionUpdate;
       notifyParent?: CommitBatch["notifyParent"];
+      guardInbox?: boolean;
     },
   ): Promise<HistoryEvent[]> {
     const bodies = [...unrecorded.events, ...events];
@@ -524,6 +572,7 @@ class Driver {
       childCancels: unrecorded.childCancels,
       ...(execution ? { execution } : {}),
       ...(extra.notifyParent ? { notifyParent: extra.notifyParent } : {}),
+      ...(extra.guardInbox ? { guardInbox: true } : {}),
     };
     if (batch.events.length === 0 && batch.consumed.length === 0 && !batch.execution && batch.childStarts.length === 0 && batch.childCancels.length === 0) {
       return [];
@@ -681,10 +730,17 @@ function monotonicMs(): number {
 }
 
 /** The history event that records an inbox item; none for a cancel after the first. */
-function inboxEvent(item: InboxItem, alreadyCanceling: boolean): EventBody | undefined {
+function inboxEvent(item: InboxItem, alreadyCanceling: boolean, run: WorkflowRun): EventBody | undefined {
   const e = item.event;
   if (e.type === "Signal") return { type: "SignalReceived", name: e.name, signalId: e.signalId, payload: e.payload, arrivedAtMs: item.arrivedAtMs };
   if (e.type === "Cancel") return alreadyCanceling ? undefined : { type: "CancelRequested", ...(e.reason === undefined ? {} : { reason: e.reason }) };
+  if (e.type === "CallbackResult") {
+    // For an earlier run, or a callback no longer open (canceled): nothing to record.
+    if (e.run !== run.runNumber || !run.openCallback(e.position, e.callbackId)) return undefined;
+    return e.ok
+      ? { type: "CallbackCompleted", position: e.position, callbackId: e.callbackId, result: e.result, arrivedAtMs: item.arrivedAtMs }
+      : { type: "CallbackFailed", position: e.position, callbackId: e.callbackId, error: boundErrorInfo(e.error ?? { name: "CallbackError", message: "the callback failed" }), arrivedAtMs: item.arrivedAtMs };
+  }
   if (e.status === "completed") return { type: "ChildCompleted", position: e.position, childId: e.childId, output: e.output };
   return {
     type: "ChildFailed",

@@ -23,6 +23,10 @@ export type EventBody =
   | ChildStarted
   | ChildCompleted
   | ChildFailed
+  | CallbackStarted
+  | CallbackCompleted
+  | CallbackFailed
+  | CallbackTimedOut
   | CancelRequested
   | ExecutionCompleted
   | ExecutionFailed
@@ -139,6 +143,54 @@ export interface ChildFailed {
   error: ErrorInfo;
 }
 
+/**
+ * A callback was created: `callbackId` (random, unguessable) is what its token carries, and the
+ * store keeps a callback item under it that the API checks completions against.
+ */
+export interface CallbackStarted {
+  type: "CallbackStarted";
+  position: number;
+  name: string;
+  callbackId: string;
+  /** The run that made the call (a token names it). */
+  run: number;
+  /** The callback times out at this time (reason "timeout"). */
+  deadlineAtMs?: number;
+  /** It also times out when no heartbeat came for this long (reason "heartbeat"). */
+  heartbeatTimeoutMs?: number;
+}
+
+export interface CallbackCompleted {
+  type: "CallbackCompleted";
+  position: number;
+  callbackId: string;
+  result?: unknown;
+  /** When the API accepted the completion (its clock). */
+  arrivedAtMs?: number;
+}
+
+export interface CallbackFailed {
+  type: "CallbackFailed";
+  position: number;
+  callbackId: string;
+  error: ErrorInfo;
+  arrivedAtMs?: number;
+}
+
+export interface CallbackTimedOut {
+  type: "CallbackTimedOut";
+  position: number;
+  callbackId: string;
+  reason: "timeout" | "heartbeat";
+}
+
+/** Events that create or end a callback: the store keeps its callback item in step with them. */
+export type CallbackEvent = CallbackStarted | CallbackCompleted | CallbackFailed | CallbackTimedOut;
+
+export function isCallbackEvent(event: EventBody): event is CallbackEvent {
+  return event.type === "CallbackStarted" || event.type === "CallbackCompleted" || event.type === "CallbackFailed" || event.type === "CallbackTimedOut";
+}
+
 export interface CancelRequested {
   type: "CancelRequested";
   reason?: string;
@@ -167,7 +219,9 @@ export interface ContinuedAsNew {
 }
 
 /** Events that resolve or reject a durable call. */
-export function completesCommand(event: EventBody): event is StepCompleted | StepFailed | TimerFired | SignalWaitTimedOut | ChildCompleted | ChildFailed {
+export function completesCommand(
+  event: EventBody,
+): event is StepCompleted | StepFailed | TimerFired | SignalWaitTimedOut | ChildCompleted | ChildFailed | CallbackCompleted | CallbackFailed | CallbackTimedOut {
   switch (event.type) {
     case "StepCompleted":
     case "StepFailed":
@@ -175,6 +229,9 @@ export function completesCommand(event: EventBody): event is StepCompleted | Ste
     case "SignalWaitTimedOut":
     case "ChildCompleted":
     case "ChildFailed":
+    case "CallbackCompleted":
+    case "CallbackFailed":
+    case "CallbackTimedOut":
       return true;
     default:
       return false;
@@ -198,7 +255,9 @@ export function isTerminalEvent(event: EventBody): event is ExecutionCompleted |
 export type InboxEvent =
   | { type: "Signal"; name: string; signalId: string; payload: unknown }
   | { type: "Cancel"; reason?: string }
-  | { type: "ChildEnded"; position: number; childId: string; status: "completed" | "failed" | "canceled"; output?: unknown; error?: ErrorInfo };
+  | { type: "ChildEnded"; position: number; childId: string; status: "completed" | "failed" | "canceled"; output?: unknown; error?: ErrorInfo }
+  /** An external system completed (`ok`) or failed a callback through its token. */
+  | { type: "CallbackResult"; run: number; position: number; callbackId: string; ok: boolean; result?: unknown; error?: ErrorInfo };
 
 /** A pending event as stored: its key orders the inbox by arrival. */
 export interface InboxItem {

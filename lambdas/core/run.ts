@@ -12,6 +12,7 @@
  * No I/O here: the driver (driver.ts) decides what to run and commits through injected functions.
  */
 import { type BatchOptions, type BatchResult, runBatch } from "./batch.js";
+import { type Callback, CallbackFailedError, type CallbackOptions, CallbackTimeoutError, encodeCallbackToken, newCallbackId } from "./callbacks.js";
 import { type Duration, toMs } from "./duration.js";
 import {
   CancelledError,
@@ -34,6 +35,7 @@ import type {
   SignalWaitOptions,
   StepInfo,
   StepOptions,
+  WaitForCallbackOptions,
   WorkflowContext,
   WorkflowDefinition,
 } from "./workflow.js";
@@ -129,7 +131,16 @@ export interface ChildCommand extends CommandBase {
   input: unknown;
 }
 
-export type Command = StepCommand | TimerCommand | SignalCommand | ChildCommand;
+export interface CallbackCommand extends CommandBase {
+  kind: "callback";
+  callbackId: string;
+  deadlineAtMs: number | undefined;
+  heartbeatTimeoutMs: number | undefined;
+  /** When no heartbeat came by then, it times out; moved on by heartbeats the driver reads from the store. */
+  heartbeatDeadlineAtMs: number | undefined;
+}
+
+export type Command = StepCommand | TimerCommand | SignalCommand | ChildCommand | CallbackCommand;
 
 /** A child execution to create in the same commit as its ChildStarted record. */
 export interface ChildStart {
@@ -147,6 +158,7 @@ const RECORD_KIND: Partial<Record<EventBody["type"], Command["kind"]>> = {
   TimerStarted: "timer",
   SignalWaitStarted: "signal",
   ChildStarted: "child",
+  CallbackStarted: "callback",
 };
 
 type Outcome =
@@ -358,6 +370,12 @@ export class WorkflowRun {
       if (c.kind === "signal" && c.deadlineAtMs !== undefined && c.deadlineAtMs <= nowMs) {
         due.push({ type: "SignalWaitTimedOut", position: c.position });
       }
+      if (c.kind === "callback") {
+        if (c.deadlineAtMs !== undefined && c.deadlineAtMs <= nowMs) due.push({ type: "CallbackTimedOut", position: c.position, callbackId: c.callbackId, reason: "timeout" });
+        else if (c.heartbeatDeadlineAtMs !== undefined && c.heartbeatDeadlineAtMs <= nowMs) {
+          due.push({ type: "CallbackTimedOut", position: c.position, callbackId: c.callbackId, reason: "heartbeat" });
+        }
+      }
     }
     return due;
   }
@@ -366,7 +384,7 @@ export class WorkflowRun {
   nextEventDueAtMs(): number | undefined {
     let next: number | undefined;
     for (const c of this.openCommands()) {
-      const at = c.kind === "timer" ? c.fireAtMs : c.kind === "signal" ? c.deadlineAtMs : undefined;
+      const at = c.kind === "timer" ? c.fireAtMs : c.kind === "signal" ? c.deadlineAtMs : c.kind === "callback" ? callbackDueAtMs(c) : undefined;
       if (at !== undefined && (next === undefined || at < next)) next = at;
     }
     return next;
@@ -392,9 +410,27 @@ export class WorkflowRun {
       if (running.has(c.position)) continue;
       if (c.kind === "timer") consider(c.fireAtMs);
       else if (c.kind === "signal") consider(c.deadlineAtMs);
+      else if (c.kind === "callback") consider(callbackDueAtMs(c));
       else if (c.kind === "step") consider(c.retryAtMs ?? this.timeMs);
     }
     return next;
+  }
+
+  /** The open callback with this id at `position`, if any (a completion for anything else is dropped). */
+  openCallback(position: number, callbackId: string): CallbackCommand | undefined {
+    const c = this.commands.get(position);
+    return c?.kind === "callback" && c.callbackId === callbackId && !c.deferred.settled ? c : undefined;
+  }
+
+  /** A heartbeat the store holds moved the callback's heartbeat deadline on (never back). */
+  noteHeartbeatDeadline(position: number, heartbeatDeadlineAtMs: number): void {
+    const c = this.commands.get(position);
+    if (c?.kind === "callback" && c.heartbeatDeadlineAtMs !== undefined && heartbeatDeadlineAtMs > c.heartbeatDeadlineAtMs) c.heartbeatDeadlineAtMs = heartbeatDeadlineAtMs;
+  }
+
+  /** Whether calls made but not recorded yet include a callback (its token may be handed out next). */
+  hasUnrecordedCallback(): boolean {
+    return this.unrecorded.some((e) => e.type === "CallbackStarted");
   }
 
   /** The idempotency key a step at `position` gets: stable across attempts and replays. */
@@ -474,6 +510,21 @@ export class WorkflowRun {
       case "ChildFailed": {
         const c = this.commandFor(event.position, "child");
         if (c) c.deferred.reject(new ChildFailedError(event.childId, event.status, event.error));
+        return;
+      }
+      case "CallbackCompleted": {
+        const c = this.commandFor(event.position, "callback");
+        if (c) c.deferred.resolve(event.result);
+        return;
+      }
+      case "CallbackFailed": {
+        const c = this.commandFor(event.position, "callback");
+        if (c) c.deferred.reject(new CallbackFailedError(c.name, event.error));
+        return;
+      }
+      case "CallbackTimedOut": {
+        const c = this.commandFor(event.position, "callback");
+        if (c) c.deferred.reject(new CallbackTimeoutError(c.name, event.reason));
         return;
       }
       case "CancelRequested": {
@@ -670,6 +721,51 @@ export class WorkflowRun {
         return run.settleIfCanceled(c) as Promise<O>;
       },
 
+      createCallback<T>(name: string, options: CallbackOptions = {}): Callback<T> {
+        checkName("callback", name);
+        run.checkCalledByRuntime("createCallback", name);
+        const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout);
+        const heartbeatMs = options.heartbeatTimeout === undefined ? undefined : toMs(options.heartbeatTimeout);
+        const c = run.issue<CallbackCommand>((position, record) => {
+          const recorded = record?.type === "CallbackStarted" ? record : undefined;
+          const startedAtMs = recorded ? recorded.atMs : run.clock();
+          const heartbeatTimeoutMs = recorded ? recorded.heartbeatTimeoutMs : heartbeatMs;
+          return {
+            kind: "callback",
+            position,
+            name,
+            cancellable,
+            deferred: deferred(),
+            callbackId: recorded ? recorded.callbackId : newCallbackId(),
+            deadlineAtMs: recorded ? recorded.deadlineAtMs : timeoutMs === undefined ? undefined : startedAtMs + timeoutMs,
+            heartbeatTimeoutMs,
+            heartbeatDeadlineAtMs: heartbeatTimeoutMs === undefined ? undefined : startedAtMs + heartbeatTimeoutMs,
+          };
+        });
+        if (!run.records.has(c.position) && !(run.canceled && cancellable)) {
+          run.unrecorded.push({
+            type: "CallbackStarted",
+            position: c.position,
+            name,
+            callbackId: c.callbackId,
+            run: run.runNumber,
+            ...(c.deadlineAtMs === undefined ? {} : { deadlineAtMs: c.deadlineAtMs }),
+            ...(c.heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs: c.heartbeatTimeoutMs }),
+          });
+        }
+        const result = run.settleIfCanceled(c) as Promise<T>;
+        // A workflow that ends without awaiting the result (or is canceled first) must not leave
+        // an unhandled rejection behind.
+        result.catch(() => undefined);
+        return { token: encodeCallbackToken({ executionId: run.executionId, run: run.runNumber, position: c.position, callbackId: c.callbackId }), result };
+      },
+
+      async waitForCallback<T>(name: string, submit: (token: string, info: StepInfo) => Promise<unknown> | unknown, options: WaitForCallbackOptions = {}): Promise<T> {
+        const callback = ctx.createCallback<T>(name, options);
+        await ctx.step(name, (info) => submit(callback.token, info), options.submit ?? {});
+        return callback.result;
+      },
+
       map<I, O>(name: string, items: readonly I[], fn: (scoped: WorkflowContext, item: I, index: number) => Promise<O>, options?: BatchOptions): Promise<BatchResult<O>> {
         checkName("map", name);
         run.checkCalledByRuntime("map", name);
@@ -775,4 +871,11 @@ function describe(kind: string, name: string | undefined): string {
 
 export function isContinueAsNewMarker(error: unknown): boolean {
   return error instanceof ContinueAsNewMarker;
+}
+
+/** When a callback falls due: its deadline, or its heartbeat deadline if that comes first. */
+function callbackDueAtMs(c: CallbackCommand): number | undefined {
+  if (c.deadlineAtMs === undefined) return c.heartbeatDeadlineAtMs;
+  if (c.heartbeatDeadlineAtMs === undefined) return c.deadlineAtMs;
+  return Math.min(c.deadlineAtMs, c.heartbeatDeadlineAtMs);
 }

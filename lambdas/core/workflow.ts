@@ -1,4 +1,5 @@
 import type { BatchOptions, BatchResult } from "./batch.js";
+import type { Callback, CallbackOptions } from "./callbacks.js";
 import type { Duration } from "./duration.js";
 import { WorkflowNotFoundError } from "./errors.js";
 import type { RetryPolicy } from "./retry.js";
@@ -39,6 +40,11 @@ export interface StepOptions {
 export interface SignalWaitOptions {
   /** Resolve with `undefined` if no signal came within this time. */
   timeout?: Duration;
+}
+
+export interface WaitForCallbackOptions extends CallbackOptions {
+  /** Retry policy and timeout of the step that runs `submit`. */
+  submit?: StepOptions;
 }
 
 export interface ChildOptions {
@@ -89,6 +95,26 @@ export interface WorkflowContext {
    * rejects with a ChildFailedError. Canceling the parent cancels its children.
    */
   child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options?: ChildOptions): Promise<O>;
+
+  /**
+   * Creates a callback: a token to hand to an external system, and a result that settles when
+   * that system calls `POST /callbacks/{token}` (with a JSON result), `POST /callbacks/{token}/fail`,
+   * or never in time (`timeout`, `heartbeatTimeout`: CallbackTimeoutError). Hand the token out
+   * in a step (see `waitForCallback`).
+   * @example
+   * const approval = ctx.createCallback<{ approved: boolean }>("approval", { timeout: "3 days" });
+   * await ctx.step("ask", () => sendApprovalMail(approval.token));
+   * const { approved } = await approval.result;
+   */
+  createCallback<T = unknown>(name: string, options?: CallbackOptions): Callback<T>;
+
+  /**
+   * Creates a callback, runs `submit(token)` as a step of the same name, and waits for the
+   * callback's result.
+   * @example
+   * const text = await ctx.waitForCallback<string>("transcribe", (token) => transcriber.submit(audioUrl, { callbackToken: token }), { timeout: "1 day", heartbeatTimeout: "10 minutes" });
+   */
+  waitForCallback<T = unknown>(name: string, submit: (token: string, info: StepInfo) => Promise<unknown> | unknown, options?: WaitForCallbackOptions): Promise<T>;
 
   /**
    * Runs `fn` over `items` with at most `maxConcurrency` in flight (each item counts from its

@@ -5,14 +5,15 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ErrorInfo } from "../core/errors.js";
-import { DurableError } from "../core/errors.js";
+import { boundErrorInfo, DurableError } from "../core/errors.js";
+import { decodeCallbackToken, InvalidCallbackTokenError } from "../core/callbacks.js";
 import type { HistoryEvent } from "../core/events.js";
 import type { ExecutionStatus } from "../core/status.js";
 import type { WorkflowRegistry } from "../core/workflow.js";
 import { createCursorCodec, type CursorCodec, InvalidCursorError } from "../store/cursor.js";
 import { ExecutionNotFoundError, PayloadTooLargeError } from "../store/errors.js";
 import { jsonBytes, MAX_VALUE_BYTES } from "../core/limits.js";
-import type { ExecutionListing, ExecutionRecord, ExecutionStore } from "../ports/store.js";
+import type { CallbackOutcome, ExecutionListing, ExecutionRecord, ExecutionStore } from "../ports/store.js";
 import type { WakeupScheduler } from "../ports/queue.js";
 import { type EngineLogger, type EngineMetrics, silentLogger } from "./observability.js";
 
@@ -240,6 +241,29 @@ export async function sendSignal(deps: ApiDeps, executionId: string, name: strin
   await deps.store.addToInbox(executionId, { type: "Signal", name, signalId, payload: value }, deps.clock());
   await sendOrLog(deps, () => deps.scheduler.wakeNow([executionId]), executionId);
   return { signalId };
+}
+
+/**
+ * Completes (`ok`) or fails the callback a token names, then wakes its execution. The store
+ * refuses, writing nothing, a token that matches no callback, a callback answered already or
+ * timed out, and an ended execution.
+ */
+export async function answerCallback(deps: ApiDeps, token: string, outcome: CallbackOutcome): Promise<{ executionId: string }> {
+  const ref = decodeCallbackToken(token);
+  if (!ref) throw new InvalidCallbackTokenError();
+  if (outcome.ok) requireValueSize(outcome.result, "the callback's result");
+  const bounded: CallbackOutcome = outcome.ok ? outcome : { ok: false, error: boundErrorInfo(outcome.error) };
+  await deps.store.completeCallback(ref, bounded, deps.clock());
+  await sendOrLog(deps, () => deps.scheduler.wakeNow([ref.executionId]), ref.executionId);
+  return { executionId: ref.executionId };
+}
+
+/** Moves the callback's heartbeat deadline on; refuses as answerCallback does. */
+export async function heartbeatCallback(deps: ApiDeps, token: string): Promise<{ heartbeatDeadline?: string }> {
+  const ref = decodeCallbackToken(token);
+  if (!ref) throw new InvalidCallbackTokenError();
+  const { heartbeatDeadlineAtMs } = await deps.store.heartbeatCallback(ref, deps.clock());
+  return heartbeatDeadlineAtMs === undefined ? {} : { heartbeatDeadline: new Date(heartbeatDeadlineAtMs).toISOString() };
 }
 
 export async function cancelExecution(deps: ApiDeps, executionId: string, reason?: string): Promise<void> {

@@ -211,7 +211,7 @@ async function runUnderLease(
         remainingMs: () => time.remainingMs(),
         commit: async (batch: CommitBatch) => {
           const ends = batch.execution !== undefined && (batch.execution.releaseLease || isTerminal(batch.execution.status));
-          await deps.store.commit(lease, batch, deps.clock(), ends ? { inboxSeen } : {});
+          await deps.store.commit(lease, batch, deps.clock(), ends || batch.guardInbox ? { inboxSeen } : {});
           if (batch.execution?.releaseLease) turn.ended = true;
           // Children are created by the commit, not by the API: counted here, once, as it landed.
           for (const child of batch.childStarts) metrics.executionStarted(child.workflow);
@@ -225,6 +225,7 @@ async function runUnderLease(
           inboxSeen = seq;
           return deps.store.readInbox(executionId);
         },
+        callbackHeartbeats: (callbackIds) => deps.store.readCallbackHeartbeats(executionId, callbackIds),
         onStepAttempt: (info) => {
           log.debug("step attempt", { executionId, workflow: runStart.workflow, ...info });
           metrics.stepAttempt(info.ok, info.durationMs, runStart.workflow);

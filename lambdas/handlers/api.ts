@@ -9,6 +9,9 @@
  *   GET  /executions/{id}/history          its history, paged (?cursor=&limit=)
  *   POST /executions/{id}/signals/{name}   send a signal (JSON body = payload)
  *   POST /executions/{id}/cancel           ask it to cancel ({ "reason"?: string })
+ *   POST /callbacks/{token}                complete a callback (JSON body = its result)
+ *   POST /callbacks/{token}/fail           fail it ({ "message"?, "code"?, "details"? })
+ *   POST /callbacks/{token}/heartbeat      tell it the work goes on (moves its heartbeat deadline)
  *   GET  /workflows                        registered workflows and versions
  *
  * Order of checks: bearer token (401) → route (404) → method (405) → content type (415) → body
@@ -21,10 +24,12 @@ import { z } from "zod";
 import { EXECUTION_STATUSES, type ExecutionStatus } from "../core/status.js";
 import { type AnyWorkflow, WorkflowRegistry } from "../core/workflow.js";
 import {
+  answerCallback,
   type ApiDeps,
   cancelExecution,
   getExecution,
   getHistory,
+  heartbeatCallback,
   listExecutions,
   sendSignal,
   startExecution,
@@ -72,6 +77,15 @@ const StartBody = z
   .strict();
 
 const CancelBody = z.object({ reason: z.string().max(1024).optional() }).strict();
+
+/** `POST /callbacks/{token}/fail`: what went wrong, as the external system says it. */
+const CallbackFailBody = z
+  .object({
+    message: z.string().max(8_192).optional(),
+    code: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
+    details: z.unknown().optional(),
+  })
+  .strict();
 
 const HistoryQuery = z
   .object({
@@ -148,6 +162,35 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
         await cancelExecution(engine, executionId, body.reason);
         return json(202, { id: executionId, cancelRequested: true });
       },
+    },
+    {
+      method: "POST",
+      pattern: /^\/callbacks\/([^/]+)$/,
+      run: async (event, [token]) => {
+        const result = readJsonBody(event) ?? null;
+        await answerCallback(engine, decodePathSegment(token ?? ""), { ok: true, result });
+        return json(202, { accepted: true });
+      },
+    },
+    {
+      method: "POST",
+      pattern: /^\/callbacks\/([^/]+)\/fail$/,
+      run: async (event, [token]) => {
+        const body = parseWith(CallbackFailBody, readJsonBody(event) ?? {}, "body");
+        const error = {
+          name: "CallbackError",
+          message: body.message ?? "the callback failed",
+          ...(body.code === undefined ? {} : { code: body.code }),
+          ...(body.details === undefined ? {} : { details: body.details as Record<string, unknown> }),
+        };
+        await answerCallback(engine, decodePathSegment(token ?? ""), { ok: false, error });
+        return json(202, { accepted: true });
+      },
+    },
+    {
+      method: "POST",
+      pattern: /^\/callbacks\/([^/]+)\/heartbeat$/,
+      run: async (_event, [token]) => json(200, await heartbeatCallback(engine, decodePathSegment(token ?? ""))),
     },
     {
       method: "GET",

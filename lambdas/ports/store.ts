@@ -2,6 +2,10 @@ import type { CommitBatch } from "../core/driver.js";
 import type { ErrorInfo } from "../core/errors.js";
 import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import type { ExecutionStatus } from "../core/status.js";
+import type { CallbackRef } from "../core/callbacks.js";
+
+/** What an external system reported for a callback. */
+export type CallbackOutcome = { ok: true; result: unknown } | { ok: false; error: ErrorInfo };
 
 /** The execution item (META), as the engine and the API see it. */
 export interface ExecutionRecord {
@@ -159,6 +163,18 @@ export interface ExecutionStore {
   readInboxSeq(executionId: string): Promise<number | undefined>;
   /** Every item in the execution's inbox, oldest first. */
   readInbox(executionId: string): Promise<InboxItem[]>;
+  /**
+   * Completes (`ok`) or fails a callback through its token: marks its callback item ended and puts
+   * the result in the execution's inbox, making it due, in one transaction. Refuses, writing
+   * nothing: CallbackNotFoundError (no such callback, or the token does not match it),
+   * CallbackEndedError (completed or failed already), CallbackExpiredError (timed out, past its
+   * deadline or its heartbeat deadline), ExecutionEndedError, InboxFullError.
+   */
+  completeCallback(ref: CallbackRef, outcome: CallbackOutcome, nowMs: number): Promise<void>;
+  /** Moves a callback's heartbeat deadline on (to now + its heartbeat timeout); refuses as completeCallback does. */
+  heartbeatCallback(ref: CallbackRef, nowMs: number): Promise<{ heartbeatDeadlineAtMs?: number }>;
+  /** The heartbeat deadline of each callback that has one, by callback id. */
+  readCallbackHeartbeats(executionId: string, callbackIds: readonly string[]): Promise<Map<string, number>>;
   /** Signal events of earlier runs by seq (continue-as-new carries them), in the order asked. */
   readEvents(executionId: string, seqs: readonly number[]): Promise<HistoryEvent[]>;
   /** Executions due by `nowMs` (sparse index), oldest first. */

@@ -14,7 +14,7 @@
  */
 import type { CommitBatch, ConsumedItem } from "../core/driver.js";
 import type { ChildStart } from "../core/run.js";
-import type { HistoryEvent } from "../core/events.js";
+import { type HistoryEvent, isCallbackEvent } from "../core/events.js";
 
 /** What one transaction writes (besides the execution item, which every part checks or updates). */
 export interface CommitPart {
@@ -62,7 +62,7 @@ export function planCommit(batch: CommitBatch, sizes: PartSizes): CommitPart[] {
     const start = event.type === "ChildStarted" ? startsById.get(event.childId) : undefined;
     if (start) startsById.delete(start.childId);
     units.push({
-      items: 1 + consumed.length + (start ? 2 : 0),
+      items: 1 + consumed.length + (start ? 2 : 0) + (isCallbackEvent(event) ? 1 : 0),
       bytes: sizes.event(event) + consumed.reduce((n, c) => n + sizes.consumed(c), 0) + (start ? sizes.childStart(start) : 0),
       part: { events: [event], consumed, childStarts: start ? [start] : [], childCancels: [] },
     });

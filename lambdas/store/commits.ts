@@ -16,7 +16,8 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { CommitBatch, ConsumedItem } from "../core/driver.js";
 import { InboxChangedError } from "../core/errors.js";
-import type { HistoryEvent } from "../core/events.js";
+import { type HistoryEvent, isCallbackEvent } from "../core/events.js";
+import { callbackWrites } from "./callback-items.js";
 import { isTerminal } from "../core/status.js";
 import { type CommitPart, planCommit } from "./commit-plan.js";
 import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "./errors.js";
@@ -61,7 +62,9 @@ export async function commitBatch(settings: CommitSettings, lease: Lease, batch:
   const id = lease.executionId;
   const onlyOneEvent =
     settings.singlePutSteps &&
+    inboxSeen === undefined &&
     batch.events.length === 1 &&
+    !isCallbackEvent(batch.events[0] as HistoryEvent) &&
     !batch.execution &&
     batch.consumed.length === 0 &&
     batch.childStarts.length === 0 &&
@@ -157,6 +160,15 @@ function writePart(settings: CommitSettings, tx: TransactWrite, lease: Lease, ba
     tx.conditionCheck(table, key, { ConditionExpression: write.ConditionExpression, ...names, ...values, ReturnValuesOnConditionCheckFailure: "ALL_OLD" });
   }
   for (const event of part.events) tx.put(table, historyItem(id, event), newItemCondition);
+  for (const write of callbackWrites(id, part.events)) {
+    if (write.kind === "put") tx.put(table, write.item, newItemCondition);
+    else {
+      tx.update(table, { PK: executionPk(id), SK: write.sk }, {
+        UpdateExpression: "SET endedAs = :endedAs, endedAtMs = :endedAtMs",
+        ExpressionAttributeValues: { ":endedAs": write.endedAs, ":endedAtMs": write.atMs },
+      });
+    }
+  }
   for (const { item } of part.consumed) tx.delete(table, { PK: executionPk(id), SK: item.key }, { ConditionExpression: "attribute_exists(PK)" });
   for (const child of part.childStarts) {
     const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId: id, position: child.parentPosition } };

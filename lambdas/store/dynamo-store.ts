@@ -16,6 +16,7 @@ import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import { StoreBusyError } from "./errors.js";
 import { executionPk, HISTORY_PREFIX, historySk, META_SK, INBOX_PREFIX, seqFromHistorySk } from "./keys.js";
 import type {
+  CallbackOutcome,
   ExecutionListPage,
   ExecutionRecord,
   ExecutionSnapshot,
@@ -36,6 +37,8 @@ import { addToInbox, readInbox, readInboxSeq } from "./inbox.js";
 import { failWithoutLease, findDue, claimDueExecutions } from "./sweeping.js";
 import { listExecutions } from "./list-query.js";
 import type { StoreContext } from "./store-context.js";
+import { completeCallback, heartbeatCallback, readCallbackHeartbeats } from "./callbacks.js";
+import type { CallbackRef } from "../core/callbacks.js";
 
 
 export { INLINE_VALUE_BYTES, MAX_VALUE_BYTES };
@@ -291,6 +294,18 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options?: { parent?: { executionId: string; position: number } }): Promise<boolean> {
     return failWithoutLease(this.ctx, executionId, error, nowMs, options);
+  }
+
+  completeCallback(ref: CallbackRef, outcome: CallbackOutcome, nowMs: number): Promise<void> {
+    return completeCallback(this.ctx, ref, outcome, nowMs);
+  }
+
+  heartbeatCallback(ref: CallbackRef, nowMs: number): Promise<{ heartbeatDeadlineAtMs?: number }> {
+    return heartbeatCallback(this.ctx, ref, nowMs);
+  }
+
+  readCallbackHeartbeats(executionId: string, callbackIds: readonly string[]): Promise<Map<string, number>> {
+    return readCallbackHeartbeats(this.ctx, executionId, callbackIds);
   }
 
   listExecutions(query: ListExecutionsQuery): Promise<ExecutionListPage> {

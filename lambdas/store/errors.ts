@@ -62,5 +62,26 @@ export class InboxFullError extends StoreError {
   }
 }
 
+/** No callback matches the token (never made, made by another execution, or a forged token). */
+export class CallbackNotFoundError extends StoreError {
+  constructor() {
+    super("CALLBACK_NOT_FOUND", "no callback matches this token");
+  }
+}
+
+/** The callback was completed or failed already: a token is good for one answer. */
+export class CallbackEndedError extends StoreError {
+  constructor(endedAs: string) {
+    super("CALLBACK_ALREADY_COMPLETED", `the callback has already been answered (${endedAs})`, { details: { endedAs } });
+  }
+}
+
+/** The callback timed out (its deadline or its heartbeat deadline passed): it takes no answer now. */
+export class CallbackExpiredError extends StoreError {
+  constructor(reason: "timeout" | "heartbeat") {
+    super("CALLBACK_EXPIRED", reason === "timeout" ? "the callback has timed out" : "the callback missed its heartbeat and timed out", { details: { reason } });
+  }
+}
+
 // Thrown by the store, handled by the driver: defined in core.
 export { ChildIdInUseError } from "../core/errors.js";

@@ -3,6 +3,12 @@
 export const META_SK = "META";
 export const HISTORY_PREFIX = "H#";
 export const INBOX_PREFIX = "P#";
+/** Callback items: `CB#<callbackId>`, kept until the execution is purged. */
+export const CALLBACK_PREFIX = "CB#";
+
+export function callbackSk(callbackId: string): string {
+  return `${CALLBACK_PREFIX}${callbackId}`;
+}
 /** Partition of the sparse "due" index: one shard for now (see README, limits). */
 export const DUE_SHARD = "DUE";
 /** Partition of the sparse "purge" index: ended executions by the time their retention ends. */

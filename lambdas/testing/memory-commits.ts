@@ -12,12 +12,13 @@
  */
 import type { CommitBatch, ConsumedItem } from "../core/driver.js";
 import { InboxChangedError } from "../core/errors.js";
-import type { HistoryEvent } from "../core/events.js";
+import { type HistoryEvent, isCallbackEvent } from "../core/events.js";
+import { type CallbackWrite, callbackWrites } from "../store/callback-items.js";
 import { isTerminal } from "../core/status.js";
 import { type CommitPart, planCommit } from "../store/commit-plan.js";
 import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "../store/errors.js";
 import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, inboxItemBytes, inboxItem, startedEvent } from "../store/items.js";
-import { DUE_SHARD, historySk, META_SK, PURGE_SHARD } from "../store/keys.js";
+import { DUE_SHARD, executionPk, historySk, META_SK, PURGE_SHARD } from "../store/keys.js";
 import type { Lease, NewExecution } from "../ports/store.js";
 import { MAX_TRANSACTION_ITEMS, TransactionTooLargeError } from "../store/transaction.js";
 import { applyChange, assertNoOverlap, emptyChange, inboxUnchanged, leaseHeldBy, markDueChange, MemoryValidationError, type MetaChange, notEnded } from "./memory-conditions.js";
@@ -45,6 +46,7 @@ interface PartWrites {
   consumedKeys: string[];
   childStarts: { childId: string; meta: MetaItem; started: StoredItem }[];
   notices: Notice[];
+  callbacks: CallbackWrite[];
 }
 
 /** Notices whose target ended or is gone: the part is retried without them. */
@@ -58,7 +60,7 @@ class DroppedNotices {
 export function commitBatchInMemory(table: MemoryTable, settings: MemoryCommitSettings, lease: Lease, batch: CommitBatch, nowMs: number, inboxSeen: number | undefined): void {
   const id = lease.executionId;
   const noOtherWrites = batch.consumed.length === 0 && batch.childStarts.length === 0 && batch.childCancels.length === 0 && !batch.notifyParent;
-  if (settings.singlePutSteps && batch.events.length === 1 && !batch.execution && noOtherWrites) {
+  if (settings.singlePutSteps && inboxSeen === undefined && batch.events.length === 1 && !isCallbackEvent(batch.events[0] as HistoryEvent) && !batch.execution && noOtherWrites) {
     // A step result: one put on its sequence number, whoever holds the lease (see commits.ts).
     const event = batch.events[0] as HistoryEvent;
     const item = historyItem(id, event);
@@ -126,13 +128,14 @@ function buildPart(settings: MemoryCommitSettings, lease: Lease, batch: CommitBa
     const { executionId, event } = part.notifyParent;
     notices.push({ target: executionId, item: inboxItem(executionId, event, nowMs, `child-${id}`), bytes: inboxItemBytes(event), kind: "parent" });
   }
-  const itemCount = 1 + events.length + consumedKeys.length + 2 * childStarts.length + 2 * notices.length;
+  const callbacks = callbackWrites(id, part.events);
+  const itemCount = 1 + events.length + consumedKeys.length + 2 * childStarts.length + 2 * notices.length + callbacks.length;
   // Only the item count: withinTransaction also measures the request's JSON, which this store does
   // not build (planCommit keeps parts well below 4 MB); the bytes reported are the items' own.
-  if (itemCount > MAX_TRANSACTION_ITEMS) throw new TransactionTooLargeError(itemCount, writtenBytes({ meta, events, consumedKeys, childStarts, notices }));
+  if (itemCount > MAX_TRANSACTION_ITEMS) throw new TransactionTooLargeError(itemCount, writtenBytes({ meta, events, consumedKeys, childStarts, notices, callbacks }));
   assertNoOverlap(meta);
-  assertOneOperationPerItem(id, { meta, events, consumedKeys, childStarts, notices });
-  return { meta, events, consumedKeys, childStarts, notices };
+  assertOneOperationPerItem(id, { meta, events, consumedKeys, childStarts, notices, callbacks });
+  return { meta, events, consumedKeys, childStarts, notices, callbacks };
 }
 
 function writtenBytes(writes: PartWrites): number {
@@ -149,6 +152,7 @@ function assertOneOperationPerItem(executionId: string, writes: PartWrites): voi
     ...writes.consumedKeys.map((sk) => key(executionId, sk)),
     ...writes.childStarts.flatMap(({ childId, started }) => [key(childId, META_SK), key(childId, started.SK)]),
     ...writes.notices.flatMap(({ target, item }) => [key(target, item.SK), key(target, META_SK)]),
+    ...writes.callbacks.map((w) => key(executionId, w.kind === "put" ? w.item.SK : w.sk)),
   ];
   if (new Set(keys).size !== keys.length) throw new MemoryValidationError("Transaction request cannot include multiple operations on one item");
 }
@@ -178,6 +182,10 @@ function apply(table: MemoryTable, executionId: string, writes: PartWrites, nowM
   applyChange(meta, writes.meta);
   for (const { item } of writes.events) table.putItem(executionId, item);
   for (const key of writes.consumedKeys) table.deleteItem(executionId, key);
+  for (const write of writes.callbacks) {
+    if (write.kind === "put") table.putItem(executionId, write.item);
+    else table.putItem(executionId, { ...(table.item(executionId, write.sk) ?? { PK: executionPk(executionId), SK: write.sk }), endedAs: write.endedAs, endedAtMs: write.atMs });
+  }
   for (const child of writes.childStarts) {
     table.putMeta(child.meta);
     table.putItem(child.childId, child.started);

@@ -23,7 +23,7 @@ import { type Duration, toMs } from "../core/duration.js";
 import type { HistoryEvent } from "../core/events.js";
 import { isTerminal } from "../core/status.js";
 import { type AnyWorkflow, type WorkflowDefinition, WorkflowRegistry } from "../core/workflow.js";
-import { type ApiDeps, cancelExecution, type ExecutionView, getExecution, sendSignal, startExecution } from "../engine/executions.js";
+import { type ApiDeps, cancelExecution, type ExecutionView, getExecution, sendSignal, startExecution, answerCallback, heartbeatCallback } from "../engine/executions.js";
 import type { EngineMetrics } from "../engine/observability.js";
 import type { EngineDeps, WorkerOptions } from "../engine/process-wakeup.js";
 import { RunCache } from "../engine/run-cache.js";
@@ -117,6 +117,28 @@ export class TestEnvironment {
   async cancel(executionId: string, reason?: string): Promise<void> {
     await cancelExecution(this.deps, executionId, reason);
     await this.runUntilIdle();
+  }
+
+  /**
+   * Completes the callback `token` names with `result`, as `POST /callbacks/{token}` does (and
+   * refuses as it does: CallbackNotFoundError, CallbackEndedError, CallbackExpiredError), then
+   * runs the execution until it waits.
+   */
+  async completeCallback(token: string, result?: unknown, options: { run?: boolean } = {}): Promise<void> {
+    await answerCallback(this.deps, token, { ok: true, result: result === undefined ? null : result });
+    if (options.run !== false) await this.runUntilIdle();
+  }
+
+  /** Fails the callback, as `POST /callbacks/{token}/fail` does: the workflow sees a CallbackFailedError. */
+  async failCallback(token: string, error: { message?: string; code?: string } = {}, options: { run?: boolean } = {}): Promise<void> {
+    const info = { name: "CallbackError", message: error.message ?? "the callback failed", ...(error.code === undefined ? {} : { code: error.code }) };
+    await answerCallback(this.deps, token, { ok: false, error: info });
+    if (options.run !== false) await this.runUntilIdle();
+  }
+
+  /** A heartbeat, as `POST /callbacks/{token}/heartbeat`: moves the callback's heartbeat deadline on. */
+  async heartbeatCallback(token: string): Promise<void> {
+    await heartbeatCallback(this.deps, token);
   }
 
   /**

@@ -18,10 +18,13 @@ import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits.js";
 import { isTerminal } from "../core/status.js";
 import { leaseTaken } from "../store/leases.js";
+import type { CallbackRef } from "../core/callbacks.js";
+import { callbackRefusal } from "../store/callback-items.js";
 import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError, LeaseLostError, StoreBusyError } from "../store/errors.js";
 import { decodeEvent, decodeInboxItem, historyItem, metaItem, nextArrivalCounter, inboxItemBytes, inboxItem, startedEvent, toRecord } from "../store/items.js";
-import { DUE_SHARD, HISTORY_PREFIX, historySk, INBOX_PREFIX, PURGE_SHARD, seqFromHistorySk } from "../store/keys.js";
+import { callbackSk, DUE_SHARD, HISTORY_PREFIX, historySk, INBOX_PREFIX, PURGE_SHARD, seqFromHistorySk } from "../store/keys.js";
 import type {
+  CallbackOutcome,
   ExecutionListPage,
   ExecutionRecord,
   ExecutionSnapshot,
@@ -36,7 +39,7 @@ import { commitBatchInMemory, type MemoryCommitSettings } from "./memory-commits
 import { applyChange, leaseHeldBy, markDueChange, MemoryValidationError, notEnded } from "./memory-conditions.js";
 import { listExecutionsInMemory } from "./memory-listing.js";
 import { findExpired, purgeExecution, purgeOrphans } from "./memory-purge.js";
-import { compareKeys, copyMeta, MemoryTable } from "./memory-table.js";
+import { compareKeys, copyMeta, MemoryTable, type StoredItem } from "./memory-table.js";
 
 export interface MemoryStoreOptions {
   /** How long an ended execution is kept (its `purgeAtMs`). Default 30 days, as DynamoExecutionStore's. */
@@ -201,9 +204,18 @@ export class MemoryExecutionStore implements ExecutionStore {
   }
 
   async addToInbox(executionId: string, event: InboxEvent, nowMs: number): Promise<InboxItem> {
+    const item = this.admit(executionId, event, nowMs)();
+    return decodeInboxItem(item);
+  }
+
+  /**
+   * Checks that the execution takes `event` into its inbox (as DynamoDB's conditions do) and
+   * returns the write that does it: the item, the due mark and the inbox counters.
+   */
+  private admit(executionId: string, event: InboxEvent, nowMs: number, uniqueId?: string): () => StoredItem {
     // Same key as the DynamoDB store: arrival time, then this process's arrival counter (shared
     // with it, so items written by both stores in one process keep one order).
-    const unique = event.type === "Signal" ? event.signalId : `${event.type.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`;
+    const unique = uniqueId ?? (event.type === "Signal" ? event.signalId : `${event.type.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`);
     const item = inboxItem(executionId, event, nowMs, `${nextArrivalCounter()}#${unique}`);
     const bytes = inboxItemBytes(event);
     // A cancel gets a little room beyond the limits, so a flooded execution can still be canceled.
@@ -218,10 +230,54 @@ export class MemoryExecutionStore implements ExecutionStore {
       if (!notEnded(meta)) throw new ExecutionEndedError(executionId, meta.status);
       throw new InboxFullError(executionId, { items: MAX_INBOX_ITEMS, bytes: MAX_INBOX_BYTES }, { items: Number(meta.inboxCount ?? 0), bytes: Number(meta.inboxBytes ?? 0) });
     }
-    // It becomes due now and its inbox counter moves, in the same write as the item.
-    applyChange(meta, markDueChange(nowMs, bytes));
-    this.table.putItem(executionId, item);
-    return decodeInboxItem(item);
+    return () => {
+      // It becomes due now and its inbox counter moves, in the same write as the item.
+      applyChange(meta, markDueChange(nowMs, bytes));
+      this.table.putItem(executionId, item);
+      return item;
+    };
+  }
+
+  async completeCallback(ref: CallbackRef, outcome: CallbackOutcome, nowMs: number): Promise<void> {
+    const sk = callbackSk(ref.callbackId);
+    const callback = this.table.item(ref.executionId, sk);
+    const refused = callbackRefusal(callback, ref, nowMs);
+    if (refused) throw refused;
+    const event: InboxEvent = {
+      type: "CallbackResult",
+      run: ref.run,
+      position: ref.position,
+      callbackId: ref.callbackId,
+      ok: outcome.ok,
+      ...(outcome.ok ? { result: outcome.result } : { error: outcome.error }),
+    };
+    // The execution must take it (exists, has not ended, has room) before anything is written.
+    const admitted = this.admit(ref.executionId, event, nowMs, `cb-${ref.callbackId}`);
+    this.table.putItem(ref.executionId, { ...(callback as StoredItem), endedAs: outcome.ok ? "completed" : "failed", endedAtMs: nowMs });
+    admitted();
+  }
+
+  async heartbeatCallback(ref: CallbackRef, nowMs: number): Promise<{ heartbeatDeadlineAtMs?: number }> {
+    const sk = callbackSk(ref.callbackId);
+    const callback = this.table.item(ref.executionId, sk);
+    const refused = callbackRefusal(callback, ref, nowMs);
+    if (refused) throw refused;
+    const meta = this.table.meta(ref.executionId);
+    if (!meta) throw new ExecutionNotFoundError(ref.executionId);
+    if (!notEnded(meta)) throw new ExecutionEndedError(ref.executionId, meta.status);
+    const timeoutMs = callback?.heartbeatTimeoutMs === undefined ? undefined : Number(callback.heartbeatTimeoutMs);
+    const next = timeoutMs === undefined ? undefined : nowMs + timeoutMs;
+    this.table.putItem(ref.executionId, { ...(callback as StoredItem), lastHeartbeatAtMs: nowMs, ...(next === undefined ? {} : { heartbeatDeadlineAtMs: next }) });
+    return next === undefined ? {} : { heartbeatDeadlineAtMs: next };
+  }
+
+  async readCallbackHeartbeats(executionId: string, callbackIds: readonly string[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    for (const id of new Set(callbackIds)) {
+      const item = this.table.item(executionId, callbackSk(id));
+      if (item?.heartbeatDeadlineAtMs !== undefined) found.set(id, Number(item.heartbeatDeadlineAtMs));
+    }
+    return found;
   }
 
   async readInboxSeq(executionId: string): Promise<number | undefined> {

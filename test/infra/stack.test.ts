@@ -355,6 +355,9 @@ describe("the HTTP API", () => {
         "GET /executions/{id}/history",
         "POST /executions/{id}/signals/{name}",
         "POST /executions/{id}/cancel",
+        "POST /callbacks/{token}",
+        "POST /callbacks/{token}/fail",
+        "POST /callbacks/{token}/heartbeat",
         "GET /workflows",
       ].sort(),
     );
