@@ -2,9 +2,10 @@
 import type { AnyWorkflow } from "../lambdas/index.js";
 import { approval } from "./approval.js";
 import { greet } from "./demo.js";
+import { documentBatch } from "./document-batch.js";
 import { longJob } from "./long-job.js";
 import { orderSaga } from "./order-saga.js";
 
-export { approval, greet, longJob, orderSaga };
+export { approval, documentBatch, greet, longJob, orderSaga };
 
-export const workflows: readonly AnyWorkflow[] = [greet, approval, orderSaga, longJob];
+export const workflows: readonly AnyWorkflow[] = [greet, approval, orderSaga, longJob, documentBatch];

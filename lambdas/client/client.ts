@@ -9,7 +9,7 @@ import { ExecutionCanceledError, ExecutionFailedError, InvalidArgumentError } fr
 import { itemsOfPages } from "./pagination.js";
 import { type ResultOptions, waitUntilEnded } from "./result.js";
 import { type RetryOptions, retryPolicy } from "./retry.js";
-import { cancelAnswerSchema, executionPageSchema, executionSchema, historyPageSchema, signalReceiptSchema, workflowsSchema } from "./schemas.js";
+import { callbackAnswerSchema, cancelAnswerSchema, executionPageSchema, heartbeatAnswerSchema, executionSchema, historyPageSchema, signalReceiptSchema, workflowsSchema } from "./schemas.js";
 import { createTransport, pathSegment } from "./transport.js";
 import type {
   AnyWorkflowDefinition,
@@ -151,6 +151,31 @@ export interface DurableClient {
   cancel(execution: ExecutionRef, reason?: string): Promise<void>;
 
   /**
+   * Completes the callback `token` names (what `ctx.createCallback` handed out) with `result`,
+   * which the workflow's `callback.result` resolves with. Throws NotFoundError
+   * (`CALLBACK_NOT_FOUND`) for a token that matches no callback, ConflictError
+   * (`CALLBACK_ALREADY_COMPLETED`, `EXECUTION_ENDED`) when it was answered or its execution
+   * ended, InvalidRequestError with status 410 (`CALLBACK_EXPIRED`) when it timed out.
+   * @example
+   * await client.completeCallback(token, { text: "total: 42 EUR" });
+   */
+  completeCallback(token: string, result?: unknown): Promise<void>;
+
+  /**
+   * Fails the callback: the workflow sees a CallbackFailedError with this message and code.
+   * @example
+   * await client.failCallback(token, { message: "unreadable scan", code: "UNREADABLE" });
+   */
+  failCallback(token: string, error?: { message?: string; code?: string; details?: Record<string, unknown> }): Promise<void>;
+
+  /**
+   * Tells a callback with a heartbeat timeout that the work goes on; returns its new heartbeat deadline.
+   * @example
+   * const { heartbeatDeadline } = await client.heartbeatCallback(token);
+   */
+  heartbeatCallback(token: string): Promise<{ heartbeatDeadline?: string }>;
+
+  /**
    * The registered workflows and their versions.
    * @example
    * const names = (await client.workflows()).map((w) => w.name);
@@ -237,6 +262,13 @@ export function createClient(options: ClientOptions): DurableClient {
     cancel: async (execution, reason) => {
       await send({ method: "POST", path: `${executionPath(execution)}/cancel`, ...(reason === undefined ? {} : { body: { reason } }) }, cancelAnswerSchema);
     },
+    completeCallback: async (token, result) => {
+      await send({ method: "POST", path: `/callbacks/${pathSegment(token, "the callback token")}`, body: result === undefined ? null : result }, callbackAnswerSchema);
+    },
+    failCallback: async (token, error = {}) => {
+      await send({ method: "POST", path: `/callbacks/${pathSegment(token, "the callback token")}/fail`, body: error }, callbackAnswerSchema);
+    },
+    heartbeatCallback: async (token) => (await send({ method: "POST", path: `/callbacks/${pathSegment(token, "the callback token")}/heartbeat` }, heartbeatAnswerSchema)).body,
     workflows: async () => (await send({ method: "GET", path: "/workflows" }, workflowsSchema)).body,
   };
 }

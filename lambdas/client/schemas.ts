@@ -37,3 +37,5 @@ export const workflowsSchema = z
 export const signalReceiptSchema = z.looseObject({ signalId: z.string() }).transform((value): SignalReceipt => ({ signalId: value.signalId }));
 
 export const cancelAnswerSchema = z.looseObject({ id: z.string(), cancelRequested: z.literal(true) });
+export const callbackAnswerSchema = z.looseObject({ accepted: z.literal(true) });
+export const heartbeatAnswerSchema = z.looseObject({ heartbeatDeadline: z.string().optional() }).transform((value) => (value.heartbeatDeadline === undefined ? {} : { heartbeatDeadline: value.heartbeatDeadline }));

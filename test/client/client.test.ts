@@ -47,6 +47,16 @@ const chatty = defineWorkflow("client-chatty", async (ctx, input: { steps: numbe
   return input.steps;
 });
 
+const callbackTokens: string[] = [];
+const ocr = defineWorkflow("client-ocr", async (ctx, input: { doc: string }) => {
+  try {
+    const text = await ctx.waitForCallback<string>("ocr", (token) => void callbackTokens.push(token), { timeout: "1h", heartbeatTimeout: "10 minutes" });
+    return { doc: input.doc, text };
+  } catch (err) {
+    return { doc: input.doc, failed: err instanceof DurableError ? err.message : String(err) };
+  }
+});
+
 const many = defineWorkflow("client-many", async (_ctx, input: { i: number }) => input.i);
 
 const versionedV1 = defineWorkflow("client-versioned", { version: 1 }, async () => "v1");
@@ -57,7 +67,7 @@ let client: DurableClient;
 
 beforeAll(async () => {
   stack = await startLocalStack({
-    workflows: [double, decision, failing, chatty, many, versionedV1, versionedV2],
+    workflows: [double, decision, failing, chatty, ocr, many, versionedV1, versionedV2],
     endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
     tableName: uniqueName("client"),
     queueName: uniqueName("client"),
@@ -94,7 +104,7 @@ async function failure(call: Promise<unknown>): Promise<unknown> {
 describe("start, get, result", () => {
   it("workflows() lists what the stack registered, with versions", async () => {
     const workflows = await client.workflows();
-    expect(workflows.map((w) => w.name)).toEqual(["client-chatty", "client-decision", "client-double", "client-failing", "client-many", "client-versioned"]);
+    expect(workflows.map((w) => w.name)).toEqual(["client-chatty", "client-decision", "client-double", "client-failing", "client-many", "client-ocr", "client-versioned"]);
     expect(workflows.find((w) => w.name === "client-versioned")).toEqual({ name: "client-versioned", versions: [1, 2], latest: 2 });
   });
 
@@ -337,5 +347,33 @@ describe("paging", () => {
 
     const steps = walked.flatMap((e) => (e.type === "StepCompleted" ? [e.name] : []));
     expect(steps.slice(0, 3)).toEqual(["step-0", "step-1", "step-2"]);
+  });
+});
+
+describe("callbacks through the client", () => {
+  async function tokenOf(count: number): Promise<string> {
+    const deadline = Date.now() + 15_000;
+    while (callbackTokens.length < count) {
+      if (Date.now() > deadline) throw new Error("the workflow never handed out its token");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return callbackTokens[count - 1] as string;
+  }
+
+  it("heartbeats and completes a callback; a second answer is a ConflictError, a forged token a NotFoundError", async () => {
+    const run = await client.start(ocr, { doc: "d-1" });
+    const token = await tokenOf(1);
+    const { heartbeatDeadline } = await client.heartbeatCallback(token);
+    expect(Date.parse(heartbeatDeadline ?? "")).toBeGreaterThan(Date.now());
+    await client.completeCallback(token, "hello");
+    expect(await client.result(run, { timeoutMs: 20_000 })).toEqual({ doc: "d-1", text: "hello" });
+    await expect(client.completeCallback(token, "again")).rejects.toBeInstanceOf(ConflictError);
+    await expect(client.completeCallback(`${token.slice(0, -4)}AAAA`, "x")).rejects.toSatisfy((e) => e instanceof NotFoundError || e instanceof InvalidRequestError);
+  });
+
+  it("fails a callback: the workflow sees the message", async () => {
+    const run = await client.start(ocr, { doc: "d-2" });
+    await client.failCallback(await tokenOf(2), { message: "unreadable", code: "UNREADABLE" });
+    expect(await client.result(run, { timeoutMs: 20_000 })).toEqual({ doc: "d-2", failed: 'callback "ocr" failed: unreadable' });
   });
 });

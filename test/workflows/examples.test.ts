@@ -1,7 +1,8 @@
 /** The workflows in examples/ do what their comments say, through the real worker. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { approval, greet, longJob, orderSaga, workflows } from "../../examples/index.js";
+import { approval, documentBatch, greet, longJob, orderSaga, workflows } from "../../examples/index.js";
+import { ocrService } from "../../examples/document-batch.js";
 import { createDynamoDBTestEnvironment, type DynamoDBTestEnvironment } from "../../local/testing.js";
 
 let env: DynamoDBTestEnvironment;
@@ -53,5 +54,32 @@ describe("examples", () => {
     expect((await env.execution(id)).status).toBe("sleeping");
     await env.advanceTime("1 day");
     expect(await env.result(id)).toMatchObject({ published: { url: expect.stringContaining("example.com") } });
+  });
+
+  it("document batch: at most 2 documents at the OCR service at once, answered by callback, one failure tolerated", async () => {
+    const atService = new Map<string, string>();
+    let most = 0;
+    const submit = ocrService.submit;
+    ocrService.submit = async (document, token) => {
+      atService.set(document, token);
+      most = Math.max(most, atService.size);
+    };
+    try {
+      const documents = Array.from({ length: 10 }, (_, i) => `doc-${i}.pdf`);
+      const id = await env.start(documentBatch, { documents, maxConcurrency: 2 });
+      for (let answered = 0; answered < documents.length; answered += 1) {
+        const [document, token] = [...atService.entries()][0] as [string, string];
+        atService.delete(document);
+        await env.advanceTime("5 minutes");
+        if (document === "doc-3.pdf") await env.failCallback(token, { message: "unreadable scan" });
+        else await env.completeCallback(token, { text: `text of ${document}` });
+      }
+      const out = await env.result<{ read: { document: string }[]; failed: { document: string; reason: string }[] }>(id);
+      expect(out.read.map((r) => r.document)).toEqual(documents.filter((d) => d !== "doc-3.pdf"));
+      expect(out.failed).toEqual([{ document: "doc-3.pdf", reason: 'callback "ocr" failed: unreadable scan' }]);
+      expect(most).toBe(2);
+    } finally {
+      ocrService.submit = submit;
+    }
   });
 });
