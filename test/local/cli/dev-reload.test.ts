@@ -4,7 +4,7 @@
  * when the change fits its history, and fails with NON_DETERMINISM when it does not (a call
  * before its position changed). A save that does not build keeps the old code serving.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,7 +63,9 @@ async function ended(id: string): Promise<Record<string, unknown>> {
 
 async function save(text: string): Promise<void> {
   const reloads = printed.filter((line) => / reload(ed|) /.test(line) || line.includes("reload failed")).length;
-  await writeFile(join(dir, "workflows.ts"), text);
+  // As an editor that saves atomically does: a build never reads the file half-written.
+  await writeFile(join(dir, "workflows.ts.saving"), text);
+  await rename(join(dir, "workflows.ts.saving"), join(dir, "workflows.ts"));
   await until("the reload", async () => (printed.filter((line) => / reload(ed|) /.test(line) || line.includes("reload failed")).length > reloads ? true : undefined));
 }
 

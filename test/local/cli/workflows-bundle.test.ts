@@ -3,7 +3,7 @@
  * project, npm packages left as imports (loaded once, however often the bundle is), and rebuilt
  * and re-imported when a file it imports changes.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +20,16 @@ afterEach(async () => {
 afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
+
+/**
+ * A save as editors that write atomically make it (a temporary file renamed over the old one), so
+ * a build never reads a file half-written; a save written in place can be caught half-way, and
+ * then a failed reload is followed by the good one.
+ */
+async function save(path: string, text: string): Promise<void> {
+  await writeFile(`${path}.saving`, text);
+  await rename(`${path}.saving`, path);
+}
 
 const definition = (name: string, body: string) => `{ name: "${name}", version: 1, fn: async (_ctx: unknown, input: unknown): Promise<unknown> => ${body} }`;
 
@@ -75,7 +85,7 @@ describe("the workflows bundle", () => {
     expect(await readFile(first.bundleFile, "utf8")).toMatch(/from "fake-pkg"/);
     const outcomes: ReloadOutcome[] = [];
     await b.watch((o) => void outcomes.push(o));
-    await writeFile(join(dir, "workflows.ts"), `import { marker } from "fake-pkg";\nexport { marker };\nexport const workflows = [${definition("b", "2")}];\n`);
+    await save(join(dir, "workflows.ts"), `import { marker } from "fake-pkg";\nexport { marker };\nexport const workflows = [${definition("b", "2")}];\n`);
     const reloaded = await nextOutcome(outcomes, 1);
     expect(reloaded.ok && reloaded.loaded.workflows.map((w) => w.name)).toEqual(["b"]);
     expect((globalThis as { __fakePkgLoads?: number }).__fakePkgLoads).toBe(1);
@@ -91,17 +101,17 @@ describe("the workflows bundle", () => {
     const outcomes: ReloadOutcome[] = [];
     await b.watch((o) => void outcomes.push(o));
 
-    await writeFile(join(dir, "lib", "text.ts"), 'export const text: string = "two";\n');
+    await save(join(dir, "lib", "text.ts"), 'export const text: string = "two";\n');
     const changed = await nextOutcome(outcomes, 1);
     if (!changed.ok) throw changed.error;
     expect(await changed.loaded.workflows[0]!.fn({} as never, undefined as never)).toBe("two");
 
-    await writeFile(join(dir, "lib", "text.ts"), "export const text: string = ;\n");
+    await save(join(dir, "lib", "text.ts"), "export const text: string = ;\n");
     const broken = await nextOutcome(outcomes, 2);
     expect(broken.ok).toBe(false);
     if (!broken.ok) expect(broken.error.message).toMatch(/^lib\/text\.ts:1:\d+: /);
 
-    await writeFile(join(dir, "lib", "text.ts"), 'export const text: string = "two";\n');
+    await save(join(dir, "lib", "text.ts"), 'export const text: string = "two";\n');
     const fixed = await nextOutcome(outcomes, 3);
     expect(fixed).toMatchObject({ ok: true, unchanged: true });
   });
