@@ -28,6 +28,8 @@ export type { BatchItem, BatchItemStatus, BatchOptions, BatchResult, CompletionP
 export { BatchFailedError, InvalidBatchOptionsError } from "./core/batch.js";
 export type { Callback, CallbackOptions } from "./core/callbacks.js";
 export { CallbackFailedError, CallbackTimeoutError, InvalidCallbackTokenError } from "./core/callbacks.js";
+export type { ConditionCheck, WaitForConditionOptions } from "./core/condition.js";
+export { ConditionNotMetError, ConditionTimeoutError } from "./core/condition.js";
 export type { Duration } from "./core/duration.js";
 export { toMs } from "./core/duration.js";
 export type { RetryPolicy } from "./core/retry.js";

@@ -12,6 +12,7 @@
  * No I/O here: the driver (driver.ts) decides what to run and commits through injected functions.
  */
 import { type BatchOptions, type BatchResult, runBatch } from "./batch.js";
+import { type ConditionCheck, waitForCondition, type WaitForConditionOptions } from "./condition.js";
 import { type Callback, CallbackFailedError, type CallbackOptions, CallbackTimeoutError, encodeCallbackToken, newCallbackId } from "./callbacks.js";
 import { type Duration, toMs } from "./duration.js";
 import {
@@ -764,6 +765,16 @@ export class WorkflowRun {
         const callback = ctx.createCallback<T>(name, options);
         await ctx.step(name, (info) => submit(callback.token, info), options.submit ?? {});
         return callback.result;
+      },
+
+      waitForCondition<S>(
+        name: string,
+        check: (state: S, info: { poll: number; signal: AbortSignal }) => Promise<ConditionCheck<S>> | ConditionCheck<S>,
+        options: WaitForConditionOptions<S>,
+      ): Promise<S> {
+        checkName("condition", name);
+        run.checkCalledByRuntime("waitForCondition", name);
+        return waitForCondition(ctx, name, check, options);
       },
 
       map<I, O>(name: string, items: readonly I[], fn: (scoped: WorkflowContext, item: I, index: number) => Promise<O>, options?: BatchOptions): Promise<BatchResult<O>> {

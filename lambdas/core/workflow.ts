@@ -1,5 +1,6 @@
 import type { BatchOptions, BatchResult } from "./batch.js";
 import type { Callback, CallbackOptions } from "./callbacks.js";
+import type { ConditionCheck, WaitForConditionOptions } from "./condition.js";
 import type { Duration } from "./duration.js";
 import { WorkflowNotFoundError } from "./errors.js";
 import type { RetryPolicy } from "./retry.js";
@@ -115,6 +116,24 @@ export interface WorkflowContext {
    * const text = await ctx.waitForCallback<string>("transcribe", (token) => transcriber.submit(audioUrl, { callbackToken: token }), { timeout: "1 day", heartbeatTimeout: "10 minutes" });
    */
   waitForCallback<T = unknown>(name: string, submit: (token: string, info: StepInfo) => Promise<unknown> | unknown, options?: WaitForCallbackOptions): Promise<T>;
+
+  /**
+   * Polls `check` until it returns `{ done: true, state }`, waiting durably between polls
+   * (`interval`, default 5 s, or `backoff`); each poll gets the state the last one returned
+   * (`initialState` first). Resolves with the final state; after `timeout`, rejects with
+   * ConditionTimeoutError (`lastState` is what the last poll left). One step whose attempts are
+   * the polls: a poll that throws counts as not done. History grows by one event per poll.
+   * @example
+   * const job = await ctx.waitForCondition("render-done", async (s) => {
+   *   const status = await renderer.status(jobId);
+   *   return { done: status === "finished", state: { ...s, last: status } };
+   * }, { initialState: { last: "queued" }, backoff: { initial: "5s", max: "2 minutes" }, timeout: "6 hours" });
+   */
+  waitForCondition<S>(
+    name: string,
+    check: (state: S, info: { poll: number; signal: AbortSignal }) => Promise<ConditionCheck<S>> | ConditionCheck<S>,
+    options: WaitForConditionOptions<S>,
+  ): Promise<S>;
 
   /**
    * Runs `fn` over `items` with at most `maxConcurrency` in flight (each item counts from its

@@ -133,6 +133,15 @@ const batched = defineWorkflow("batched", async (ctx, input: { failing: number[]
   return { values: mapped.values, failed: mapped.errors.map((e) => e.index), notified: both.values };
 });
 
+const waitsForReady = defineWorkflow("waits-for-ready", async (ctx) =>
+  ctx.waitForCondition<number>("ready", (polls) => (count("waits-for-ready.poll"), { done: polls + 1 >= 3, state: polls + 1 }), { initialState: 0, interval: "1 minute", timeout: "1 hour" }),
+);
+
+const callbackTokens: string[] = [];
+const answered = defineWorkflow("answered", async (ctx) =>
+  ctx.waitForCallback<string>("answer", (token) => void callbackTokens.push(token), { timeout: "3 days" }),
+);
+
 const poller = defineWorkflow("poller", async (ctx, input: { round: number }) => {
   await ctx.step("poll", () => input.round);
   await ctx.sleep("interval", "1h");
@@ -176,7 +185,7 @@ describe.each(KIT_MODES)("$name", (mode) => {
   beforeAll(async () => {
     calls.clear();
     env = await mode.create({
-      workflows: [pipeline, monthLong, approval, collector, retrying, nonRetryable, cancellable, child, parent, deterministic, parallel, batched, poller, versionedV1, versionedV2],
+      workflows: [pipeline, monthLong, approval, collector, retrying, nonRetryable, cancellable, child, parent, deterministic, parallel, batched, waitsForReady, answered, poller, versionedV1, versionedV2],
       startTimeMs: Date.UTC(2026, 0, 1),
     });
   });
@@ -301,6 +310,25 @@ describe.each(KIT_MODES)("$name", (mode) => {
       const failing = await env.start(batched, { failing: [2, 5] });
       await env.advanceTime("2h");
       expect((await env.execution(failing)).error).toMatchObject({ code: "BATCH_FAILED" });
+    });
+
+    it("waits for a condition with durable waits between polls, each poll once", async () => {
+      const id = await env.start(waitsForReady, null);
+      await env.advanceTime("5 minutes");
+      expect(await env.result(id)).toBe(3);
+      expect(calls.get("waits-for-ready.poll")).toBe(3);
+    });
+
+    it("waits for a callback answered through its token days later", async () => {
+      const before = callbackTokens.length;
+      const id = await env.start(answered, null);
+      expect(callbackTokens.length).toBe(before + 1);
+      await env.advanceTime("2 days");
+      await (env as unknown as { completeCallback(token: string, result: unknown): Promise<void> }).completeCallback(callbackTokens.at(-1) as string, "hello");
+      expect(await env.result(id)).toBe("hello");
+      const expired = await env.start(answered, null);
+      await env.advanceTime("3 days");
+      expect((await env.execution(expired)).error).toMatchObject({ code: "CALLBACK_TIMED_OUT" });
     });
 
     it("continues as new: same id, new runs, history of each run starts fresh", async () => {
