@@ -67,6 +67,9 @@ export interface Execution<I = unknown, O = unknown> {
   parentId?: string;
   /** Once ended: when its retention ends (from then on it is gone, with its history). */
   expiresAt?: string;
+  /** The latest state the workflow published with `ctx.setState`, and when it was recorded. */
+  state?: unknown;
+  stateUpdatedAt?: string;
 }
 
 /** An execution in a list: no input, output or error (GET the execution for those). */

@@ -27,6 +27,7 @@ export type EventBody =
   | CallbackCompleted
   | CallbackFailed
   | CallbackTimedOut
+  | StateSet
   | CancelRequested
   | ExecutionCompleted
   | ExecutionFailed
@@ -189,6 +190,13 @@ export type CallbackEvent = CallbackStarted | CallbackCompleted | CallbackFailed
 
 export function isCallbackEvent(event: EventBody): event is CallbackEvent {
   return event.type === "CallbackStarted" || event.type === "CallbackCompleted" || event.type === "CallbackFailed" || event.type === "CallbackTimedOut";
+}
+
+/** The workflow published its state (`ctx.setState`): the execution item shows the latest. */
+export interface StateSet {
+  type: "StateSet";
+  position: number;
+  value: unknown;
 }
 
 export interface CancelRequested {

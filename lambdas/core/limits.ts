@@ -6,6 +6,9 @@
 /** Largest value (step result, input, output, signal payload, child input), as UTF-8 JSON. */
 export const MAX_VALUE_BYTES = 350_000;
 
+/** Largest published state (`ctx.setState`), as JSON: it lives on the execution item, read by every GET. */
+export const MAX_STATE_BYTES = 16_384;
+
 /**
  * Largest history event or inbox item as stored (a value plus its envelope: names, ids, times,
  * a bounded error). DynamoDB's item limit is 400 KB including keys and attribute names; this

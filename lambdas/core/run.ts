@@ -24,10 +24,11 @@ import {
   NonDeterminismError,
   NonRetryableError,
   StepFailedError,
+  ValueNotSerializableError,
   WorkflowBlockedError,
 } from "./errors.js";
 import type { EventBody, ExecutionStarted, HistoryEvent, SignalReceived } from "./events.js";
-import { jsonBytes, MAX_VALUE_BYTES } from "./limits.js";
+import { jsonBytes, MAX_STATE_BYTES, MAX_VALUE_BYTES } from "./limits.js";
 import { createPrng, hashSeed, uuidFrom } from "./prng.js";
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry.js";
 import type {
@@ -141,7 +142,12 @@ export interface CallbackCommand extends CommandBase {
   heartbeatDeadlineAtMs: number | undefined;
 }
 
-export type Command = StepCommand | TimerCommand | SignalCommand | ChildCommand | CallbackCommand;
+/** A published state: settled as it is made. */
+export interface StateCommand extends CommandBase {
+  kind: "state";
+}
+
+export type Command = StepCommand | TimerCommand | SignalCommand | ChildCommand | CallbackCommand | StateCommand;
 
 /** A child execution to create in the same commit as its ChildStarted record. */
 export interface ChildStart {
@@ -160,6 +166,7 @@ const RECORD_KIND: Partial<Record<EventBody["type"], Command["kind"]>> = {
   SignalWaitStarted: "signal",
   ChildStarted: "child",
   CallbackStarted: "callback",
+  StateSet: "state",
 };
 
 type Outcome =
@@ -720,6 +727,17 @@ export class WorkflowRun {
           run.pendingChildStarts.push({ childId: c.childId, workflow: c.workflow, version: c.version, input, parentPosition: c.position });
         }
         return run.settleIfCanceled(c) as Promise<O>;
+      },
+
+      setState(value: unknown): void {
+        run.checkCalledByRuntime("setState", "state");
+        const json = JSON.stringify(value);
+        if (json === undefined) throw new ValueNotSerializableError("the published state", undefined);
+        const bytes = jsonBytes(json);
+        if (bytes > MAX_STATE_BYTES) throw new DurableError("STATE_TOO_LARGE", `the published state is ${bytes} bytes as JSON; the limit is ${MAX_STATE_BYTES}`, { details: { bytes, limitBytes: MAX_STATE_BYTES } });
+        const c = run.issue<StateCommand>((position) => ({ kind: "state", position, name: "state", cancellable: false, deferred: deferred() }));
+        c.deferred.resolve(undefined);
+        if (!run.records.has(c.position)) run.unrecorded.push({ type: "StateSet", position: c.position, value: JSON.parse(json) as unknown });
       },
 
       createCallback<T>(name: string, options: CallbackOptions = {}): Callback<T> {

@@ -98,6 +98,14 @@ export interface WorkflowContext {
   child<I, O>(workflow: WorkflowDefinition<I, O>, input: I, options?: ChildOptions): Promise<O>;
 
   /**
+   * Publishes a state anyone may read while the execution runs: `GET /executions/{id}` (and the
+   * client's `get`) shows the latest as `state`. Any JSON, at most 16 KB; recorded in history
+   * like a call, shown once the turn commits it (before its next wait or step).
+   * @example ctx.setState({ stage: "charging", done: 3, of: 10 });
+   */
+  setState(value: unknown): void;
+
+  /**
    * Creates a callback: a token to hand to an external system, and a result that settles when
    * that system calls `POST /callbacks/{token}` (with a JSON result), `POST /callbacks/{token}/fail`,
    * or never in time (`timeout`, `heartbeatTimeout`: CallbackTimeoutError). Hand the token out

@@ -48,6 +48,9 @@ export interface ExecutionView {
   parentId?: string;
   /** Once ended: when its retention ends and it is removed, with its history. */
   expiresAt?: string;
+  /** The latest state the workflow published with `ctx.setState`, and when it was recorded. */
+  state?: unknown;
+  stateUpdatedAt?: string;
 }
 
 /** An execution in a list: no input, output or error, so a page stays small; GET the execution for those. */
@@ -71,6 +74,10 @@ export function toView(record: ExecutionRecord): ExecutionView {
   }
   if (record.parent) view.parentId = record.parent.executionId;
   if (record.purgeAtMs !== undefined) view.expiresAt = new Date(record.purgeAtMs).toISOString();
+  if (record.state !== undefined) {
+    view.state = record.state.value;
+    view.stateUpdatedAt = new Date(record.state.atMs).toISOString();
+  }
   return view;
 }
 

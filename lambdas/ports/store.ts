@@ -35,6 +35,8 @@ export interface ExecutionRecord {
   parent?: { executionId: string; position: number };
   /** Once ended: when its retention ends. From then it is gone for every reader, and the sweeper removes its items. */
   purgeAtMs?: number;
+  /** The latest state the workflow published (`ctx.setState`), and when. */
+  state?: { value: unknown; atMs: number };
 }
 
 export interface Lease {

@@ -65,6 +65,7 @@ export async function commitBatch(settings: CommitSettings, lease: Lease, batch:
     inboxSeen === undefined &&
     batch.events.length === 1 &&
     !isCallbackEvent(batch.events[0] as HistoryEvent) &&
+    batch.events[0]?.type !== "StateSet" &&
     !batch.execution &&
     batch.consumed.length === 0 &&
     batch.childStarts.length === 0 &&
@@ -229,6 +230,13 @@ function metaWrite(settings: CommitSettings, lease: Lease, batch: CommitBatch, p
     add.push("inboxCount :consumedCount", "inboxBytes :consumedBytes");
     values[":consumedCount"] = -part.consumed.length;
     values[":consumedBytes"] = -part.consumed.reduce((n, c) => n + inboxItemBytes(c.item.event), 0);
+  }
+  // The latest state the workflow published, where GET reads it.
+  const published = [...part.events].reverse().find((e) => e.type === "StateSet");
+  if (published?.type === "StateSet") {
+    set.push("publishedState = :publishedState", "publishedStateAtMs = :publishedStateAt");
+    values[":publishedState"] = JSON.stringify(published.value);
+    values[":publishedStateAt"] = published.atMs;
   }
   const update = part.execution;
   if (update) {

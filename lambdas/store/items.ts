@@ -35,6 +35,9 @@ export type MetaItem = {
   /** Set when the output is too large to repeat here: the seq of the ExecutionCompleted event. */
   outputSeq?: number;
   output?: string;
+  /** The latest `ctx.setState` value, as JSON, and when it was recorded. */
+  publishedState?: string;
+  publishedStateAtMs?: number;
   error?: string;
   createdAtMs: number;
   updatedAtMs: number;
@@ -197,6 +200,7 @@ export function toRecord(item: MetaItem): ExecutionRecord {
   if (item.nextWakeAtMs !== undefined) record.nextWakeAtMs = Number(item.nextWakeAtMs);
   if (item.parent !== undefined) record.parent = JSON.parse(item.parent) as { executionId: string; position: number };
   if (item.purgeAtMs !== undefined) record.purgeAtMs = Number(item.purgeAtMs);
+  if (item.publishedState !== undefined) record.state = { value: decode(item.publishedState), atMs: Number(item.publishedStateAtMs ?? 0) };
   return record;
 }
 

@@ -60,7 +60,7 @@ class DroppedNotices {
 export function commitBatchInMemory(table: MemoryTable, settings: MemoryCommitSettings, lease: Lease, batch: CommitBatch, nowMs: number, inboxSeen: number | undefined): void {
   const id = lease.executionId;
   const noOtherWrites = batch.consumed.length === 0 && batch.childStarts.length === 0 && batch.childCancels.length === 0 && !batch.notifyParent;
-  if (settings.singlePutSteps && inboxSeen === undefined && batch.events.length === 1 && !isCallbackEvent(batch.events[0] as HistoryEvent) && !batch.execution && noOtherWrites) {
+  if (settings.singlePutSteps && inboxSeen === undefined && batch.events.length === 1 && !isCallbackEvent(batch.events[0] as HistoryEvent) && batch.events[0]?.type !== "StateSet" && !batch.execution && noOtherWrites) {
     // A step result: one put on its sequence number, whoever holds the lease (see commits.ts).
     const event = batch.events[0] as HistoryEvent;
     const item = historyItem(id, event);
@@ -205,6 +205,11 @@ function metaChange(settings: MemoryCommitSettings, batch: CommitBatch, part: Co
   if (part.consumed.length > 0) {
     change.add.inboxCount = -part.consumed.length;
     change.add.inboxBytes = -part.consumed.reduce((n, c) => n + inboxItemBytes(c.item.event), 0);
+  }
+  const published = [...part.events].reverse().find((e) => e.type === "StateSet");
+  if (published?.type === "StateSet") {
+    change.set.publishedState = JSON.stringify(published.value);
+    change.set.publishedStateAtMs = published.atMs;
   }
   const update = part.execution;
   if (!update) return change;
