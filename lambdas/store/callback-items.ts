@@ -8,7 +8,8 @@
  *   heartbeatTimeoutMs?, heartbeatDeadlineAtMs?   moved on by each heartbeat
  *   endedAs?, endedAtMs?              "completed" | "failed" | "timed-out"
  */
-import type { CallbackStarted, HistoryEvent } from "../core/events.js";
+import type { CallbackStarted, HistoryEvent, InboxEvent } from "../core/events.js";
+import type { CallbackOutcome } from "../ports/store.js";
 import { isCallbackEvent } from "../core/events.js";
 import type { CallbackRef } from "../core/callbacks.js";
 import { CallbackEndedError, CallbackExpiredError, CallbackNotFoundError } from "./errors.js";
@@ -61,4 +62,16 @@ export function callbackRefusal(item: Record<string, unknown> | undefined, ref: 
   if (item.deadlineAtMs !== undefined && Number(item.deadlineAtMs) < nowMs) return new CallbackExpiredError("timeout");
   if (item.heartbeatDeadlineAtMs !== undefined && Number(item.heartbeatDeadlineAtMs) < nowMs) return new CallbackExpiredError("heartbeat");
   return undefined;
+}
+
+/** The inbox event an accepted answer becomes. */
+export function callbackResultEvent(ref: CallbackRef, outcome: CallbackOutcome): InboxEvent {
+  return {
+    type: "CallbackResult",
+    run: ref.run,
+    position: ref.position,
+    callbackId: ref.callbackId,
+    ok: outcome.ok,
+    ...(outcome.ok ? { result: outcome.result } : { error: outcome.error }),
+  };
 }

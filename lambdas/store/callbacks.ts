@@ -7,11 +7,10 @@
  */
 import { BatchGetCommand, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { CallbackRef } from "../core/callbacks.js";
-import type { InboxEvent } from "../core/events.js";
 import type { CallbackOutcome } from "../ports/store.js";
 import { NOT_ENDED } from "./commits.js";
 import { ExecutionEndedError, ExecutionNotFoundError, StoreBusyError } from "./errors.js";
-import { callbackRefusal } from "./callback-items.js";
+import { callbackRefusal, callbackResultEvent } from "./callback-items.js";
 import { inboxAdmission } from "./inbox.js";
 import { newItemCondition, unmarshallItem } from "./items.js";
 import { callbackSk, executionPk, META_SK } from "./keys.js";
@@ -33,14 +32,7 @@ function openCondition(ref: CallbackRef, nowMs: number) {
 }
 
 export async function completeCallback(ctx: StoreContext, ref: CallbackRef, outcome: CallbackOutcome, nowMs: number): Promise<void> {
-  const event: InboxEvent = {
-    type: "CallbackResult",
-    run: ref.run,
-    position: ref.position,
-    callbackId: ref.callbackId,
-    ok: outcome.ok,
-    ...(outcome.ok ? { result: outcome.result } : { error: outcome.error }),
-  };
+  const event = callbackResultEvent(ref, outcome);
   const admission = inboxAdmission(ctx.tableName, ref.executionId, event, nowMs, `cb-${ref.callbackId}`);
   const open = openCondition(ref, nowMs);
   try {

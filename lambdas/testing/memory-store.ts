@@ -19,7 +19,7 @@ import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core
 import { isTerminal } from "../core/status.js";
 import { leaseTaken } from "../store/leases.js";
 import type { CallbackRef } from "../core/callbacks.js";
-import { callbackRefusal } from "../store/callback-items.js";
+import { callbackRefusal, callbackResultEvent } from "../store/callback-items.js";
 import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError, LeaseLostError, StoreBusyError } from "../store/errors.js";
 import { decodeEvent, decodeInboxItem, historyItem, metaItem, nextArrivalCounter, inboxItemBytes, inboxItem, startedEvent, toRecord } from "../store/items.js";
 import { callbackSk, DUE_SHARD, HISTORY_PREFIX, historySk, INBOX_PREFIX, PURGE_SHARD, seqFromHistorySk } from "../store/keys.js";
@@ -243,14 +243,7 @@ export class MemoryExecutionStore implements ExecutionStore {
     const callback = this.table.item(ref.executionId, sk);
     const refused = callbackRefusal(callback, ref, nowMs);
     if (refused) throw refused;
-    const event: InboxEvent = {
-      type: "CallbackResult",
-      run: ref.run,
-      position: ref.position,
-      callbackId: ref.callbackId,
-      ok: outcome.ok,
-      ...(outcome.ok ? { result: outcome.result } : { error: outcome.error }),
-    };
+    const event = callbackResultEvent(ref, outcome);
     // The execution must take it (exists, has not ended, has room) before anything is written.
     const admitted = this.admit(ref.executionId, event, nowMs, `cb-${ref.callbackId}`);
     this.table.putItem(ref.executionId, { ...(callback as StoredItem), endedAs: outcome.ok ? "completed" : "failed", endedAtMs: nowMs });
