@@ -28,6 +28,8 @@ export function callbackItem(executionId: string, event: HistoryEvent & Callback
     position: event.position,
     name: event.name,
     startedAtMs: event.atMs,
+    // Retention removes an execution's items written before its end (purge.ts): this one too.
+    atMs: event.atMs,
     ...(event.deadlineAtMs === undefined ? {} : { deadlineAtMs: event.deadlineAtMs }),
     ...(event.heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs: event.heartbeatTimeoutMs, heartbeatDeadlineAtMs: event.atMs + event.heartbeatTimeoutMs }),
   };

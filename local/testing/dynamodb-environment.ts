@@ -29,6 +29,7 @@ import {
   sendSignal,
   startExecution,
 } from "../../lambdas/engine/executions.js";
+import { sweepDue, type SweepOptions } from "../../lambdas/engine/sweeper.js";
 import type { EngineMetrics } from "../../lambdas/engine/observability.js";
 import type { EngineDeps, WorkerOptions } from "../../lambdas/engine/process-wakeup.js";
 import { RunCache } from "../../lambdas/engine/run-cache.js";
@@ -218,6 +219,16 @@ export class DynamoDBTestEnvironment {
   }
 
   /** Delivers queued wake-ups to the worker until the queue is empty. */
+  /**
+   * Runs the sweeper once on the test clock (claims overdue executions and wakes them, removes
+   * those whose retention ended), then the worker on what it woke.
+   */
+  async sweep(options: SweepOptions = {}): Promise<{ woken: string[]; failed: string[]; purged: string[] }> {
+    const swept = await sweepDue(this.deps, options);
+    await this.runUntilIdle();
+    return swept;
+  }
+
   async runUntilIdle(maxBatches = 1_000): Promise<void> {
     for (let i = 0; i < maxBatches; i += 1) {
       const out = await this.clients.sqs.send(

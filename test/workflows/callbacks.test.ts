@@ -53,6 +53,7 @@ interface Kit {
   failCallback(token: string, error?: { message?: string; code?: string }): Promise<void>;
   heartbeatCallback(token: string): Promise<void>;
   cancel(id: string, reason?: string): Promise<void>;
+  sweep(): Promise<unknown>;
   inbox(id: string): Promise<unknown[]>;
   close(): Promise<void>;
 }
@@ -171,5 +172,14 @@ describe.each(MODES)("callbacks, $name", (mode) => {
     const token = submitted.get(`${k}.b`) as string;
     await expect(env.completeCallback(token, "late")).rejects.toMatchObject({ code: "EXECUTION_ENDED" });
     await expect(env.heartbeatCallback(token)).rejects.toMatchObject({ code: "EXECUTION_ENDED" });
+  });
+
+  it("removes the callback item with the execution when its retention ends: the token then matches nothing", async () => {
+    const k = key();
+    const id = await env.start(pair, { key: k });
+    await env.cancel(id);
+    await env.advanceTime("31 days");
+    await env.sweep();
+    await expect(env.completeCallback(submitted.get(`${k}.a`) as string, "x")).rejects.toMatchObject({ code: "CALLBACK_NOT_FOUND" });
   });
 });
