@@ -20,7 +20,7 @@ export function pathsScenario(): ScenarioOptions {
     deadlineMs: 60_000,
     // About a third of the original suite's worker rates: the worker's faults are not what is new
     // here, and an execution must not lose `maxEngineRetries` turns in a row to them. The rarer
-    // kinds a little higher, so that every kind is injected whatever the seed.
+    // kinds a little higher, so that every kind is injected whatever FAULT_SEED is.
     profile: {
       ddbThrottle: 0.005,
       txConflict: 0.012,

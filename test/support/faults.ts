@@ -465,7 +465,7 @@ export class FaultInjector {
   /** Picks at most one of `kinds` with their probabilities in `profile`. */
   private roll<K extends string>(kinds: readonly K[], profile: Partial<Record<K, number>>): K | undefined {
     // A side whose profile enables none of these draws nothing, so adding a side with no faults
-    // leaves the other sides' rolls (and a seed's run) as they were.
+    // leaves the other sides' rolls (and so a FAULT_SEED run) as they were.
     if (!this.enabled || !kinds.some((kind) => (profile[kind] ?? 0) > 0)) return undefined;
     const seen = this.offers.get(profile) ?? new Map<string, { offered: number; hit: boolean }>();
     this.offers.set(profile, seen);

@@ -59,7 +59,7 @@ describe("engine retry backoff", () => {
     }
   });
 
-  it("never writes XOR where a power of two is meant (2 ^ n is XOR in JavaScript), anywhere in lambdas/", async () => {
+  it("never writes a caret (XOR in JavaScript) where a power of two is meant, anywhere in lambdas/", async () => {
     const offenders: string[] = [];
     const walk = async (dir: string): Promise<void> => {
       for (const entry of await readdir(dir, { withFileTypes: true })) {
