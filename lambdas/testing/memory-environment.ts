@@ -20,18 +20,16 @@
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 import { type Duration, toMs } from "../core/duration.js";
-import type { HistoryEvent } from "../core/events.js";
-import { isTerminal } from "../core/status.js";
-import { type AnyWorkflow, type WorkflowDefinition, WorkflowRegistry } from "../core/workflow.js";
-import { type ApiDeps, cancelExecution, type ExecutionView, getExecution, sendSignal, startExecution, answerCallback, heartbeatCallback } from "../engine/executions.js";
+import { type AnyWorkflow, WorkflowRegistry } from "../core/workflow.js";
+import type { ApiDeps } from "../engine/executions.js";
 import type { EngineMetrics } from "../engine/observability.js";
 import type { EngineDeps, WorkerOptions } from "../engine/process-wakeup.js";
 import { RunCache } from "../engine/run-cache.js";
-import { sweepDue, type SweepOptions } from "../engine/sweeper.js";
 import { createWorkerHandler } from "../handlers/worker.js";
 import { type DeadLetter, MemoryQueue, type MemoryQueueOptions } from "./memory-queue.js";
 import { MemoryRedelivery, MemoryWakeupScheduler, type MemoryWakeupSchedulerOptions } from "./memory-scheduler.js";
 import { MemoryExecutionStore, type MemoryStoreOptions } from "./memory-store.js";
+import { TestKit } from "./test-kit.js";
 
 /** What createTestEnvironment takes: the workflows to run, and settings for the clock, the engine and the adapters. */
 export interface TestEnvironmentOptions {
@@ -60,7 +58,7 @@ export interface TestEnvironmentOptions {
 const BATCH_SIZE = 10;
 
 /** A workflow test environment in memory; made by createTestEnvironment. */
-export class TestEnvironment {
+export class TestEnvironment extends TestKit {
   /** Worker invocations and the messages they handled so far (for cost assertions). */
   readonly stats = { invocations: 0, messages: 0 };
   readonly deps: EngineDeps & ApiDeps;
@@ -71,6 +69,7 @@ export class TestEnvironment {
   private readonly invocationMs: number;
 
   constructor(options: TestEnvironmentOptions) {
+    super();
     this.nowMs = options.startTimeMs ?? Date.now();
     const clock = () => this.nowMs;
     this.queue = new MemoryQueue(clock, options.queueOptions);
@@ -93,52 +92,6 @@ export class TestEnvironment {
   /** The test clock (epoch ms). */
   now(): number {
     return this.nowMs;
-  }
-
-  /** Starts an execution and runs it until it waits or ends. */
-  async start<I>(workflow: WorkflowDefinition<I, unknown> | string, input: I, options: { id?: string; version?: number; run?: boolean } = {}): Promise<string> {
-    const name = typeof workflow === "string" ? workflow : workflow.name;
-    const version = options.version ?? (typeof workflow === "string" ? undefined : workflow.version);
-    const { execution } = await startExecution(this.deps, {
-      workflow: name,
-      input,
-      ...(version === undefined ? {} : { version }),
-      ...(options.id === undefined ? {} : { id: options.id }),
-    });
-    if (options.run !== false) await this.runUntilIdle();
-    return execution.id;
-  }
-
-  async signal(executionId: string, name: string, payload?: unknown, options: { run?: boolean } = {}): Promise<void> {
-    await sendSignal(this.deps, executionId, name, payload);
-    if (options.run !== false) await this.runUntilIdle();
-  }
-
-  async cancel(executionId: string, reason?: string): Promise<void> {
-    await cancelExecution(this.deps, executionId, reason);
-    await this.runUntilIdle();
-  }
-
-  /**
-   * Completes the callback `token` names with `result`, as `POST /callbacks/{token}` does (and
-   * refuses as it does: CallbackNotFoundError, CallbackEndedError, CallbackExpiredError), then
-   * runs the execution until it waits.
-   */
-  async completeCallback(token: string, result?: unknown, options: { run?: boolean } = {}): Promise<void> {
-    await answerCallback(this.deps, token, { ok: true, result: result === undefined ? null : result });
-    if (options.run !== false) await this.runUntilIdle();
-  }
-
-  /** Fails the callback, as `POST /callbacks/{token}/fail` does: the workflow sees a CallbackFailedError. */
-  async failCallback(token: string, error: { message?: string; code?: string } = {}, options: { run?: boolean } = {}): Promise<void> {
-    const info = { name: "CallbackError", message: error.message ?? "the callback failed", ...(error.code === undefined ? {} : { code: error.code }) };
-    await answerCallback(this.deps, token, { ok: false, error: info });
-    if (options.run !== false) await this.runUntilIdle();
-  }
-
-  /** A heartbeat, as `POST /callbacks/{token}/heartbeat`: moves the callback's heartbeat deadline on. */
-  async heartbeatCallback(token: string): Promise<void> {
-    await heartbeatCallback(this.deps, token);
   }
 
   /**
@@ -187,39 +140,6 @@ export class TestEnvironment {
       for (const m of messages) if (!failed.has(m.messageId)) this.queue.delete(m.receiptHandle);
     }
     throw new Error(`runUntilIdle: still busy after ${maxBatches} batches`);
-  }
-
-  /**
-   * Runs the sweeper once on the test clock (claims overdue executions and wakes them, removes
-   * those whose retention ended), then the worker on what it woke.
-   */
-  async sweep(options: SweepOptions = {}): Promise<{ woken: string[]; failed: string[]; purged: string[] }> {
-    const swept = await sweepDue(this.deps, options);
-    await this.runUntilIdle();
-    return swept;
-  }
-
-  async execution(executionId: string): Promise<ExecutionView> {
-    return getExecution(this.deps, executionId);
-  }
-
-  /** The output of a completed execution; throws with the recorded error otherwise. */
-  async result<O = unknown>(executionId: string): Promise<O> {
-    const execution = await this.execution(executionId);
-    if (execution.status !== "completed") {
-      throw new Error(`execution ${executionId} is ${execution.status}${execution.error ? `: ${execution.error.message}` : ""}`);
-    }
-    return execution.output as O;
-  }
-
-  /** History of all runs, oldest first. */
-  async history(executionId: string): Promise<HistoryEvent[]> {
-    return (await this.deps.store.readHistory(executionId)).events;
-  }
-
-  async isDone(executionId: string): Promise<boolean> {
-    const execution = await this.execution(executionId);
-    return isTerminal(execution.status as never);
   }
 
   /** Wake-ups the engine gave up on, and messages the redrive policy moved out. */

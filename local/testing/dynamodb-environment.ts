@@ -16,20 +16,9 @@ import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 import { type Duration, toMs } from "../../lambdas/core/duration.js";
-import type { HistoryEvent } from "../../lambdas/core/events.js";
-import { isTerminal } from "../../lambdas/core/status.js";
-import { type AnyWorkflow, type WorkflowDefinition, WorkflowRegistry } from "../../lambdas/core/workflow.js";
-import {
-  answerCallback,
-  type ApiDeps,
-  cancelExecution,
-  type ExecutionView,
-  getExecution,
-  heartbeatCallback,
-  sendSignal,
-  startExecution,
-} from "../../lambdas/engine/executions.js";
-import { sweepDue, type SweepOptions } from "../../lambdas/engine/sweeper.js";
+import { type AnyWorkflow, WorkflowRegistry } from "../../lambdas/core/workflow.js";
+import type { ApiDeps } from "../../lambdas/engine/executions.js";
+import { TestKit } from "../../lambdas/testing/test-kit.js";
 import type { EngineMetrics } from "../../lambdas/engine/observability.js";
 import type { EngineDeps, WorkerOptions } from "../../lambdas/engine/process-wakeup.js";
 import { RunCache } from "../../lambdas/engine/run-cache.js";
@@ -103,7 +92,7 @@ class TimeSkippingScheduler implements WakeupScheduler {
 }
 
 /** A workflow test environment on DynamoDB Local and the SQS emulator; made by createDynamoDBTestEnvironment. */
-export class DynamoDBTestEnvironment {
+export class DynamoDBTestEnvironment extends TestKit {
   private nowMs: number;
   private closed = false;
   /** Worker invocations and the messages they handled so far (for cost assertions). */
@@ -119,6 +108,7 @@ export class DynamoDBTestEnvironment {
     private readonly worker: ReturnType<typeof createWorkerHandler>,
     startTimeMs: number,
   ) {
+    super();
     this.nowMs = startTimeMs;
   }
 
@@ -154,52 +144,6 @@ export class DynamoDBTestEnvironment {
     return this.nowMs;
   }
 
-  /** Starts an execution and runs it until it waits or ends. */
-  async start<I>(workflow: WorkflowDefinition<I, unknown> | string, input: I, options: { id?: string; version?: number; run?: boolean } = {}): Promise<string> {
-    const name = typeof workflow === "string" ? workflow : workflow.name;
-    const version = options.version ?? (typeof workflow === "string" ? undefined : workflow.version);
-    const { execution } = await startExecution(this.deps, {
-      workflow: name,
-      input,
-      ...(version === undefined ? {} : { version }),
-      ...(options.id === undefined ? {} : { id: options.id }),
-    });
-    if (options.run !== false) await this.runUntilIdle();
-    return execution.id;
-  }
-
-  async signal(executionId: string, name: string, payload?: unknown, options: { run?: boolean } = {}): Promise<void> {
-    await sendSignal(this.deps, executionId, name, payload);
-    if (options.run !== false) await this.runUntilIdle();
-  }
-
-  async cancel(executionId: string, reason?: string): Promise<void> {
-    await cancelExecution(this.deps, executionId, reason);
-    await this.runUntilIdle();
-  }
-
-  /**
-   * Completes the callback `token` names with `result`, as `POST /callbacks/{token}` does (and
-   * refuses as it does: CallbackNotFoundError, CallbackEndedError, CallbackExpiredError), then
-   * runs the execution until it waits.
-   */
-  async completeCallback(token: string, result?: unknown, options: { run?: boolean } = {}): Promise<void> {
-    await answerCallback(this.deps, token, { ok: true, result: result === undefined ? null : result });
-    if (options.run !== false) await this.runUntilIdle();
-  }
-
-  /** Fails the callback, as `POST /callbacks/{token}/fail` does: the workflow sees a CallbackFailedError. */
-  async failCallback(token: string, error: { message?: string; code?: string } = {}, options: { run?: boolean } = {}): Promise<void> {
-    const info = { name: "CallbackError", message: error.message ?? "the callback failed", ...(error.code === undefined ? {} : { code: error.code }) };
-    await answerCallback(this.deps, token, { ok: false, error: info });
-    if (options.run !== false) await this.runUntilIdle();
-  }
-
-  /** A heartbeat, as `POST /callbacks/{token}/heartbeat`: moves the callback's heartbeat deadline on. */
-  async heartbeatCallback(token: string): Promise<void> {
-    await heartbeatCallback(this.deps, token);
-  }
-
   /**
    * Moves the clock forward, stopping at each held wake-up on the way so timers fire in order
    * and at their own time.
@@ -219,16 +163,6 @@ export class DynamoDBTestEnvironment {
   }
 
   /** Delivers queued wake-ups to the worker until the queue is empty. */
-  /**
-   * Runs the sweeper once on the test clock (claims overdue executions and wakes them, removes
-   * those whose retention ended), then the worker on what it woke.
-   */
-  async sweep(options: SweepOptions = {}): Promise<{ woken: string[]; failed: string[]; purged: string[] }> {
-    const swept = await sweepDue(this.deps, options);
-    await this.runUntilIdle();
-    return swept;
-  }
-
   async runUntilIdle(maxBatches = 1_000): Promise<void> {
     for (let i = 0; i < maxBatches; i += 1) {
       const out = await this.clients.sqs.send(
@@ -272,29 +206,6 @@ export class DynamoDBTestEnvironment {
       }
     }
     throw new Error(`runUntilIdle: still busy after ${maxBatches} batches`);
-  }
-
-  async execution(executionId: string): Promise<ExecutionView> {
-    return getExecution(this.deps, executionId);
-  }
-
-  /** The output of a completed execution; throws with the recorded error otherwise. */
-  async result<O = unknown>(executionId: string): Promise<O> {
-    const execution = await this.execution(executionId);
-    if (execution.status !== "completed") {
-      throw new Error(`execution ${executionId} is ${execution.status}${execution.error ? `: ${execution.error.message}` : ""}`);
-    }
-    return execution.output as O;
-  }
-
-  /** History of all runs, oldest first. */
-  async history(executionId: string): Promise<HistoryEvent[]> {
-    return (await this.deps.store.readHistory(executionId)).events;
-  }
-
-  async isDone(executionId: string): Promise<boolean> {
-    const execution = await this.execution(executionId);
-    return isTerminal(execution.status as never);
   }
 
   /**

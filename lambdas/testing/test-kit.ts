@@ -1,0 +1,97 @@
+/**
+ * What both test environments (in memory, and on DynamoDB Local) do the same way: each call
+ * goes through the API's own functions on the environment's engine, then hands the worker what
+ * became due until nothing is left. Each environment brings its own deps, clock and queue.
+ */
+import type { HistoryEvent } from "../core/events.js";
+import { isTerminal } from "../core/status.js";
+import type { WorkflowDefinition } from "../core/workflow.js";
+import { answerCallback, type ApiDeps, cancelExecution, type ExecutionView, getExecution, heartbeatCallback, sendSignal, startExecution } from "../engine/executions.js";
+import type { EngineDeps } from "../engine/process-wakeup.js";
+import { sweepDue, type SweepOptions } from "../engine/sweeper.js";
+
+export abstract class TestKit {
+  abstract readonly deps: EngineDeps & ApiDeps;
+
+  /** Hands the wake-ups due now to the worker until none is left. */
+  abstract runUntilIdle(maxBatches?: number): Promise<void>;
+
+  /** Starts an execution and runs it until it waits or ends. */
+  async start<I>(workflow: WorkflowDefinition<I, unknown> | string, input: I, options: { id?: string; version?: number; run?: boolean } = {}): Promise<string> {
+    const name = typeof workflow === "string" ? workflow : workflow.name;
+    const version = options.version ?? (typeof workflow === "string" ? undefined : workflow.version);
+    const { execution } = await startExecution(this.deps, {
+      workflow: name,
+      input,
+      ...(version === undefined ? {} : { version }),
+      ...(options.id === undefined ? {} : { id: options.id }),
+    });
+    if (options.run !== false) await this.runUntilIdle();
+    return execution.id;
+  }
+
+  async signal(executionId: string, name: string, payload?: unknown, options: { run?: boolean } = {}): Promise<void> {
+    await sendSignal(this.deps, executionId, name, payload);
+    if (options.run !== false) await this.runUntilIdle();
+  }
+
+  async cancel(executionId: string, reason?: string): Promise<void> {
+    await cancelExecution(this.deps, executionId, reason);
+    await this.runUntilIdle();
+  }
+
+  /**
+   * Completes the callback `token` names with `result`, as `POST /callbacks/{token}` does (and
+   * refuses as it does: CallbackNotFoundError, CallbackEndedError, CallbackExpiredError), then
+   * runs the execution until it waits.
+   */
+  async completeCallback(token: string, result?: unknown, options: { run?: boolean } = {}): Promise<void> {
+    await answerCallback(this.deps, token, { ok: true, result: result === undefined ? null : result });
+    if (options.run !== false) await this.runUntilIdle();
+  }
+
+  /** Fails the callback, as `POST /callbacks/{token}/fail` does: the workflow sees a CallbackFailedError. */
+  async failCallback(token: string, error: { message?: string; code?: string } = {}, options: { run?: boolean } = {}): Promise<void> {
+    const info = { name: "CallbackError", message: error.message ?? "the callback failed", ...(error.code === undefined ? {} : { code: error.code }) };
+    await answerCallback(this.deps, token, { ok: false, error: info });
+    if (options.run !== false) await this.runUntilIdle();
+  }
+
+  /** A heartbeat, as `POST /callbacks/{token}/heartbeat`: moves the callback's heartbeat deadline on. */
+  async heartbeatCallback(token: string): Promise<void> {
+    await heartbeatCallback(this.deps, token);
+  }
+
+  /**
+   * Runs the sweeper once on the test clock (claims overdue executions and wakes them, removes
+   * those whose retention ended), then the worker on what it woke.
+   */
+  async sweep(options: SweepOptions = {}): Promise<{ woken: string[]; failed: string[]; purged: string[] }> {
+    const swept = await sweepDue(this.deps, options);
+    await this.runUntilIdle();
+    return swept;
+  }
+
+  async execution(executionId: string): Promise<ExecutionView> {
+    return getExecution(this.deps, executionId);
+  }
+
+  /** The output of a completed execution; throws with the recorded error otherwise. */
+  async result<O = unknown>(executionId: string): Promise<O> {
+    const execution = await this.execution(executionId);
+    if (execution.status !== "completed") {
+      throw new Error(`execution ${executionId} is ${execution.status}${execution.error ? `: ${execution.error.message}` : ""}`);
+    }
+    return execution.output as O;
+  }
+
+  /** History of all runs, oldest first. */
+  async history(executionId: string): Promise<HistoryEvent[]> {
+    return (await this.deps.store.readHistory(executionId)).events;
+  }
+
+  async isDone(executionId: string): Promise<boolean> {
+    const execution = await this.execution(executionId);
+    return isTerminal(execution.status as never);
+  }
+}
