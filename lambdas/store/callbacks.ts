@@ -5,7 +5,8 @@
  * accepted once and never lost. A heartbeat moves the item's heartbeat deadline on; it does not
  * wake the execution (the worker reads the deadline when the old one falls due).
  */
-import { BatchGetCommand, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { batchGetAll } from "./batch-get.js";
 import type { CallbackRef } from "../core/callbacks.js";
 import type { CallbackOutcome } from "../ports/store.js";
 import { NOT_ENDED } from "./commits.js";
@@ -31,6 +32,22 @@ function openCondition(ref: CallbackRef, nowMs: number) {
   };
 }
 
+/**
+ * What a refused answer or heartbeat transaction means: its first item is the callback item,
+ * its second the execution item (explained by `executionRefused` from what it held).
+ */
+function refusal(err: unknown, ref: CallbackRef, nowMs: number, executionRefused: (old: Record<string, unknown> | undefined) => Error): unknown {
+  if (!(err instanceof TransactionConflict)) return translate(err, ref.executionId);
+  const held = (index: number) => {
+    const raw = err.original.CancellationReasons?.[index]?.Item;
+    return raw ? unmarshallItem(raw) : undefined;
+  };
+  const [callback, execution] = err.reasons;
+  if (callback === "ConditionalCheckFailed") return callbackRefusal(held(0), ref, nowMs) ?? new StoreBusyError("the callback changed meanwhile; try again", err);
+  if (execution === "ConditionalCheckFailed") return executionRefused(held(1));
+  return translate(err, ref.executionId);
+}
+
 export async function completeCallback(ctx: StoreContext, ref: CallbackRef, outcome: CallbackOutcome, nowMs: number): Promise<void> {
   const event = callbackResultEvent(ref, outcome);
   const admission = inboxAdmission(ctx.tableName, ref.executionId, event, nowMs, `cb-${ref.callbackId}`);
@@ -47,18 +64,7 @@ export async function completeCallback(ctx: StoreContext, ref: CallbackRef, outc
       tx.put(ctx.tableName, admission.item, newItemCondition);
     });
   } catch (err) {
-    if (err instanceof TransactionConflict) {
-      const [callback, execution] = err.reasons;
-      if (callback === "ConditionalCheckFailed") {
-        const raw = err.original.CancellationReasons?.[0]?.Item;
-        throw callbackRefusal(raw ? unmarshallItem(raw) : undefined, ref, nowMs) ?? new StoreBusyError("the callback changed while it was answered; try again", err);
-      }
-      if (execution === "ConditionalCheckFailed") {
-        const raw = err.original.CancellationReasons?.[1]?.Item;
-        throw admission.refused(raw ? unmarshallItem(raw) : undefined);
-      }
-    }
-    throw translate(err, ref.executionId);
+    throw refusal(err, ref, nowMs, admission.refused);
   }
 }
 
@@ -87,40 +93,16 @@ export async function heartbeatCallback(ctx: StoreContext, ref: CallbackRef, now
       });
     });
   } catch (err) {
-    if (err instanceof TransactionConflict) {
-      const [callback, execution] = err.reasons;
-      if (callback === "ConditionalCheckFailed") {
-        const raw = err.original.CancellationReasons?.[0]?.Item;
-        throw callbackRefusal(raw ? unmarshallItem(raw) : undefined, ref, nowMs) ?? new StoreBusyError("the callback changed while it was heartbeated; try again", err);
-      }
-      if (execution === "ConditionalCheckFailed") {
-        const raw = err.original.CancellationReasons?.[1]?.Item;
-        const meta = raw ? unmarshallItem(raw) : undefined;
-        if (!meta) throw new ExecutionNotFoundError(ref.executionId);
-        throw new ExecutionEndedError(ref.executionId, String(meta.status));
-      }
-    }
-    throw translate(err, ref.executionId);
+    throw refusal(err, ref, nowMs, (meta) => (meta ? new ExecutionEndedError(ref.executionId, String(meta.status)) : new ExecutionNotFoundError(ref.executionId)));
   }
   return next === undefined ? {} : { heartbeatDeadlineAtMs: next };
 }
 
 export async function readCallbackHeartbeats(ctx: StoreContext, executionId: string, callbackIds: readonly string[]): Promise<Map<string, number>> {
+  const keys = [...new Set(callbackIds)].map((id) => ({ PK: executionPk(executionId), SK: callbackSk(id) }));
   const found = new Map<string, number>();
-  const distinct = [...new Set(callbackIds)];
-  for (let i = 0; i < distinct.length; i += 100) {
-    let keys: Record<string, unknown>[] = distinct.slice(i, i + 100).map((id) => ({ PK: executionPk(executionId), SK: callbackSk(id) }));
-    for (let attempt = 0; keys.length > 0; attempt += 1) {
-      if (attempt >= 6) throw new StoreBusyError(`DynamoDB left ${keys.length} callback keys unprocessed`, undefined);
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
-      const out = await ctx.doc.send(
-        new BatchGetCommand({ RequestItems: { [ctx.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: "callbackId, heartbeatDeadlineAtMs" } } }),
-      );
-      for (const item of out.Responses?.[ctx.tableName] ?? []) {
-        if (item.heartbeatDeadlineAtMs !== undefined) found.set(String(item.callbackId), Number(item.heartbeatDeadlineAtMs));
-      }
-      keys = out.UnprocessedKeys?.[ctx.tableName]?.Keys ?? [];
-    }
+  for (const item of await batchGetAll(ctx, keys, "callback", "callbackId, heartbeatDeadlineAtMs")) {
+    if (item.heartbeatDeadlineAtMs !== undefined) found.set(String(item.callbackId), Number(item.heartbeatDeadlineAtMs));
   }
   return found;
 }

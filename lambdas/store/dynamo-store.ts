@@ -8,7 +8,7 @@
  * Event bodies and payloads are stored as JSON strings so a value reads back exactly as written.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { CommitBatch } from "../core/driver.js";
 import { MAX_VALUE_BYTES } from "../core/limits.js";
 import type { ErrorInfo } from "../core/errors.js";
@@ -38,6 +38,7 @@ import { failWithoutLease, findDue, claimDueExecutions } from "./sweeping.js";
 import { listExecutions } from "./list-query.js";
 import type { StoreContext } from "./store-context.js";
 import { completeCallback, heartbeatCallback, readCallbackHeartbeats } from "./callbacks.js";
+import { batchGetAll } from "./batch-get.js";
 import type { CallbackRef } from "../core/callbacks.js";
 
 
@@ -237,20 +238,11 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async readEvents(executionId: string, seqs: readonly number[]): Promise<HistoryEvent[]> {
+    const keys = [...new Set(seqs)].map((seq) => ({ PK: executionPk(executionId), SK: historySk(seq) }));
     const found = new Map<number, HistoryEvent>();
-    const distinct = [...new Set(seqs)];
-    for (let i = 0; i < distinct.length; i += 100) {
-      let keys: Record<string, unknown>[] = distinct.slice(i, i + 100).map((seq) => ({ PK: executionPk(executionId), SK: historySk(seq) }));
-      for (let attempt = 0; keys.length > 0; attempt += 1) {
-        if (attempt >= 6) throw new StoreBusyError(`DynamoDB left ${keys.length} history keys unprocessed`, undefined);
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
-        const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
-        for (const item of out.Responses?.[this.tableName] ?? []) {
-          const event = decodeEvent(item);
-          found.set(event.seq, event);
-        }
-        keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      }
+    for (const item of await batchGetAll(this.ctx, keys, "history")) {
+      const event = decodeEvent(item);
+      found.set(event.seq, event);
     }
     return seqs.map((seq) => {
       const event = found.get(seq);
