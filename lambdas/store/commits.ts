@@ -21,7 +21,7 @@ import { callbackWrites } from "./callback-items.js";
 import { isTerminal } from "../core/status.js";
 import { type CommitPart, planCommit } from "./commit-plan.js";
 import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "./errors.js";
-import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, inboxItemBytes, inboxItem, startedEvent, unmarshallItem } from "./items.js";
+import { encode, historyItem, publishedState, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, inboxItemBytes, inboxItem, startedEvent, unmarshallItem } from "./items.js";
 import { DUE_SHARD, executionPk, META_SK, PURGE_SHARD } from "./keys.js";
 import type { Lease, NewExecution } from "../ports/store.js";
 import { TransactionConflict, type TransactWrite, withinTransaction } from "./transaction.js";
@@ -232,11 +232,11 @@ function metaWrite(settings: CommitSettings, lease: Lease, batch: CommitBatch, p
     values[":consumedBytes"] = -part.consumed.reduce((n, c) => n + inboxItemBytes(c.item.event), 0);
   }
   // The latest state the workflow published, where GET reads it.
-  const published = [...part.events].reverse().find((e) => e.type === "StateSet");
-  if (published?.type === "StateSet") {
+  const published = publishedState(part.events);
+  if (published) {
     set.push("publishedState = :publishedState", "publishedStateAtMs = :publishedStateAt");
-    values[":publishedState"] = JSON.stringify(published.value);
-    values[":publishedStateAt"] = published.atMs;
+    values[":publishedState"] = published.publishedState;
+    values[":publishedStateAt"] = published.publishedStateAtMs;
   }
   const update = part.execution;
   if (update) {

@@ -204,6 +204,15 @@ export function toRecord(item: MetaItem): ExecutionRecord {
   return record;
 }
 
+/** The latest state `events` publish (`ctx.setState`), as the execution item stores it; undefined if none. */
+export function publishedState(events: readonly HistoryEvent[]): { publishedState: string; publishedStateAtMs: number } | undefined {
+  for (let i = events.length - 1; i >= 0; i -= 1) {
+    const event = events[i] as HistoryEvent;
+    if (event.type === "StateSet") return { publishedState: JSON.stringify(event.value), publishedStateAtMs: event.atMs };
+  }
+  return undefined;
+}
+
 /** ALL_OLD on a failed condition comes back in wire format even through the document client. */
 export function unmarshallItem(item: Record<string, unknown>): MetaItem {
   const out: Record<string, unknown> = {};

@@ -17,7 +17,7 @@ import { type CallbackWrite, callbackWrites } from "../store/callback-items.js";
 import { isTerminal } from "../core/status.js";
 import { type CommitPart, planCommit } from "../store/commit-plan.js";
 import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "../store/errors.js";
-import { encode, historyItem, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, inboxItemBytes, inboxItem, startedEvent } from "../store/items.js";
+import { encode, historyItem, publishedState, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, inboxItemBytes, inboxItem, startedEvent } from "../store/items.js";
 import { DUE_SHARD, executionPk, historySk, META_SK, PURGE_SHARD } from "../store/keys.js";
 import type { Lease, NewExecution } from "../ports/store.js";
 import { MAX_TRANSACTION_ITEMS, TransactionTooLargeError } from "../store/transaction.js";
@@ -206,11 +206,7 @@ function metaChange(settings: MemoryCommitSettings, batch: CommitBatch, part: Co
     change.add.inboxCount = -part.consumed.length;
     change.add.inboxBytes = -part.consumed.reduce((n, c) => n + inboxItemBytes(c.item.event), 0);
   }
-  const published = [...part.events].reverse().find((e) => e.type === "StateSet");
-  if (published?.type === "StateSet") {
-    change.set.publishedState = JSON.stringify(published.value);
-    change.set.publishedStateAtMs = published.atMs;
-  }
+  Object.assign(change.set, publishedState(part.events));
   const update = part.execution;
   if (!update) return change;
   Object.assign(change.set, { status: update.status, updatedAtMs: nowMs, retryCount: 0, lastSeq: batch.lastSeq });
