@@ -29,6 +29,27 @@ export interface CommitPart {
 }
 
 /** DynamoDB's limits, with room for the execution item's own write and attribute overhead. */
+/**
+ * Whether `batch` may be one conditional put of its only event: nothing else to write (no
+ * execution item change, no inbox item, no child, no callback item, no published state) and no
+ * inbox condition to check.
+ */
+export function isLoneAppend(batch: CommitBatch, inboxSeen: number | undefined): boolean {
+  const event = batch.events[0];
+  return (
+    inboxSeen === undefined &&
+    batch.events.length === 1 &&
+    event !== undefined &&
+    !isCallbackEvent(event) &&
+    event.type !== "StateSet" &&
+    !batch.execution &&
+    batch.consumed.length === 0 &&
+    batch.childStarts.length === 0 &&
+    batch.childCancels.length === 0 &&
+    !batch.notifyParent
+  );
+}
+
 export const PART_LIMITS = { items: 99, bytes: 3_500_000 } as const;
 
 /** Sizes as the store will write them; injected so the plan stays a pure function. */

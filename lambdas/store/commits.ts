@@ -16,10 +16,10 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { CommitBatch, ConsumedItem } from "../core/driver.js";
 import { InboxChangedError } from "../core/errors.js";
-import { type HistoryEvent, isCallbackEvent } from "../core/events.js";
+import type { HistoryEvent } from "../core/events.js";
 import { callbackWrites } from "./callback-items.js";
 import { isTerminal } from "../core/status.js";
-import { type CommitPart, planCommit } from "./commit-plan.js";
+import { type CommitPart, isLoneAppend, planCommit } from "./commit-plan.js";
 import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "./errors.js";
 import { encode, historyItem, publishedState, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, inboxItemBytes, inboxItem, startedEvent, unmarshallItem } from "./items.js";
 import { DUE_SHARD, executionPk, META_SK, PURGE_SHARD } from "./keys.js";
@@ -60,18 +60,7 @@ interface Dropped {
 
 export async function commitBatch(settings: CommitSettings, lease: Lease, batch: CommitBatch, nowMs: number, inboxSeen: number | undefined): Promise<void> {
   const id = lease.executionId;
-  const onlyOneEvent =
-    settings.singlePutSteps &&
-    inboxSeen === undefined &&
-    batch.events.length === 1 &&
-    !isCallbackEvent(batch.events[0] as HistoryEvent) &&
-    batch.events[0]?.type !== "StateSet" &&
-    !batch.execution &&
-    batch.consumed.length === 0 &&
-    batch.childStarts.length === 0 &&
-    batch.childCancels.length === 0 &&
-    !batch.notifyParent;
-  if (onlyOneEvent) {
+  if (settings.singlePutSteps && isLoneAppend(batch, inboxSeen)) {
     // A step result is one conditional put on its sequence number: two writers can never both
     // append seq N, and a writer appends N only after its own N − 1 landed (see driver.ts), so
     // whoever wins a seq, history stays one writer's consistent account.

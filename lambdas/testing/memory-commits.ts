@@ -12,10 +12,10 @@
  */
 import type { CommitBatch, ConsumedItem } from "../core/driver.js";
 import { InboxChangedError } from "../core/errors.js";
-import { type HistoryEvent, isCallbackEvent } from "../core/events.js";
+import type { HistoryEvent } from "../core/events.js";
 import { type CallbackWrite, callbackWrites } from "../store/callback-items.js";
 import { isTerminal } from "../core/status.js";
-import { type CommitPart, planCommit } from "../store/commit-plan.js";
+import { type CommitPart, isLoneAppend, planCommit } from "../store/commit-plan.js";
 import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "../store/errors.js";
 import { encode, historyItem, publishedState, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, inboxItemBytes, inboxItem, startedEvent } from "../store/items.js";
 import { DUE_SHARD, executionPk, historySk, META_SK, PURGE_SHARD } from "../store/keys.js";
@@ -60,7 +60,7 @@ class DroppedNotices {
 export function commitBatchInMemory(table: MemoryTable, settings: MemoryCommitSettings, lease: Lease, batch: CommitBatch, nowMs: number, inboxSeen: number | undefined): void {
   const id = lease.executionId;
   const noOtherWrites = batch.consumed.length === 0 && batch.childStarts.length === 0 && batch.childCancels.length === 0 && !batch.notifyParent;
-  if (settings.singlePutSteps && inboxSeen === undefined && batch.events.length === 1 && !isCallbackEvent(batch.events[0] as HistoryEvent) && batch.events[0]?.type !== "StateSet" && !batch.execution && noOtherWrites) {
+  if (settings.singlePutSteps && isLoneAppend(batch, inboxSeen)) {
     // A step result: one put on its sequence number, whoever holds the lease (see commits.ts).
     const event = batch.events[0] as HistoryEvent;
     const item = historyItem(id, event);
