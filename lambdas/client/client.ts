@@ -46,6 +46,13 @@ export interface StartOptions {
    * the latest registered.
    */
   version?: number;
+  /**
+   * Tags to find it by (`list({ tags })`): at most 10, keys 1–64 of `A–Z a–z 0–9 _ . : -`,
+   * values 1–256 characters.
+   */
+  tags?: Record<string, string>;
+  /** Begin the workflow at this time instead of now (at most 366 days ahead; a past time starts now). */
+  startAt?: Date | string;
 }
 
 export interface HistoryOptions {
@@ -59,9 +66,11 @@ export interface ListOptions {
   /** Only this workflow's executions (a definition or a name). */
   workflow?: string | AnyWorkflowDefinition;
   status?: ExecutionStatus;
+  /** Only executions with every one of these tags. */
+  tags?: Record<string, string>;
   /** Executions per page, 1–100 (default 20). */
   limit?: number;
-  /** From a previous page of the same `workflow` and `status`. */
+  /** From a previous page of the same `workflow`, `status` and `tags`. */
   cursor?: string;
 }
 
@@ -206,8 +215,9 @@ export function createClient(options: ClientOptions): DurableClient {
 
   const list = async (filter: ListOptions = {}): Promise<ExecutionPage> => {
     const workflow = typeof filter.workflow === "object" ? filter.workflow.name : filter.workflow;
-    return (await send({ method: "GET", path: "/executions", query: { workflow, status: filter.status, limit: filter.limit, cursor: filter.cursor } }, executionPageSchema))
-      .body;
+    const tags = Object.fromEntries(Object.entries(filter.tags ?? {}).map(([key, value]) => [`tag.${key}`, value]));
+    const query = { workflow, status: filter.status, ...tags, limit: filter.limit, cursor: filter.cursor };
+    return (await send({ method: "GET", path: "/executions", query }, executionPageSchema)).body;
   };
 
   const start = async (workflow: string | AnyWorkflowDefinition, input?: unknown, startOptions: StartOptions = {}): Promise<StartedExecution> => {
@@ -222,6 +232,8 @@ export function createClient(options: ClientOptions): DurableClient {
           ...(version === undefined ? {} : { version }),
           ...(input === undefined ? {} : { input }),
           ...(startOptions.id === undefined ? {} : { id: startOptions.id }),
+          ...(startOptions.tags === undefined ? {} : { tags: startOptions.tags }),
+          ...(startOptions.startAt === undefined ? {} : { startAt: startTime(startOptions.startAt) }),
         },
       },
       executionSchema,
@@ -288,4 +300,10 @@ function parseBaseUrl(url: string | URL): URL {
   // The client appends `/executions?...`: a query or fragment on the base would end up in the middle.
   if (parsed.search !== "" || parsed.hash !== "") throw new InvalidArgumentError("url must be the API's base URL, without a query or fragment");
   return parsed;
+}
+
+function startTime(startAt: Date | string): string {
+  if (typeof startAt === "string") return startAt;
+  if (Number.isNaN(startAt.getTime())) throw new InvalidArgumentError("startAt is an invalid Date");
+  return startAt.toISOString();
 }

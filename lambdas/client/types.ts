@@ -70,6 +70,10 @@ export interface Execution<I = unknown, O = unknown> {
   /** The latest state the workflow published with `ctx.setState`, and when it was recorded. */
   state?: unknown;
   stateUpdatedAt?: string;
+  /** Tags given at start. */
+  tags?: Record<string, string>;
+  /** A delayed start: when the workflow function begins (ISO 8601, UTC). */
+  startAt?: string;
 }
 
 /** An execution in a list: no input, output or error (GET the execution for those). */

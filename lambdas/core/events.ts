@@ -49,6 +49,11 @@ export interface ExecutionStarted {
    * SignalReceived events (in an earlier run's part of history), oldest first.
    */
   carried?: number[];
+  /**
+   * A delayed start (run 1 only): the workflow function begins at this time. Until then the run
+   * waits on a timer named START_TIMER_NAME at position 0, which a cancel ends like any sleep.
+   */
+  startAtMs?: number;
 }
 
 export interface StepCompleted {

@@ -193,6 +193,9 @@ export interface WorkflowRunOptions {
 /** A signal in the buffer: received, not yet taken by a wait. */
 type BufferedSignal = HistoryEvent & SignalReceived;
 
+/** The timer a delayed start (`startAt`) waits on, at position 0, before the workflow function runs. */
+export const START_TIMER_NAME = "startAt";
+
 export class WorkflowRun {
   readonly executionId: string;
   readonly definition: AnyWorkflow;
@@ -300,10 +303,13 @@ export class WorkflowRun {
     if (!this.started) {
       this.started = true;
       const ctx = this.createContext(true);
-      const input = (this.history[0] as HistoryEvent & ExecutionStarted).input;
+      const started = this.history[0] as HistoryEvent & ExecutionStarted;
       this.runtimeActive = true;
-      Promise.resolve()
-        .then(() => this.definition.fn(ctx, input as never))
+      // A delayed start waits on a timer of its own before the function runs (see ExecutionStarted).
+      const startAtMs = started.startAtMs;
+      const begin = startAtMs !== undefined && startAtMs > started.atMs ? this.timer(START_TIMER_NAME, true, () => startAtMs) : Promise.resolve();
+      begin
+        .then(() => this.definition.fn(ctx, started.input as never))
         .then(
           (value) => this.settle({ kind: "returned", value }),
           (error: unknown) => this.settle({ kind: "threw", error }),

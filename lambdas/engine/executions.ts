@@ -9,6 +9,7 @@ import { boundErrorInfo, DurableError } from "../core/errors.js";
 import { decodeCallbackToken, InvalidCallbackTokenError } from "../core/callbacks.js";
 import type { HistoryEvent } from "../core/events.js";
 import type { ExecutionStatus } from "../core/status.js";
+import { checkStartAt, checkTags, type Tags } from "../core/tags.js";
 import type { WorkflowRegistry } from "../core/workflow.js";
 import { createCursorCodec, type CursorCodec, InvalidCursorError } from "../store/cursor.js";
 import { ExecutionNotFoundError, PayloadTooLargeError } from "../store/errors.js";
@@ -51,6 +52,10 @@ export interface ExecutionView {
   /** The latest state the workflow published with `ctx.setState`, and when it was recorded. */
   state?: unknown;
   stateUpdatedAt?: string;
+  /** Tags given at start. */
+  tags?: Record<string, string>;
+  /** A delayed start: when the workflow function begins. */
+  startAt?: string;
 }
 
 /** An execution in a list: no input, output or error, so a page stays small; GET the execution for those. */
@@ -74,6 +79,8 @@ export function toView(record: ExecutionRecord): ExecutionView {
   }
   if (record.parent) view.parentId = record.parent.executionId;
   if (record.purgeAtMs !== undefined) view.expiresAt = new Date(record.purgeAtMs).toISOString();
+  if (record.tags !== undefined) view.tags = { ...record.tags };
+  if (record.startAtMs !== undefined) view.startAt = new Date(record.startAtMs).toISOString();
   if (record.state !== undefined) {
     view.state = record.state.value;
     view.stateUpdatedAt = new Date(record.state.atMs).toISOString();
@@ -103,7 +110,7 @@ export class InputMismatchError extends DurableError {
   constructor(executionId: string) {
     super(
       "EXECUTION_EXISTS",
-      `an execution with id "${executionId}" already exists with a different workflow or input; use another id`,
+      `an execution with id "${executionId}" already exists with a different workflow, input, tags or start time; use another id`,
       { details: { executionId } },
     );
   }
@@ -114,6 +121,10 @@ export interface StartRequest {
   version?: number;
   input?: unknown;
   id?: string;
+  /** Tags to list it by (`GET /executions?tag.<key>=<value>`): at most 10, keys ≤ 64 and values ≤ 256 characters. */
+  tags?: Tags;
+  /** A delayed start: the workflow function begins then (at most 366 days ahead; a past time starts now). */
+  startAt?: Date | string | number;
 }
 
 /**
@@ -126,18 +137,33 @@ export async function startExecution(deps: ApiDeps, request: StartRequest): Prom
   const nowMs = deps.clock();
   const input = request.input ?? null;
   requireValueSize(input, "the input");
-  const { created, execution } = await deps.store.createExecution({ id, workflow: definition.name, version: definition.version, input, nowMs });
+  const tags = request.tags === undefined ? undefined : checkTags(request.tags);
+  const startAtMs = checkStartAt(request.startAt, nowMs);
+  const { created, execution } = await deps.store.createExecution({
+    id,
+    workflow: definition.name,
+    version: definition.version,
+    input,
+    nowMs,
+    ...(tags === undefined || Object.keys(tags).length === 0 ? {} : { tags }),
+    ...(startAtMs === undefined ? {} : { startAtMs }),
+  });
   if (!created) {
+    // A repeat may name the start time again once it has passed: only a different future time differs.
+    const sameStart = request.startAt === undefined || startAtMs === undefined || execution.startAtMs === startAtMs;
     const sameRequest =
       execution.workflow === definition.name &&
       (request.version === undefined || execution.version === request.version) &&
-      stableJson(execution.input ?? null) === stableJson(input);
+      stableJson(execution.input ?? null) === stableJson(input) &&
+      stableJson(execution.tags ?? {}) === stableJson(tags ?? {}) &&
+      sameStart;
     if (!sameRequest || execution.parent) throw new InputMismatchError(id);
     return { created: false, execution: toView(execution) };
   }
   deps.metrics?.executionStarted(definition.name);
-  // Safety guard: if this send is lost, the execution is due now and the sweeper finds it.
-  await sendOrLog(deps, () => deps.scheduler.wakeNow([id]), id);
+  // Safety guard: if this send is lost, the execution is due (now, or at its start time) and the
+  // sweeper finds it.
+  await sendOrLog(deps, () => (startAtMs === undefined ? deps.scheduler.wakeNow([id]) : deps.scheduler.schedule(id, { dueAtMs: startAtMs, nowMs })), id);
   (deps.logger ?? silentLogger).info("execution started", { executionId: id, workflow: definition.name, version: definition.version });
   return { created: true, execution: toView(execution) };
 }
@@ -208,6 +234,8 @@ function historyPosition(position: unknown): number {
 export interface ListRequest {
   workflow?: string;
   status?: ExecutionStatus;
+  /** Only executions with all of these tags. */
+  tags?: Tags;
   limit: number;
   cursor?: string;
 }
@@ -219,13 +247,15 @@ export interface ListRequest {
  */
 export async function listExecutions(deps: ApiDeps, request: ListRequest): Promise<{ executions: ExecutionSummary[]; cursor?: string }> {
   const cursors = deps.cursors ?? processCursors;
-  const query = JSON.stringify(["executions", request.workflow ?? null, request.status ?? null]);
+  const tags = request.tags === undefined || Object.keys(request.tags).length === 0 ? undefined : checkTags(request.tags);
+  const query = JSON.stringify(["executions", request.workflow ?? null, request.status ?? null, tags === undefined ? null : stableJson(tags)]);
   const after = request.cursor === undefined ? undefined : cursors.decode(query, request.cursor);
   if (request.cursor !== undefined && (after === undefined || after === null)) throw new InvalidCursorError("malformed position");
   const page = await deps.store.listExecutions({
     limit: request.limit,
     ...(request.workflow === undefined ? {} : { workflow: request.workflow }),
     ...(request.status === undefined ? {} : { status: request.status }),
+    ...(tags === undefined ? {} : { tags }),
     ...(after === undefined ? {} : { after }),
   });
   const nowMs = deps.clock();

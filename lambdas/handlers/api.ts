@@ -4,7 +4,7 @@
  * docs/api.md describes every route, with examples and error codes.
  *
  *   POST /executions                       start (idempotent on a client-given id)
- *   GET  /executions                       list, newest first (?workflow=&status=&cursor=&limit=)
+ *   GET  /executions                       list, newest first (?workflow=&status=&tag.<key>=<value>&cursor=&limit=)
  *   GET  /executions/{id}                  one execution
  *   GET  /executions/{id}/history          its history, paged (?cursor=&limit=)
  *   POST /executions/{id}/signals/{name}   send a signal (JSON body = payload)
@@ -73,6 +73,9 @@ const StartBody = z
     version: z.number().int().positive().optional(),
     input: z.unknown().optional(),
     id: START_ID.optional(),
+    // Shapes only; the engine checks the rules (core/tags.ts), for every way of starting.
+    tags: z.record(z.string(), z.string()).optional(),
+    startAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a time zone, like "2026-12-24T09:00:00Z"' }).optional(),
   })
   .strict();
 
@@ -122,8 +125,9 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
       method: "GET",
       pattern: /^\/executions$/,
       run: async (event) => {
-        const query = parseWith(ListQuery, event.queryStringParameters ?? {}, "query");
-        const page = await listExecutions(engine, { ...query, limit: query.limit ?? 20 });
+        const { tags, rest } = splitTagParams(event.queryStringParameters ?? {});
+        const query = parseWith(ListQuery, rest, "query");
+        const page = await listExecutions(engine, { ...query, limit: query.limit ?? 20, ...(tags === undefined ? {} : { tags }) });
         return json(200, page);
       },
     },
@@ -234,6 +238,17 @@ export function apiHandlerFromEnv(workflows: readonly AnyWorkflow[]) {
       onError: (err) => deps.logger?.error("unexpected error", { error: err instanceof Error ? err.stack ?? err.message : String(err) }),
     }),
   );
+}
+
+/** `tag.<key>=<value>` query parameters, apart from the others (the engine checks them as tags). */
+function splitTagParams(params: Record<string, string | undefined>): { tags?: Record<string, string>; rest: Record<string, string | undefined> } {
+  const tags: Record<string, string> = {};
+  const rest: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(params)) {
+    if (name.startsWith("tag.")) tags[name.slice("tag.".length)] = value ?? "";
+    else rest[name] = value;
+  }
+  return { ...(Object.keys(tags).length === 0 ? {} : { tags }), rest };
 }
 
 function requireBody(event: APIGatewayProxyEventV2, what: string): unknown {

@@ -3,6 +3,7 @@ import type { ErrorInfo } from "../core/errors.js";
 import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import type { ExecutionStatus } from "../core/status.js";
 import type { CallbackRef } from "../core/callbacks.js";
+import type { Tags } from "../core/tags.js";
 
 /** What an external system reported for a callback. */
 export type CallbackOutcome = { ok: true; result: unknown } | { ok: false; error: ErrorInfo };
@@ -37,6 +38,10 @@ export interface ExecutionRecord {
   purgeAtMs?: number;
   /** The latest state the workflow published (`ctx.setState`), and when. */
   state?: { value: unknown; atMs: number };
+  /** Tags given at start. */
+  tags?: Tags;
+  /** A delayed start: when the workflow function begins. */
+  startAtMs?: number;
 }
 
 export interface Lease {
@@ -74,6 +79,10 @@ export interface NewExecution {
   input: unknown;
   nowMs: number;
   parent?: { executionId: string; position: number };
+  /** Tags (checked by the engine: core/tags.ts); each is indexed for listing. */
+  tags?: Tags;
+  /** A delayed start, later than `nowMs`: the execution sleeps until then. */
+  startAtMs?: number;
 }
 
 export interface Page<T> {
@@ -86,6 +95,8 @@ export interface Page<T> {
 export interface ListExecutionsQuery {
   workflow?: string;
   status?: ExecutionStatus;
+  /** Only executions with every one of these tags (the first, by key, is read from the tag index). */
+  tags?: Tags;
   /** At most this many executions in the page. */
   limit: number;
   /** `next` of the previous page, exactly as the store returned it (the API signs it into a cursor). */

@@ -31,7 +31,7 @@ import { TransactionConflict, withinTransaction } from "./transaction.js";
 import { type CommitSettings, commitBatch } from "./commits.js";
 import { translate } from "./translate.js";
 import { findExpired, purgeExecution, purgeOrphans, type PurgeSettings } from "./purge.js";
-import { decode, decodeEvent, decodeInboxItem, encode, historyItem, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, startedEvent, toRecord } from "./items.js";
+import { decode, decodeEvent, decodeInboxItem, encode, historyItem, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, startedEvent, tagItems, toRecord } from "./items.js";
 import { acquireLease, markProgress, releaseLease } from "./leases.js";
 import { addToInbox, readInbox, readInboxSeq } from "./inbox.js";
 import { failWithoutLease, findDue, claimDueExecutions } from "./sweeping.js";
@@ -102,6 +102,7 @@ export class DynamoExecutionStore implements ExecutionStore {
         await withinTransaction(this.doc, (tx) => {
           tx.put(this.tableName, meta, newItemCondition);
           tx.put(this.tableName, historyItem(request.id, startedEvent(request)), newItemCondition);
+          for (const tag of tagItems(request)) tx.put(this.tableName, tag);
         });
         // The input as stored (JSON), not the caller's object: what every later read returns.
         return { created: true, execution: { ...toRecord(meta), input: decode(encode(request.input ?? null, "the input")) } };

@@ -7,7 +7,8 @@ import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../core/limits.js";
 import type { ExecutionStatus } from "../core/status.js";
 import { PayloadTooLargeError } from "./errors.js";
-import { DUE_SHARD, executionPk, historySk, META_SK, inboxSk } from "./keys.js";
+import { DUE_SHARD, executionPk, historySk, META_SK, inboxSk, tagPartition, tagShard, tagSk } from "./keys.js";
+import type { Tags } from "../core/tags.js";
 import type { ExecutionListing, ExecutionRecord, NewExecution } from "../ports/store.js";
 
 /**
@@ -38,6 +39,10 @@ export type MetaItem = {
   /** The latest `ctx.setState` value, as JSON, and when it was recorded. */
   publishedState?: string;
   publishedStateAtMs?: number;
+  /** Tags given at start, as JSON (each also has a tag item, for the byTag index). */
+  tags?: string;
+  /** A delayed start: when the workflow function begins. */
+  startAtMs?: number;
   error?: string;
   createdAtMs: number;
   updatedAtMs: number;
@@ -93,9 +98,12 @@ export function metaItem(request: NewExecution): MetaItem {
     id: request.id,
     workflow: request.workflow,
     version: request.version,
-    status: "running",
+    // A delayed start sleeps until its time: nothing runs it before (see core/tags.ts).
+    status: request.startAtMs === undefined ? "running" : "sleeping",
     ...(input === undefined ? {} : { input }),
     ...(inline ? {} : { inputInHistory: true }),
+    ...(request.tags === undefined || Object.keys(request.tags).length === 0 ? {} : { tags: JSON.stringify(request.tags) }),
+    ...(request.startAtMs === undefined ? {} : { startAtMs: request.startAtMs }),
     createdAtMs: request.nowMs,
     updatedAtMs: request.nowMs,
     run: 1,
@@ -103,10 +111,24 @@ export function metaItem(request: NewExecution): MetaItem {
     lastSeq: 1,
     leaseVersion: 0,
     retryCount: 0,
-    nextWakeAtMs: request.nowMs,
+    nextWakeAtMs: request.startAtMs ?? request.nowMs,
     dueShard: DUE_SHARD,
     ...(request.parent ? { parent: JSON.stringify(request.parent) } : {}),
   };
+}
+
+/** One item per tag, written with the execution item, listed through the byTag index. */
+export function tagItems(request: NewExecution): Record<string, unknown>[] {
+  const shard = tagShard(request.id);
+  return Object.entries(request.tags ?? {}).map(([key, value]) => ({
+    PK: executionPk(request.id),
+    SK: tagSk(key),
+    tagKey: tagPartition(key, value, shard),
+    createdAtMs: request.nowMs,
+    workflow: request.workflow,
+    // As every item but META: a purge tells this execution's items from a later one's by it.
+    atMs: request.nowMs,
+  }));
 }
 
 let arrivalCounter = 0;
@@ -127,6 +149,7 @@ export function startedEvent(request: NewExecution): HistoryEvent {
     input: request.input,
     run: 1,
     ...(request.parent ? { parent: request.parent } : {}),
+    ...(request.startAtMs === undefined ? {} : { startAtMs: request.startAtMs }),
   };
 }
 
@@ -169,6 +192,8 @@ export const LISTED_ATTRIBUTES = [
   "nextWakeAtMs",
   "parent",
   "purgeAtMs",
+  "tags",
+  "startAtMs",
 ] as const;
 
 /** An execution item read through the list's projection, as a listing (no input key at all). */
@@ -200,6 +225,8 @@ export function toRecord(item: MetaItem): ExecutionRecord {
   if (item.nextWakeAtMs !== undefined) record.nextWakeAtMs = Number(item.nextWakeAtMs);
   if (item.parent !== undefined) record.parent = JSON.parse(item.parent) as { executionId: string; position: number };
   if (item.purgeAtMs !== undefined) record.purgeAtMs = Number(item.purgeAtMs);
+  if (item.tags !== undefined) record.tags = JSON.parse(item.tags) as Tags;
+  if (item.startAtMs !== undefined) record.startAtMs = Number(item.startAtMs);
   if (item.publishedState !== undefined) record.state = { value: decode(item.publishedState), atMs: Number(item.publishedStateAtMs ?? 0) };
   return record;
 }

@@ -9,6 +9,29 @@ export const CALLBACK_PREFIX = "CB#";
 export function callbackSk(callbackId: string): string {
   return `${CALLBACK_PREFIX}${callbackId}`;
 }
+/** Tag items: `TAG#<key>`, one per tag, indexed by byTag (schema.ts). */
+export const TAG_PREFIX = "TAG#";
+/**
+ * Partitions each tag's index entries are spread over. A list by tag reads all of them and merges
+ * them newest first; a tag on every execution takes up to this many times one partition's writes.
+ */
+export const TAG_SHARDS = 8;
+
+export function tagSk(key: string): string {
+  return `${TAG_PREFIX}${key}`;
+}
+
+/** The byTag partition of `key=value` an execution's tag item goes to (its shard is fixed by the id). */
+export function tagPartition(key: string, value: string, shard: number): string {
+  return `${key}=${value}#${shard}`;
+}
+
+export function tagShard(executionId: string): number {
+  let hash = 2166136261; // FNV-1a
+  for (let i = 0; i < executionId.length; i += 1) hash = Math.imul(hash ^ executionId.charCodeAt(i), 16777619);
+  return (hash >>> 0) % TAG_SHARDS;
+}
+
 /** Partition of the sparse "due" index: one shard for now (see README, limits). */
 export const DUE_SHARD = "DUE";
 /** Partition of the sparse "purge" index: ended executions by the time their retention ends. */

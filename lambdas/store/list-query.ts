@@ -6,7 +6,7 @@ import { BatchGetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { StoreBusyError } from "./errors.js";
 import { LISTED_ATTRIBUTES, type MetaItem, toListing } from "./items.js";
 import { executionIdFromPk, executionPk, META_SK } from "./keys.js";
-import { exclusiveStartKey, type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, positionOf, type StreamRead, streamsFor } from "./listing.js";
+import { exclusiveStartKey, type IndexStream, type ItemPosition, matchesQuery, mergeNewestFirst, parsePosition, positionOf, type StreamRead, streamsFor } from "./listing.js";
 import type { StoreContext } from "./store-context.js";
 import type { ExecutionListing, ExecutionListPage, ListExecutionsQuery } from "../ports/store.js";
 
@@ -38,8 +38,9 @@ export async function listExecutions(ctx: StoreContext, query: ListExecutionsQue
   const fetched = await fetchListed(ctx, ids);
   const executions = ids
     .map((id) => fetched.get(id))
-    .filter((item): item is MetaItem => item !== undefined && (query.status === undefined || item.status === query.status))
-    .map((item): ExecutionListing => toListing(item));
+    .filter((item): item is MetaItem => item !== undefined)
+    .map((item): ExecutionListing => toListing(item))
+    .filter((listing) => matchesQuery(listing, query));
   return { executions, ...(page.next ? { next: page.next } : {}) };
 }
 
@@ -79,15 +80,15 @@ export async function readIndexStream(
   let evaluated = 0;
   let evaluatedTo = after;
   while (items.length < want && evaluated < budget) {
-    const pageSize = Math.min(budget - evaluated, stream.statusFilter ? Math.max(want - items.length, FILTERED_PAGE_SIZE) : want - items.length);
+    const pageSize = Math.min(budget - evaluated, stream.filter ? Math.max(want - items.length, FILTERED_PAGE_SIZE) : want - items.length);
     const out = await ctx.doc.send(
       new QueryCommand({
         TableName: ctx.tableName,
         IndexName: stream.indexName,
         KeyConditionExpression: "#partition = :partition",
-        ExpressionAttributeNames: { "#partition": stream.partitionAttribute, ...(stream.statusFilter ? { "#status": "status" } : {}) },
-        ExpressionAttributeValues: { ":partition": stream.partitionValue, ...(stream.statusFilter ? { ":status": stream.statusFilter } : {}) },
-        ...(stream.statusFilter ? { FilterExpression: "#status = :status" } : {}),
+        ExpressionAttributeNames: { "#partition": stream.partitionAttribute, ...(stream.filter ? { "#filter": stream.filter.attribute } : {}) },
+        ExpressionAttributeValues: { ":partition": stream.partitionValue, ...(stream.filter ? { ":filter": stream.filter.value } : {}) },
+        ...(stream.filter ? { FilterExpression: "#filter = :filter" } : {}),
         ScanIndexForward: false, // newest first
         Limit: pageSize,
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),

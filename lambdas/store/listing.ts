@@ -1,6 +1,9 @@
 /**
  * Listing executions newest first over the table's GSIs (keys.ts `TABLE.indexes`):
  *
+ *   tags given            TAG_SHARDS streams: byTag[<key>=<value>#<shard>] of the first tag by key,
+ *                         workflow as a FilterExpression; status and the other tags are checked
+ *                         on the execution items fetched for the page
  *   workflow given        one stream: byWorkflow[workflow], status as a FilterExpression
  *   only status given     one stream: byStatus[status]
  *   neither               five streams, byStatus[s] for each status, merged newest first
@@ -11,7 +14,8 @@
  */
 import { EXECUTION_STATUSES, type ExecutionStatus } from "../core/status.js";
 import { InvalidCursorError } from "./cursor.js";
-import { executionIdFromPk, executionPk, META_SK, TABLE } from "./keys.js";
+import type { Tags } from "../core/tags.js";
+import { executionIdFromPk, executionPk, META_SK, TABLE, TAG_SHARDS, tagPartition, tagSk } from "./keys.js";
 
 export interface IndexStream {
   /** The stream's key in a position. */
@@ -19,8 +23,10 @@ export interface IndexStream {
   indexName: string;
   partitionAttribute: string;
   partitionValue: string;
-  /** Only items with this status. A FilterExpression: a query's Limit counts items before it. */
-  statusFilter?: ExecutionStatus;
+  /** The table sort key of the stream's items (an index's LastEvaluatedKey holds it). */
+  tableSk: string;
+  /** Only items whose attribute has this value. A FilterExpression: a query's Limit counts items before it. */
+  filter?: { attribute: "status" | "workflow"; value: string };
 }
 
 export interface ItemPosition {
@@ -46,8 +52,20 @@ export interface ListedItem {
   createdAtMs: number;
 }
 
-export function streamsFor(query: { workflow?: string; status?: ExecutionStatus }): IndexStream[] {
-  const { byWorkflow, byStatus } = TABLE.indexes;
+export function streamsFor(query: { workflow?: string; status?: ExecutionStatus; tags?: Tags }): IndexStream[] {
+  const { byWorkflow, byStatus, byTag } = TABLE.indexes;
+  const [tag] = Object.entries(query.tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (tag !== undefined) {
+    const [key, value] = tag;
+    return Array.from({ length: TAG_SHARDS }, (_, shard) => ({
+      name: `tag${shard}`,
+      indexName: byTag.name,
+      partitionAttribute: byTag.partitionKey.name,
+      partitionValue: tagPartition(key, value, shard),
+      tableSk: tagSk(key),
+      ...(query.workflow === undefined ? {} : { filter: { attribute: "workflow" as const, value: query.workflow } }),
+    }));
+  }
   if (query.workflow !== undefined) {
     return [
       {
@@ -55,7 +73,8 @@ export function streamsFor(query: { workflow?: string; status?: ExecutionStatus 
         indexName: byWorkflow.name,
         partitionAttribute: byWorkflow.partitionKey.name,
         partitionValue: query.workflow,
-        ...(query.status === undefined ? {} : { statusFilter: query.status }),
+        tableSk: META_SK,
+        ...(query.status === undefined ? {} : { filter: { attribute: "status" as const, value: query.status } }),
       },
     ];
   }
@@ -65,7 +84,17 @@ export function streamsFor(query: { workflow?: string; status?: ExecutionStatus 
     indexName: byStatus.name,
     partitionAttribute: byStatus.partitionKey.name,
     partitionValue: status,
+    tableSk: META_SK,
   }));
+}
+
+/**
+ * Whether a fetched execution belongs on the page: the index read found it by one filter; its
+ * status may have changed since, and the other tags are checked here.
+ */
+export function matchesQuery(execution: { status: ExecutionStatus; tags?: Tags }, query: { status?: ExecutionStatus; tags?: Tags }): boolean {
+  if (query.status !== undefined && execution.status !== query.status) return false;
+  return Object.entries(query.tags ?? {}).every(([key, value]) => execution.tags?.[key] === value);
 }
 
 /**
@@ -96,7 +125,7 @@ export function parsePosition(streams: readonly IndexStream[], after: unknown): 
 export function exclusiveStartKey(stream: IndexStream, position: ItemPosition): Record<string, unknown> {
   return {
     [TABLE.partitionKey.name]: executionPk(position.id),
-    [TABLE.sortKey.name]: META_SK,
+    [TABLE.sortKey.name]: stream.tableSk,
     [stream.partitionAttribute]: stream.partitionValue,
     [TABLE.indexes.byStatus.sortKey.name]: position.at,
   };

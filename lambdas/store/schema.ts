@@ -41,5 +41,11 @@ export const TABLE = {
     byStatus: index("byStatus", "status", "createdAtMs", ["workflow"]),
     due: index("due", "dueShard", "nextWakeAtMs", []),
     purge: index("purge", "purgeShard", "purgeAtMs", []),
+    /**
+     * Tag items (`TAG#<key>` in an execution's partition), one per tag: `tagKey` is
+     * `<key>=<value>#<shard>`, the shard taken from the execution id (keys.ts TAG_SHARDS), so a
+     * tag every execution carries spreads over several partitions instead of making one hot.
+     */
+    byTag: index("byTag", "tagKey", "createdAtMs", ["workflow"]),
   },
 } as const;

@@ -14,7 +14,7 @@
  * await replayHistory(approval, await env.history(id), { executionId: id });
  */
 export { createTestEnvironment, TestEnvironment, type TestEnvironmentOptions } from "./memory-environment.js";
-export { TestKit } from "./test-kit.js";
+export { TestKit, type KitStartOptions } from "./test-kit.js";
 export { replayHistory, type ReplayOptions, type ReplayReport } from "./replay.js";
 export { ReplayInputError, type SavedHistory } from "./saved-history.js";
 // The parts the environment is made of, for tests that assemble their own (advanced).

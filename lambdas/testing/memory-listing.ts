@@ -10,8 +10,8 @@
  * one of its own); paging never repeats or skips one in either store.
  */
 import { LISTED_ATTRIBUTES, toListing, type MetaItem } from "../store/items.js";
-import { executionIdFromPk, executionPk } from "../store/keys.js";
-import { type IndexStream, type ItemPosition, mergeNewestFirst, parsePosition, type StreamRead, streamsFor } from "../store/listing.js";
+import { executionIdFromPk, executionPk, TABLE, TAG_PREFIX } from "../store/keys.js";
+import { type IndexStream, type ItemPosition, matchesQuery, mergeNewestFirst, parsePosition, type StreamRead, streamsFor } from "../store/listing.js";
 import type { ExecutionListing, ExecutionListPage, ListExecutionsQuery } from "../ports/store.js";
 import { compareKeys, type MemoryTable } from "./memory-table.js";
 
@@ -23,7 +23,9 @@ const FILTERED_PAGE_SIZE = 100;
 interface IndexItem {
   PK: string;
   createdAtMs: number;
-  status: string;
+  /** The attributes a filter may test (the index projects them). */
+  status?: string;
+  workflow: string;
 }
 
 export function listExecutionsInMemory(table: MemoryTable, query: ListExecutionsQuery): ExecutionListPage {
@@ -39,8 +41,9 @@ export function listExecutionsInMemory(table: MemoryTable, query: ListExecutions
   const ids = [...new Set(page.items.map((item) => executionIdFromPk(item.PK)))];
   const executions = ids
     .map((id) => table.meta(id))
-    .filter((meta): meta is MetaItem => meta !== undefined && (query.status === undefined || meta.status === query.status))
-    .map((meta): ExecutionListing => toListing(projectListed(meta)));
+    .filter((meta): meta is MetaItem => meta !== undefined)
+    .map((meta): ExecutionListing => toListing(projectListed(meta)))
+    .filter((listing) => matchesQuery(listing, query));
   return { executions, ...(page.next ? { next: page.next } : {}) };
 }
 
@@ -51,7 +54,7 @@ function readIndexStream(table: MemoryTable, stream: IndexStream, after: ItemPos
   let evaluated = 0;
   let evaluatedTo = after;
   while (items.length < want && evaluated < budget) {
-    const pageSize = Math.min(budget - evaluated, stream.statusFilter ? Math.max(want - items.length, FILTERED_PAGE_SIZE) : want - items.length);
+    const pageSize = Math.min(budget - evaluated, stream.filter ? Math.max(want - items.length, FILTERED_PAGE_SIZE) : want - items.length);
     const out = queryIndex(table, stream, startAfter, pageSize);
     items.push(...out.items);
     evaluated += out.scannedCount;
@@ -62,19 +65,29 @@ function readIndexStream(table: MemoryTable, stream: IndexStream, after: ItemPos
   return { items, exhausted: false, ...(evaluatedTo ? { evaluatedTo } : {}) };
 }
 
-/** One Query of a GSI partition, newest first, `Limit` items read, then the status filter. */
-function queryIndex(table: MemoryTable, stream: IndexStream, startAfter: ItemPosition | undefined, limit: number): { items: IndexItem[]; scannedCount: number; lastEvaluated?: ItemPosition } {
+/** The items of one GSI partition: tag items for byTag, execution items for the others. */
+function indexPartition(table: MemoryTable, stream: IndexStream): IndexItem[] {
+  if (stream.indexName === TABLE.indexes.byTag.name) {
+    return table
+      .itemsWithPrefix(TAG_PREFIX)
+      .filter(({ item }) => item.tagKey === stream.partitionValue)
+      .map(({ executionId, item }): IndexItem => ({ PK: executionPk(executionId), createdAtMs: Number(item.createdAtMs), workflow: String(item.workflow) }));
+  }
   const attribute = stream.partitionAttribute === "workflow" ? "workflow" : "status";
-  const partition = table
+  return table
     .indexed(attribute)
     .filter((entry) => entry.meta[attribute] === stream.partitionValue)
-    .map((entry): IndexItem => ({ PK: executionPk(entry.executionId), createdAtMs: Number(entry.meta.createdAtMs), status: entry.meta.status }))
-    .sort(newestFirst);
-  const from = startAfter === undefined ? 0 : partition.findIndex((item) => newestFirst(item, { PK: executionPk(startAfter.id), createdAtMs: startAfter.at, status: "" }) > 0);
+    .map((entry): IndexItem => ({ PK: executionPk(entry.executionId), createdAtMs: Number(entry.meta.createdAtMs), status: entry.meta.status, workflow: entry.meta.workflow }));
+}
+
+/** One Query of a GSI partition, newest first, `Limit` items read, then the filter. */
+function queryIndex(table: MemoryTable, stream: IndexStream, startAfter: ItemPosition | undefined, limit: number): { items: IndexItem[]; scannedCount: number; lastEvaluated?: ItemPosition } {
+  const partition = indexPartition(table, stream).sort(newestFirst);
+  const from = startAfter === undefined ? 0 : partition.findIndex((item) => newestFirst(item, { PK: executionPk(startAfter.id), createdAtMs: startAfter.at, workflow: "" }) > 0);
   const read = from < 0 ? [] : partition.slice(from, from + limit);
   const last = read[read.length - 1];
   return {
-    items: read.filter((item) => stream.statusFilter === undefined || item.status === stream.statusFilter),
+    items: read.filter((item) => stream.filter === undefined || item[stream.filter.attribute] === stream.filter.value),
     scannedCount: read.length,
     // DynamoDB sets LastEvaluatedKey whenever a query stops at its Limit, more items or not.
     ...(read.length === limit && last ? { lastEvaluated: { at: last.createdAtMs, id: executionIdFromPk(last.PK) } } : {}),

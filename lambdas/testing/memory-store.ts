@@ -21,7 +21,7 @@ import { leaseTaken } from "../store/leases.js";
 import type { CallbackRef } from "../core/callbacks.js";
 import { callbackRefusal, callbackResultEvent } from "../store/callback-items.js";
 import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError, LeaseLostError, StoreBusyError } from "../store/errors.js";
-import { decodeEvent, decodeInboxItem, historyItem, metaItem, nextArrivalCounter, inboxItemBytes, inboxItem, startedEvent, toRecord } from "../store/items.js";
+import { decodeEvent, decodeInboxItem, historyItem, metaItem, nextArrivalCounter, inboxItemBytes, inboxItem, startedEvent, tagItems, toRecord } from "../store/items.js";
 import { callbackSk, DUE_SHARD, HISTORY_PREFIX, historySk, INBOX_PREFIX, PURGE_SHARD, seqFromHistorySk } from "../store/keys.js";
 import type {
   CallbackOutcome,
@@ -75,6 +75,7 @@ export class MemoryExecutionStore implements ExecutionStore {
       if (!metaTaken && !firstEventTaken) {
         this.table.putMeta(meta);
         this.table.putItem(request.id, started);
+        for (const tag of tagItems(request)) this.table.putItem(request.id, tag);
         // As the DynamoDB store does: the input returned is the caller's own value, not a read.
         return { created: true, execution: { ...toRecord(copyMeta(meta)), input: JSON.parse(JSON.stringify(request.input ?? null)) as unknown } };
       }

@@ -96,6 +96,15 @@ export class MemoryTable {
     return keys.map((key) => partition.items.get(key) as StoredItem);
   }
 
+  /** Every item (not META) whose sort key starts with `prefix`, in every partition: a GSI over such items. */
+  itemsWithPrefix(prefix: string): { executionId: string; item: StoredItem }[] {
+    const found: { executionId: string; item: StoredItem }[] = [];
+    for (const [executionId, partition] of this.partitions) {
+      for (const [sortKey, item] of partition.items) if (sortKey.startsWith(prefix)) found.push({ executionId, item });
+    }
+    return found;
+  }
+
   /** Execution items an index would hold: those with `attribute` set (a sparse GSI). */
   indexed(attribute: keyof MetaItem): IndexEntry[] {
     const entries: IndexEntry[] = [];

@@ -6,9 +6,32 @@
 import type { HistoryEvent } from "../core/events.js";
 import { isTerminal } from "../core/status.js";
 import type { WorkflowDefinition } from "../core/workflow.js";
-import { answerCallback, type ApiDeps, cancelExecution, type ExecutionView, getExecution, heartbeatCallback, sendSignal, startExecution } from "../engine/executions.js";
+import {
+  answerCallback,
+  type ApiDeps,
+  cancelExecution,
+  type ExecutionSummary,
+  type ExecutionView,
+  getExecution,
+  heartbeatCallback,
+  listExecutions,
+  type ListRequest,
+  sendSignal,
+  startExecution,
+} from "../engine/executions.js";
 import type { EngineDeps } from "../engine/process-wakeup.js";
 import { sweepDue, type SweepOptions } from "../engine/sweeper.js";
+
+/** How a test starts an execution: as `POST /executions` takes it, and whether to run it at once. */
+export interface KitStartOptions {
+  id?: string;
+  version?: number;
+  tags?: Record<string, string>;
+  /** A delayed start: nothing runs until the environment's clock reaches it. */
+  startAt?: Date | string | number;
+  /** Run it until it waits or ends (default true). */
+  run?: boolean;
+}
 
 export abstract class TestKit {
   abstract readonly deps: EngineDeps & ApiDeps;
@@ -17,7 +40,7 @@ export abstract class TestKit {
   abstract runUntilIdle(maxBatches?: number): Promise<void>;
 
   /** Starts an execution and runs it until it waits or ends. */
-  async start<I>(workflow: WorkflowDefinition<I, unknown> | string, input: I, options: { id?: string; version?: number; run?: boolean } = {}): Promise<string> {
+  async start<I>(workflow: WorkflowDefinition<I, unknown> | string, input: I, options: KitStartOptions = {}): Promise<string> {
     const name = typeof workflow === "string" ? workflow : workflow.name;
     const version = options.version ?? (typeof workflow === "string" ? undefined : workflow.version);
     const { execution } = await startExecution(this.deps, {
@@ -25,9 +48,16 @@ export abstract class TestKit {
       input,
       ...(version === undefined ? {} : { version }),
       ...(options.id === undefined ? {} : { id: options.id }),
+      ...(options.tags === undefined ? {} : { tags: options.tags }),
+      ...(options.startAt === undefined ? {} : { startAt: options.startAt }),
     });
     if (options.run !== false) await this.runUntilIdle();
     return execution.id;
+  }
+
+  /** Executions newest first, as `GET /executions` lists them (`tags`: every one must match). */
+  async list(filter: Partial<ListRequest> = {}): Promise<{ executions: ExecutionSummary[]; cursor?: string }> {
+    return listExecutions(this.deps, { ...filter, limit: filter.limit ?? 20 });
   }
 
   async signal(executionId: string, name: string, payload?: unknown, options: { run?: boolean } = {}): Promise<void> {
