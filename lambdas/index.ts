@@ -52,3 +52,8 @@ export { StepInterruptedError, StepTimeoutError } from "./core/driver.js";
 export type { ExecutionStatus } from "./core/status.js";
 export type { HistoryEvent } from "./core/events.js";
 export { MAX_VALUE_BYTES } from "./core/limits.js";
+export type { Tags } from "./core/tags.js";
+export { InvalidStartAtError, InvalidTagsError, MAX_TAGS } from "./core/tags.js";
+export type { ScheduleDefinition } from "./starts/definitions.js";
+export { InvalidStartDefinitionError } from "./starts/definitions.js";
+export { nextFireAfter, parseSchedule, validateSchedules } from "./starts/expression.js";

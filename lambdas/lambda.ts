@@ -11,6 +11,7 @@
  */
 import type { AnyWorkflow } from "./core/workflow.js";
 import { apiHandlerFromEnv } from "./handlers/api.js";
+import { starterHandlerFromEnv } from "./handlers/starter.js";
 import { sweeperHandlerFromEnv } from "./handlers/sweeper.js";
 import { workerHandlerFromEnv } from "./handlers/worker.js";
 
@@ -27,4 +28,12 @@ export function apiHandler(workflows: readonly AnyWorkflow[]): ReturnType<typeof
 /** The scheduled sweeper: wakes executions whose wake-up was lost, removes expired ones. */
 export function sweeperHandler(): ReturnType<typeof sweeperHandlerFromEnv> {
   return sweeperHandlerFromEnv();
+}
+
+/**
+ * Starts `workflows` from schedules (EventBridge Scheduler), EventBridge rules and SQS queues, as
+ * the construct's `schedules` and `eventStarts` wire them (DURABLE_EVENT_QUEUES names the queues).
+ */
+export function starterHandler(workflows: readonly AnyWorkflow[]): ReturnType<typeof starterHandlerFromEnv> {
+  return starterHandlerFromEnv(workflows);
 }

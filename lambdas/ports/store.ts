@@ -44,6 +44,12 @@ export interface ExecutionRecord {
   startAtMs?: number;
 }
 
+/** Which execution a schedule's latest fire started (kept for `overlap: "skip"`). */
+export interface ScheduleState {
+  executionId: string;
+  fireAtMs: number;
+}
+
 export interface Lease {
   executionId: string;
   owner: string;
@@ -211,4 +217,11 @@ export interface ExecutionStore {
    * not make throws InvalidCursorError.
    */
   listExecutions(query: ListExecutionsQuery): Promise<ExecutionListPage>;
+  /** The schedule's latest fire, if it has fired (one small item per schedule, kept for good). */
+  readScheduleState(scheduleName: string): Promise<ScheduleState | undefined>;
+  /**
+   * Records `next` as the schedule's latest fire if its state is still `expected` (undefined: it
+   * never fired); false, writing nothing, if another fire changed it meanwhile.
+   */
+  claimScheduleFire(scheduleName: string, expected: ScheduleState | undefined, next: ScheduleState): Promise<boolean>;
 }

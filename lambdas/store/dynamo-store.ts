@@ -26,6 +26,7 @@ import type {
   ListExecutionsQuery,
   NewExecution,
   ClaimedExecution,
+  ScheduleState,
 } from "../ports/store.js";
 import { TransactionConflict, withinTransaction } from "./transaction.js";
 import { type CommitSettings, commitBatch } from "./commits.js";
@@ -36,6 +37,7 @@ import { acquireLease, markProgress, releaseLease } from "./leases.js";
 import { addToInbox, readInbox, readInboxSeq } from "./inbox.js";
 import { failWithoutLease, findDue, claimDueExecutions } from "./sweeping.js";
 import { listExecutions } from "./list-query.js";
+import { claimScheduleFire, readScheduleState } from "./schedule-state.js";
 import type { StoreContext } from "./store-context.js";
 import { completeCallback, heartbeatCallback, readCallbackHeartbeats } from "./callbacks.js";
 import { batchGetAll } from "./batch-get.js";
@@ -303,5 +305,13 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   listExecutions(query: ListExecutionsQuery): Promise<ExecutionListPage> {
     return listExecutions(this.ctx, query);
+  }
+
+  readScheduleState(scheduleName: string): Promise<ScheduleState | undefined> {
+    return readScheduleState(this.ctx, scheduleName);
+  }
+
+  claimScheduleFire(scheduleName: string, expected: ScheduleState | undefined, next: ScheduleState): Promise<boolean> {
+    return claimScheduleFire(this.ctx, scheduleName, expected, next);
   }
 }

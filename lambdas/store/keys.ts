@@ -40,6 +40,11 @@ export const PURGE_SHARD = "PURGE";
 const SEQ_DIGITS = 10;
 const TIME_DIGITS = 13;
 
+/** A schedule's state item (its latest fire) lives under `SCHEDULE#<name>`, sort key META. */
+export function schedulePk(scheduleName: string): string {
+  return `SCHEDULE#${scheduleName}`;
+}
+
 export function executionPk(executionId: string): string {
   return `EXEC#${executionId}`;
 }

@@ -15,6 +15,7 @@
  */
 export { createTestEnvironment, TestEnvironment, type TestEnvironmentOptions } from "./memory-environment.js";
 export { TestKit, type KitStartOptions } from "./test-kit.js";
+export type { FireOutcome } from "../starts/fire.js";
 export { replayHistory, type ReplayOptions, type ReplayReport } from "./replay.js";
 export { ReplayInputError, type SavedHistory } from "./saved-history.js";
 // The parts the environment is made of, for tests that assemble their own (advanced).

@@ -29,6 +29,8 @@ import { createWorkerHandler } from "../handlers/worker.js";
 import { type DeadLetter, MemoryQueue, type MemoryQueueOptions } from "./memory-queue.js";
 import { MemoryRedelivery, MemoryWakeupScheduler, type MemoryWakeupSchedulerOptions } from "./memory-scheduler.js";
 import { MemoryExecutionStore, type MemoryStoreOptions } from "./memory-store.js";
+import type { ScheduleDefinition } from "../starts/definitions.js";
+import { ScheduleFires } from "../starts/local-fires.js";
 import { TestKit } from "./test-kit.js";
 
 /** What createTestEnvironment takes: the workflows to run, and settings for the clock, the engine and the adapters. */
@@ -52,6 +54,8 @@ export interface TestEnvironmentOptions {
   metrics?: EngineMetrics;
   /** Milliseconds each worker invocation has (Lambda's getRemainingTimeInMillis). Default 60 s. */
   invocationMs?: number;
+  /** Schedules `advanceTime` fires when the clock passes their times (rates count from `startTimeMs`). */
+  schedules?: readonly ScheduleDefinition[];
 }
 
 /** Most messages one worker invocation gets, as Lambda's SQS event source sends by default. */
@@ -87,6 +91,7 @@ export class TestEnvironment extends TestKit {
       ...(options.metrics ? { metrics: options.metrics } : {}),
     };
     this.worker = createWorkerHandler(this.deps, options.workerOptions ?? {});
+    if (options.schedules !== undefined && options.schedules.length > 0) this.fires = new ScheduleFires(options.schedules, this.nowMs);
   }
 
   /** The test clock (epoch ms). */
@@ -101,9 +106,10 @@ export class TestEnvironment extends TestKit {
   async advanceTime(duration: Duration): Promise<void> {
     const target = this.nowMs + toMs(duration);
     for (;;) {
-      const next = this.queue.nextVisibleAtMs();
+      const next = earliest(this.queue.nextVisibleAtMs(), this.nextScheduleFireAtMs());
       if (next === undefined || next > target) break;
       this.nowMs = Math.max(this.nowMs, next);
+      await this.fireDueSchedules();
       await this.runUntilIdle();
     }
     this.nowMs = target;
@@ -151,6 +157,11 @@ export class TestEnvironment extends TestKit {
   async close(): Promise<void> {
     this.queue.clear();
   }
+}
+
+function earliest(...times: (number | undefined)[]): number | undefined {
+  const known = times.filter((t): t is number => t !== undefined);
+  return known.length === 0 ? undefined : Math.min(...known);
 }
 
 function lambdaContext(remainingMs: number): Context {

@@ -34,6 +34,7 @@ import type {
   ListExecutionsQuery,
   NewExecution,
   ClaimedExecution,
+  ScheduleState,
 } from "../ports/store.js";
 import { commitBatchInMemory, type MemoryCommitSettings } from "./memory-commits.js";
 import { applyChange, leaseHeldBy, markDueChange, MemoryValidationError, notEnded } from "./memory-conditions.js";
@@ -54,6 +55,8 @@ const HISTORY_END = `${HISTORY_PREFIX}~`;
 
 export class MemoryExecutionStore implements ExecutionStore {
   private readonly table = new MemoryTable();
+  /** Schedules' states (`SCHEDULE#<name>` items in the DynamoDB store). */
+  private readonly schedules = new Map<string, ScheduleState>();
   private readonly retentionSeconds: number;
   private readonly commitSettings: MemoryCommitSettings;
 
@@ -373,6 +376,19 @@ export class MemoryExecutionStore implements ExecutionStore {
 
   async listExecutions(query: ListExecutionsQuery): Promise<ExecutionListPage> {
     return listExecutionsInMemory(this.table, query);
+  }
+
+  async readScheduleState(scheduleName: string): Promise<ScheduleState | undefined> {
+    const state = this.schedules.get(scheduleName);
+    return state === undefined ? undefined : { ...state };
+  }
+
+  async claimScheduleFire(scheduleName: string, expected: ScheduleState | undefined, next: ScheduleState): Promise<boolean> {
+    const current = this.schedules.get(scheduleName);
+    const unchanged = expected === undefined ? current === undefined : current !== undefined && current.executionId === expected.executionId && current.fireAtMs === expected.fireAtMs;
+    if (!unchanged) return false;
+    this.schedules.set(scheduleName, { ...next });
+    return true;
   }
 
   private historyEvent(executionId: string, seq: number): HistoryEvent | undefined {

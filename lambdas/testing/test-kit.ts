@@ -21,6 +21,9 @@ import {
 } from "../engine/executions.js";
 import type { EngineDeps } from "../engine/process-wakeup.js";
 import { sweepDue, type SweepOptions } from "../engine/sweeper.js";
+import type { ScheduleDefinition } from "../starts/definitions.js";
+import { type FireOutcome, fireSchedule, startFromEvent } from "../starts/fire.js";
+import { ScheduleFires } from "../starts/local-fires.js";
 
 /** How a test starts an execution: as `POST /executions` takes it, and whether to run it at once. */
 export interface KitStartOptions {
@@ -35,6 +38,42 @@ export interface KitStartOptions {
 
 export abstract class TestKit {
   abstract readonly deps: EngineDeps & ApiDeps;
+  /** The schedules `advanceTime` fires on the way (the environment's `schedules` option). */
+  protected fires: ScheduleFires | undefined;
+  /** What each schedule fire did, oldest first. */
+  readonly scheduleFires: (FireOutcome & { schedule: string; fireAt: string })[] = [];
+
+  /** Fires the schedules due by the environment's clock, as EventBridge Scheduler would. */
+  protected async fireDueSchedules(): Promise<void> {
+    await this.fires?.fireDue(this.deps.clock(), async (schedule, fireAtMs) => {
+      await this.fireSchedule(schedule, fireAtMs, { run: false });
+    });
+  }
+
+  /** The next schedule fire, for `advanceTime` to stop at. */
+  protected nextScheduleFireAtMs(): number | undefined {
+    return this.fires?.nextAtMs();
+  }
+
+  /**
+   * Fires `schedule` (a definition, or the name of one given to the environment) as if
+   * EventBridge Scheduler fired it at `fireAtMs` (default: now), then runs what it started.
+   */
+  async fireSchedule(schedule: ScheduleDefinition | string, fireAtMs: number = this.deps.clock(), options: { run?: boolean } = {}): Promise<FireOutcome> {
+    const definition = typeof schedule === "string" ? this.fires?.schedule(schedule) : schedule;
+    if (!definition) throw new RangeError(`no schedule named "${String(schedule)}" was given to the test environment`);
+    const outcome = await fireSchedule(this.deps, definition, fireAtMs);
+    this.scheduleFires.push({ ...outcome, schedule: definition.name, fireAt: new Date(fireAtMs).toISOString() });
+    if (options.run !== false) await this.runUntilIdle();
+    return outcome;
+  }
+
+  /** Starts `workflow` for an event, as an event start does (id `<name>-<eventId>`, once per event id). */
+  async startFromEvent(target: { name: string; workflow: string; version?: number }, eventId: string, input: unknown, options: { run?: boolean } = {}): Promise<string> {
+    const { executionId } = await startFromEvent(this.deps, target, eventId, input);
+    if (options.run !== false) await this.runUntilIdle();
+    return executionId;
+  }
 
   /** Hands the wake-ups due now to the worker until none is left. */
   abstract runUntilIdle(maxBatches?: number): Promise<void>;

@@ -18,6 +18,8 @@ import { randomUUID } from "node:crypto";
 import { type Duration, toMs } from "../../lambdas/core/duration.js";
 import { type AnyWorkflow, WorkflowRegistry } from "../../lambdas/core/workflow.js";
 import type { ApiDeps } from "../../lambdas/engine/executions.js";
+import type { ScheduleDefinition } from "../../lambdas/starts/definitions.js";
+import { ScheduleFires } from "../../lambdas/starts/local-fires.js";
 import { TestKit } from "../../lambdas/testing/test-kit.js";
 import type { EngineMetrics } from "../../lambdas/engine/observability.js";
 import type { EngineDeps, WorkerOptions } from "../../lambdas/engine/process-wakeup.js";
@@ -50,6 +52,8 @@ export interface DynamoDBTestEnvironmentOptions {
   storeOptions?: { singlePutSteps?: boolean };
   /** Receives the engine's metrics (starts, ends, step attempts), e.g. to assert on them. */
   metrics?: EngineMetrics;
+  /** Schedules `advanceTime` fires when the clock passes their times (rates count from `startTimeMs`). */
+  schedules?: readonly ScheduleDefinition[];
 }
 
 /** Holds wake-ups due in the future until the test's clock reaches them. */
@@ -136,6 +140,7 @@ export class DynamoDBTestEnvironment extends TestKit {
     };
     const worker = createWorkerHandler(deps, options.workerOptions ?? {});
     env = new DynamoDBTestEnvironment(deps, endpoints, clients, tableName, queueUrl, scheduler, worker, options.startTimeMs ?? Date.now());
+    if (options.schedules !== undefined && options.schedules.length > 0) env.fires = new ScheduleFires(options.schedules, env.nowMs);
     return env;
   }
 
@@ -151,9 +156,12 @@ export class DynamoDBTestEnvironment extends TestKit {
   async advanceTime(duration: Duration): Promise<void> {
     const target = this.nowMs + toMs(duration);
     for (;;) {
-      const next = this.scheduler.nextDueAtMs();
+      const wake = this.scheduler.nextDueAtMs();
+      const fire = this.nextScheduleFireAtMs();
+      const next = wake === undefined ? fire : fire === undefined ? wake : Math.min(wake, fire);
       if (next === undefined || next > target) break;
       this.nowMs = Math.max(this.nowMs, next);
+      await this.fireDueSchedules();
       await this.scheduler.release();
       await this.runUntilIdle();
     }

@@ -14,6 +14,8 @@ import { banner, workflowList } from "./banner.js";
 import { watchLeaseWaits } from "./lease-waits.js";
 import type { DevOptions } from "./options.js";
 import { isPortFree } from "./port.js";
+import { startLocalSchedules } from "./schedules.js";
+import type { ScheduleDefinition } from "../../../lambdas/starts/definitions.js";
 import { createWorkflowsBundler, type ReloadOutcome, WorkflowsLoadError } from "./workflows-bundle.js";
 
 export interface DevOutput {
@@ -72,6 +74,9 @@ export async function startDevServer(options: DevOptions, output: DevOutput = co
     for (const warning of stack.warnings) output.print(`note: ${warning}`);
     output.print(banner({ options, apiUrl: stack.apiUrl, workflows: loaded.workflows, inputs: loaded.inputs, ...(portTaken === undefined ? {} : { portTaken }) }));
 
+    const schedules = startLocalSchedules({ deps: stack.apiDeps, schedules: loaded.schedules, note: activity.note });
+    if (loaded.schedules.length > 0) output.print(scheduleLines(loaded.schedules, schedules.nextFireAt()));
+
     const leaseWaits = watchLeaseWaits({ store: stack.deps.store, workerId: stack.deps.workerId, print: activity.note });
     // After a restart the waits are there from the first second: say so at once, not in 5 s.
     await leaseWaits.check().catch(() => undefined);
@@ -86,6 +91,7 @@ export async function startDevServer(options: DevOptions, output: DevOutput = co
       const next = outcome.loaded.workflows;
       try {
         running.replaceWorkflows(next);
+        schedules.replace(outcome.loaded.schedules);
       } catch (error) {
         activity.note(`reload failed: ${error instanceof Error ? error.message : String(error)} (still serving the workflows loaded before)`);
         return;
@@ -107,6 +113,7 @@ export async function startDevServer(options: DevOptions, output: DevOutput = co
           // Requests failing while the services go down are expected: not worth a line each.
           activity.mute();
           leaseWaits.stop();
+          schedules.stop();
           await bundler.dispose().catch(() => undefined);
           await running.stop();
           activity.flush();
@@ -141,4 +148,10 @@ export function stopOnSignals(server: DevServer, output: DevOutput = consoleOutp
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+}
+
+/** What the banner adds when the workflows file exports schedules. */
+function scheduleLines(list: readonly ScheduleDefinition[], next: Date | undefined): string {
+  const names = list.map((s) => `${s.name} (${s.cron === undefined ? `rate ${s.rate}` : `cron ${s.cron}${s.timezone ? ` ${s.timezone}` : ""}`} → ${s.workflow})`).join(", ");
+  return `  schedules  ${names}\n             fired here as EventBridge Scheduler fires them${next === undefined ? "" : `; next ${next.toISOString()}`}\n`;
 }

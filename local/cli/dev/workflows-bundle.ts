@@ -16,10 +16,14 @@ import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type BuildContext, type BuildResult, context, type Message, type OutputFile } from "esbuild";
 import { type AnyWorkflow, WorkflowRegistry } from "../../../lambdas/core/workflow.js";
+import type { ScheduleDefinition } from "../../../lambdas/starts/definitions.js";
+import { validateSchedules } from "../../../lambdas/starts/expression.js";
 
 /** What one successful build gave. */
 export interface LoadedWorkflows {
   workflows: AnyWorkflow[];
+  /** The `schedules` export, if any: fired by the dev server as the construct deploys them. */
+  schedules: ScheduleDefinition[];
   /** The files the bundle was made from (the workflows file and what it imports), relative to the project. */
   inputs: string[];
   /** The bundle imported, in `.durable/build/`. */
@@ -30,7 +34,7 @@ export interface LoadedWorkflows {
 export class WorkflowsLoadError extends Error {
   override readonly name = "WorkflowsLoadError";
   constructor(
-    readonly code: "BUILD_FAILED" | "IMPORT_FAILED" | "NO_WORKFLOWS" | "INVALID_WORKFLOWS",
+    readonly code: "BUILD_FAILED" | "IMPORT_FAILED" | "NO_WORKFLOWS" | "INVALID_WORKFLOWS" | "INVALID_SCHEDULES",
     message: string,
     /** What to do about it, without a final period. */
     readonly remedy: string,
@@ -119,9 +123,10 @@ export async function createWorkflowsBundler(options: WorkflowsBundlerOptions): 
       throw new WorkflowsLoadError("IMPORT_FAILED", `${shown} threw while loading: ${firstLine(error)}`, "fix the code that runs when the file is imported", { cause: error });
     }
     const workflows = workflowsOf(exports, shown);
+    const schedules = schedulesOf(exports, shown, workflows);
     const inputs = Object.keys(result.metafile?.inputs ?? {}).filter((input) => !input.includes("node_modules"));
     const previous = current?.loaded.bundleFile;
-    current = { hash, loaded: { workflows, inputs, bundleFile } };
+    current = { hash, loaded: { workflows, schedules, inputs, bundleFile } };
     // Imported, so the file is no longer needed; keep only the one being served.
     if (previous && previous !== bundleFile) await rm(previous, { force: true });
     return current;
@@ -176,6 +181,27 @@ export async function createWorkflowsBundler(options: WorkflowsBundlerOptions): 
       await ctx.dispose();
     },
   };
+}
+
+/** The optional `schedules` export, checked as the construct checks it. */
+function schedulesOf(exports: Record<string, unknown>, shown: string, workflows: readonly AnyWorkflow[]): ScheduleDefinition[] {
+  const value = exports.schedules;
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    throw new WorkflowsLoadError("INVALID_SCHEDULES", `${shown} exports \`schedules\` as ${typeof value}, not an array`, "export `schedules` as an array of schedule definitions, or not at all");
+  }
+  try {
+    validateSchedules(value as ScheduleDefinition[]);
+  } catch (error) {
+    throw new WorkflowsLoadError("INVALID_SCHEDULES", `${shown}: ${firstLine(error)}`, "fix the schedule in `schedules`");
+  }
+  for (const schedule of value as ScheduleDefinition[]) {
+    if (!workflows.some((w) => w.name === schedule.workflow && (schedule.version === undefined || w.version === schedule.version))) {
+      const version = schedule.version === undefined ? "" : ` version ${schedule.version}`;
+      throw new WorkflowsLoadError("INVALID_SCHEDULES", `${shown}: schedule "${schedule.name}" starts workflow "${schedule.workflow}"${version}, which \`workflows\` does not hold`, "add the workflow to `workflows`, or fix the schedule's workflow");
+    }
+  }
+  return value as ScheduleDefinition[];
 }
 
 /** The `workflows` export, checked: an array of definitions, each name and version once. */

@@ -127,4 +127,21 @@ describe("the workflows bundle", () => {
     const dir = await project({ "workflows.ts": `export const workflows = [${definition("x", "1")}, ${definition("x", "2")}];\n` });
     await expect((await bundler(dir)).load()).rejects.toMatchObject({ code: "INVALID_WORKFLOWS" });
   });
+
+  it("loads the `schedules` export, checked as the construct checks it, and refuses a schedule of a workflow it does not serve", async () => {
+    const good = await project({
+      "workflows.ts": `export const workflows = [${definition("report", "1")}];\nexport const schedules = [{ name: "nightly", workflow: "report", cron: "0 2 * * ? *", timezone: "Europe/Berlin" }];\n`,
+    });
+    expect((await (await bundler(good)).load()).schedules).toEqual([{ name: "nightly", workflow: "report", cron: "0 2 * * ? *", timezone: "Europe/Berlin" }]);
+    const none = await project({ "workflows.ts": `export const workflows = [${definition("report", "1")}];\n` });
+    expect((await (await bundler(none)).load()).schedules).toEqual([]);
+
+    const badCron = await project({ "workflows.ts": `export const workflows = [${definition("report", "1")}];\nexport const schedules = [{ name: "nightly", workflow: "report", cron: "0 2 * * * *" }];\n` });
+    const cronError = await (await bundler(badCron)).load().catch((e: unknown) => e);
+    expect(cronError).toMatchObject({ code: "INVALID_SCHEDULES", message: expect.stringContaining('schedule "nightly"') });
+    const unknown = await project({ "workflows.ts": `export const workflows = [${definition("report", "1")}];\nexport const schedules = [{ name: "n", workflow: "reprot", rate: "5 minutes" }];\n` });
+    await expect((await bundler(unknown)).load()).rejects.toMatchObject({ code: "INVALID_SCHEDULES", message: expect.stringContaining('"reprot"') });
+    const notArray = await project({ "workflows.ts": `export const workflows = [${definition("report", "1")}];\nexport const schedules = { name: "n" };\n` });
+    await expect((await bundler(notArray)).load()).rejects.toMatchObject({ code: "INVALID_SCHEDULES" });
+  });
 });
