@@ -57,34 +57,56 @@ const pages = defineWorkflow("pages", async (ctx) =>
   ),
 );
 
+/** 8 s of work reporting progress: stands for a 10-minute step under a 15-minute Lambda (12 s here). */
+const report = defineWorkflow("long-report", async (ctx) => {
+  const pagesDone = await ctx.step("render", async ({ heartbeat, lastHeartbeat }) => {
+    const from = (lastHeartbeat as { page: number } | undefined)?.page ?? 0;
+    for (let page = from; page < 20; page += 1) {
+      await sleep(400);
+      counted(`report-page-${page}`);
+      heartbeat({ page: page + 1 });
+    }
+    return 20 - from;
+  });
+  const note = await ctx.waitForSignal<string>("note");
+  return { pagesDone, note };
+});
+
 let stack: LocalStack | undefined;
 afterEach(async () => {
   await stack?.stop();
   stack = undefined;
 });
 
-async function run(workflowInput: { workflow: string; input?: unknown }, workerOptions: WorkerOptions, deadlineMs = 60_000) {
+async function run(
+  workflowInput: { workflow: string; input?: unknown },
+  workerOptions: WorkerOptions,
+  deadlineMs = 60_000,
+  setup: { workerTimeoutMs?: number; workerConcurrency?: number; whileRunning?: (executionId: string) => Promise<void> } = {},
+) {
   const faults = new FaultInjector(1, {}, { stallMs: 0 }); // no faults: only the timeout kills
   stack = await startLocalStack({
-    workflows: [longSteps, fitting, pages],
+    workflows: [longSteps, fitting, pages, report],
     endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
     tableName: uniqueName("long"),
     queueName: uniqueName("long"),
-    workerTimeoutMs: 4_000,
+    workerTimeoutMs: setup.workerTimeoutMs ?? 4_000,
     visibilityTimeoutSeconds: 1,
     sweepIntervalMs: 1_000,
     sweepGraceMs: 1_000,
     sweepLockMs: 2_000,
-    workerConcurrency: 1,
+    workerConcurrency: setup.workerConcurrency ?? 1,
     workerOptions: { leaseMarginMs: 500, ...workerOptions, engineRetries: { maxRetries: 3, delaySeconds: () => 0 } },
     instrumentClients: (clients) => faults.instrument(clients),
     wrapWorkerHandler: (handler) => faults.wrapHandler(handler),
   });
   const { execution } = await startExecution(stack.deps, { workflow: workflowInput.workflow, input: workflowInput.input ?? null });
+  const during = setup.whileRunning?.(execution.id);
   const until = Date.now() + deadlineMs;
   for (;;) {
     const record = await stack.deps.store.getExecution(execution.id);
     if (record && isTerminal(record.status)) {
+      await during;
       const { events } = await stack.deps.store.readHistory(execution.id);
       return { record, events, faults };
     }
@@ -130,4 +152,25 @@ describe("steps longer than a turn", () => {
     expect(interrupted[interrupted.length - 1]?.heartbeat?.page).toBe(output.from);
     for (let page = 0; page < 12; page += 1) expect(runs.get(`page-${page}`)).toBeGreaterThanOrEqual(1);
   }, 60_000);
+
+  it("a step far longer than a wake-up's visibility, heartbeating under a long invocation, is neither interrupted nor run twice while wake-ups, sweeps and signals arrive", async () => {
+    const { record, events } = await run({ workflow: "long-report" }, { minRemainingMs: 1_000, turnEndMarginMs: 1_000 }, 60_000, {
+      workerTimeoutMs: 12_000,
+      workerConcurrency: 3,
+      // Signals while the step runs: each sends a wake-up another worker takes and finds the lease held.
+      whileRunning: async (executionId) => {
+        const deps = stack?.deps;
+        if (!deps) return;
+        for (let i = 0; i < 6; i += 1) {
+          await sleep(1_000);
+          await deps.store.addToInbox(executionId, { type: "Signal", name: i === 5 ? "note" : "noise", signalId: `s${i}`, payload: `n${i}` }, Date.now());
+          await deps.scheduler.wakeNow([executionId]);
+        }
+      },
+    });
+    expect(record).toMatchObject({ status: "completed", output: { pagesDone: 20, note: "n5" }, retryCount: 0 });
+    expect(attemptsOf(events, "StepAttemptFailed")).toEqual([]);
+    expect(attemptsOf(events, "StepCompleted")).toHaveLength(1);
+    for (let page = 0; page < 20; page += 1) expect(runs.get(`report-page-${page}`), `page ${page}`).toBe(1);
+  }, 90_000);
 });
