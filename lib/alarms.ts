@@ -16,6 +16,8 @@ export interface DurableWorkflowsAlarms {
   readonly sweeperErrors: Alarm;
   /** Wake-ups wait in the queue: the worker is not keeping up, or not running. */
   readonly oldestWakeUp: Alarm;
+  /** A schedule fire or an event reached the starts dead-letter queue: it started nothing. Only with a starter. */
+  readonly startDeadLetters?: Alarm;
 }
 
 /** SQS's longest DelaySeconds: a long timer's chained message is this old when it becomes visible. */
@@ -30,7 +32,7 @@ export const OLDEST_WAKE_UP_THRESHOLD = Duration.seconds(MAX_DELAY.toSeconds() +
 
 export function createAlarms(
   scope: Construct,
-  parts: { queue: IQueue; deadLetterQueue: IQueue; worker: IFunction; sweeper: IFunction },
+  parts: { queue: IQueue; deadLetterQueue: IQueue; worker: IFunction; sweeper: IFunction; startsDeadLetterQueue?: IQueue },
   alarmTopic: ITopic | undefined,
 ): DurableWorkflowsAlarms {
   const anyAbove = (id: string, metric: Metric, threshold: number, description: string): Alarm => {
@@ -74,5 +76,15 @@ export function createAlarms(
       OLDEST_WAKE_UP_THRESHOLD.toSeconds(),
       `Durable workflows: a wake-up has waited over ${OLDEST_WAKE_UP_THRESHOLD.toMinutes()} minutes (longest SQS delay plus 15 minutes); the worker is behind or not running.`,
     ),
+    ...(parts.startsDeadLetterQueue
+      ? {
+          startDeadLetters: anyAbove(
+            "StartDeadLettersAlarm",
+            parts.startsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: "Maximum" }),
+            0,
+            "Durable workflows: a schedule fire or an event started nothing (in the starts dead-letter queue). Its attributes say why; fix, then start it by hand or re-send it.",
+          ),
+        }
+      : {}),
   };
 }

@@ -11,14 +11,17 @@ import { Architecture, LoggingFormat, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { ScheduleGroup, Schedule as StartSchedule } from "aws-cdk-lib/aws-scheduler";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import type { ScheduleDefinition } from "../lambdas/starts/definitions.js";
 import { TABLE } from "../lambdas/store/schema.js";
 import { type FunctionAccess, grantAccess } from "./access.js";
 import { createAlarms, type DurableWorkflowsAlarms } from "./alarms.js";
 import { checkWorkflowsEntry, findProject, writeHandlerEntries } from "./handler-entries.js";
+import { checkStarts, createStartTriggers, type DurableEventStart, eventQueuesJson } from "./starts.js";
 
 /**
  * Who may call the HTTP API. `iam`: callers sign requests with SigV4 and
@@ -49,7 +52,7 @@ export interface DurableWorkflowsProps {
   readonly depsLockFilePath?: string;
   /**
    * The module the generated entry files import the handler factories from
-   * (`workerHandler`, `apiHandler`, `sweeperHandler`). Resolved from your
+   * (`workerHandler`, `apiHandler`, `sweeperHandler`, `starterHandler`). Resolved from your
    * project, so it is the same copy of durable-aws your workflows import.
    * @default "durable-aws/lambda"
    */
@@ -99,6 +102,20 @@ export interface DurableWorkflowsProps {
    * @default Duration.minutes(1)
    */
   readonly sweepSchedule?: Duration;
+  /**
+   * Workflows started on a schedule, each by an EventBridge Scheduler schedule invoking the
+   * starter function. The execution a fire starts is named `<name>-<fire time>`
+   * (`nightly-20261202T020000Z`), so a retried fire never starts a second one. Checked at synth.
+   * @example [{ name: "nightly", workflow: "report", cron: "0 2 * * ? *", timezone: "Europe/Berlin" }]
+   * @default none
+   */
+  readonly schedules?: readonly ScheduleDefinition[];
+  /**
+   * Workflows started by EventBridge events or SQS messages, through the starter function; each
+   * event or message starts one execution, named `<name>-<event or message id>`. Checked at synth.
+   * @default none
+   */
+  readonly eventStarts?: readonly DurableEventStart[];
 }
 
 /** Index names; the store queries them by these names (lambdas/store/schema.ts). */
@@ -107,6 +124,7 @@ export const TABLE_INDEXES = {
   byStatus: TABLE.indexes.byStatus.name,
   due: TABLE.indexes.due.name,
   purge: TABLE.indexes.purge.name,
+  byTag: TABLE.indexes.byTag.name,
 } as const;
 
 function attributeType(type: "S" | "N"): AttributeType {
@@ -138,17 +156,17 @@ export const API_ROUTES: ReadonlyArray<readonly [HttpMethod, string]> = [
  * ReturnValuesOnConditionCheckFailure need nothing beyond UpdateItem.
  */
 const ACCESS = {
-  // start: a transaction of two puts, then a GetItem of the existing
+  // start: a transaction of two puts (and one per tag), then a GetItem of the existing
   // execution when the id is taken (idempotent start); get: GetItem (+
   // GetItem of a large input/output's history event); history: Query on the
-  // table; list: Query on byWorkflow/byStatus, then BatchGetItem of the listed
+  // table; list: Query on byWorkflow/byStatus/byTag, then BatchGetItem of the listed
   // items; signal and cancel: a transaction of an update and a put, and a
   // GetItem to explain a refusal. Wake-ups: SendMessage(Batch).
   // A start under the id of an execution whose retention ended removes it
   // first (UpdateItem claims it, Query lists its items, DeleteItem each).
   api: {
     table: ["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
-    queriedIndexes: [TABLE_INDEXES.byWorkflow, TABLE_INDEXES.byStatus],
+    queriedIndexes: [TABLE_INDEXES.byWorkflow, TABLE_INDEXES.byStatus, TABLE_INDEXES.byTag],
     queue: ["SendMessage"],
     deadLetterQueue: [],
   },
@@ -184,6 +202,21 @@ const ACCESS = {
     queue: ["SendMessage", "GetQueueAttributes"],
     deadLetterQueue: [],
   },
+  // Starts an execution exactly as POST /executions does: a transaction of two or more puts
+  // (the execution item, its first event, one item per tag); a GetItem of the existing execution
+  // when the id is taken (a retried fire or a redelivered event finds the one it started); a start
+  // under the id of an execution whose retention ended removes it first (UpdateItem claims it,
+  // Query lists its items, DeleteItem each). Each schedule's small state item (the execution its
+  // last fire started, for overlap "skip"): GetItem, then a conditional write claiming it
+  // (lambdas/store/schedule-state.ts: a PutItem today; UpdateItem is granted anyway). The new
+  // execution's wake-up: SendMessage. It never lists, so no index. Consuming a queue start's
+  // queue is granted by its event source; the starts DLQ by the function's dead-letter config.
+  starter: {
+    table: ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
+    queriedIndexes: [],
+    queue: ["SendMessage"],
+    deadLetterQueue: [],
+  },
 } as const satisfies Record<string, FunctionAccess>;
 
 const DEFAULT_RETENTION = Duration.days(30);
@@ -196,6 +229,14 @@ const API_MEMORY_MB = 1024;
 const API_TIMEOUT = Duration.seconds(10);
 const SWEEPER_MEMORY_MB = 256;
 const SWEEPER_TIMEOUT = Duration.seconds(60);
+const STARTER_MEMORY_MB = 512;
+// A start is a few small writes; 30 s is also the visibility timeout an SQS queue has by
+// default, and a queue start's queue must hide a message at least this long.
+const STARTER_TIMEOUT = Duration.seconds(30);
+// Lambda's most async retries and longest event age: a fire or an event Lambda accepted is
+// retried for up to 6 hours (starts are idempotent), then goes to the starts DLQ.
+const STARTER_ASYNC_RETRIES = 2;
+const STARTER_MAX_EVENT_AGE = Duration.hours(6);
 const WORKER_BATCH_SIZE = 10;
 const WORKER_BATCHING_WINDOW = Duration.seconds(1);
 // The engine marks an execution failed after 20 engine retries; redrive is
@@ -220,7 +261,9 @@ const RUNTIME = Runtime.NODEJS_24_X;
  * The durable workflow engine on AWS: one DynamoDB table for executions and
  * history, an SQS queue of wake-ups drained by the worker function, a
  * scheduled sweeper that re-sends lost wake-ups, an HTTP API (IAM or JWT
- * authorized) in front of the API function, and alarms.
+ * authorized) in front of the API function, and alarms. With `schedules` or
+ * `eventStarts`, a starter function started by EventBridge Scheduler,
+ * EventBridge rules and SQS queues, with a dead-letter queue of its own.
  *
  * @example
  * new DurableWorkflows(this, "Workflows", {
@@ -235,6 +278,19 @@ export class DurableWorkflows extends Construct {
   readonly workerFunction: NodejsFunction;
   readonly apiFunction: NodejsFunction;
   readonly sweeperFunction: NodejsFunction;
+  /** Starts executions on `schedules` and `eventStarts`; only when there is at least one. */
+  readonly starterFunction?: NodejsFunction;
+  /**
+   * Fires and events that started nothing: given up on by EventBridge Scheduler, by an
+   * EventBridge rule, or by the starter's async invocation. Only with a starter.
+   */
+  readonly startsDeadLetterQueue?: Queue;
+  /** Holds the schedules of `schedules`; only when there is at least one. */
+  readonly scheduleGroup?: ScheduleGroup;
+  /** The EventBridge Scheduler schedule of each of `schedules`, by name. */
+  readonly startSchedules: Readonly<Record<string, StartSchedule>>;
+  /** The EventBridge rule of each `eventPattern` start of `eventStarts`, by name. */
+  readonly eventStartRules: Readonly<Record<string, Rule>>;
   /** The key the API signs pagination cursors with (`DURABLE_CURSOR_SECRET`). */
   readonly cursorSecret: Secret;
   /** Runs the sweeper every `sweepSchedule`. */
@@ -256,6 +312,9 @@ export class DurableWorkflows extends Construct {
     const workerConcurrency = checkWorkerConcurrency(props.workerConcurrency ?? DEFAULT_WORKER_CONCURRENCY);
     const sweepSchedule = checkSweepSchedule(props.sweepSchedule ?? DEFAULT_SWEEP_SCHEDULE);
     const auth = checkAuth(props.auth ?? { type: "iam" });
+    const schedules = props.schedules ?? [];
+    const eventStarts = props.eventStarts ?? [];
+    checkStarts(schedules, eventStarts);
     const removalPolicy = props.removalPolicy;
     const logRemovalPolicy = removalPolicy ?? RemovalPolicy.RETAIN;
 
@@ -296,7 +355,7 @@ export class DurableWorkflows extends Construct {
       ...(removalPolicy ? { removalPolicy } : {}),
     });
 
-    const entries = writeHandlerEntries(workflowsEntry, project.projectRoot, props.handlersModule);
+    const entries = writeHandlerEntries(workflowsEntry, project.projectRoot, props.handlersModule, ["api", "worker", "sweeper"]);
     const environment = {
       DURABLE_TABLE_NAME: this.table.tableName,
       DURABLE_QUEUE_URL: this.queue.queueUrl,
@@ -404,6 +463,34 @@ export class DurableWorkflows extends Construct {
       targets: [new LambdaFunction(this.sweeperFunction)],
     });
 
+    if (schedules.length > 0 || eventStarts.length > 0) {
+      // A fire that cannot be handed over or handled lands here, with the reason in its attributes.
+      this.startsDeadLetterQueue = new Queue(this, "StartsDeadLetterQueue", {
+        retentionPeriod: DLQ_RETENTION,
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        ...(removalPolicy ? { removalPolicy } : {}),
+      });
+      const starterEntry = writeHandlerEntries(workflowsEntry, project.projectRoot, props.handlersModule, ["starter"]).starter;
+      this.starterFunction = engineFunction("Starter", ACCESS.starter, {
+        entry: starterEntry,
+        description: "Durable workflows: starts executions on schedules and events",
+        memorySize: STARTER_MEMORY_MB,
+        timeout: STARTER_TIMEOUT,
+        environment: { ...environment, DURABLE_EVENT_QUEUES: eventQueuesJson(this, eventStarts) },
+        retryAttempts: STARTER_ASYNC_RETRIES,
+        maxEventAge: STARTER_MAX_EVENT_AGE,
+        deadLetterQueue: this.startsDeadLetterQueue,
+      });
+      const triggers = createStartTriggers(this, { starter: this.starterFunction, deadLetterQueue: this.startsDeadLetterQueue }, schedules, eventStarts);
+      if (triggers.scheduleGroup) this.scheduleGroup = triggers.scheduleGroup;
+      this.startSchedules = triggers.schedules;
+      this.eventStartRules = triggers.rules;
+    } else {
+      this.startSchedules = {};
+      this.eventStartRules = {};
+    }
+
     this.accessLogGroup = new LogGroup(this, "ApiAccessLogs", { retention: LOG_RETENTION, removalPolicy: logRemovalPolicy });
     this.httpApi = new HttpApi(this, "HttpApi", {
       description: "Durable workflows API",
@@ -440,7 +527,13 @@ export class DurableWorkflows extends Construct {
 
     this.alarms = createAlarms(
       this,
-      { queue: this.queue, deadLetterQueue: this.deadLetterQueue, worker: this.workerFunction, sweeper: this.sweeperFunction },
+      {
+        queue: this.queue,
+        deadLetterQueue: this.deadLetterQueue,
+        worker: this.workerFunction,
+        sweeper: this.sweeperFunction,
+        ...(this.startsDeadLetterQueue ? { startsDeadLetterQueue: this.startsDeadLetterQueue } : {}),
+      },
       props.alarmTopic,
     );
 
@@ -454,6 +547,13 @@ export class DurableWorkflows extends Construct {
     new CfnOutput(this, "WorkerFunctionName", { value: this.workerFunction.functionName, description: "Worker Lambda function" });
     new CfnOutput(this, "ApiFunctionName", { value: this.apiFunction.functionName, description: "API Lambda function" });
     new CfnOutput(this, "SweeperFunctionName", { value: this.sweeperFunction.functionName, description: "Sweeper Lambda function" });
+    if (this.starterFunction && this.startsDeadLetterQueue) {
+      new CfnOutput(this, "StarterFunctionName", { value: this.starterFunction.functionName, description: "Starter Lambda function (schedules, event starts)" });
+      new CfnOutput(this, "StartsDeadLetterQueueUrl", {
+        value: this.startsDeadLetterQueue.queueUrl,
+        description: "SQS dead-letter queue of schedule fires and events that started nothing",
+      });
+    }
   }
 }
 

@@ -7,3 +7,5 @@
  */
 export { API_ROUTES, DurableWorkflows, type DurableWorkflowsAuth, type DurableWorkflowsProps, TABLE_INDEXES } from "./durable-workflows.js";
 export type { DurableWorkflowsAlarms } from "./alarms.js";
+export type { DurableEventStart } from "./starts.js";
+export type { ScheduleDefinition } from "../lambdas/starts/definitions.js";

@@ -345,7 +345,8 @@ describe("each function's role allows every call its code makes", () => {
     expect((await callApi("POST", "/executions", request)).status).toBe(200); // idempotent repeat
     const conflicting = await callApi("POST", "/executions", { ...request, input: { name: "bob" } });
     expect([conflicting.status, errorCode(conflicting)]).toEqual([409, "EXECUTION_EXISTS"]);
-    expect((await callApi("POST", "/executions", { workflow: approval.name, id: "approve-2", input: { name: "cy" } })).status).toBe(201);
+    expect((await callApi("POST", "/executions", { workflow: approval.name, id: "approve-2", input: { name: "cy" }, tags: { team: "t1" } })).status).toBe(201);
+    expect((await callApi("POST", "/executions", { workflow: approval.name, id: "delayed-1", input: { name: "di" }, tags: { team: "t1" }, startAt: new Date(Date.now() + 3_600_000).toISOString() })).status).toBe(201);
     expect((await callApi("POST", "/executions", { workflow: large.name, id: "large-1", input: { pad: "x".repeat(2_000) } })).status).toBe(201);
     expect((await callApi("POST", "/executions/approve-1/signals/approve", true)).status).toBe(202);
     expect((await callApi("POST", "/executions/approve-2/cancel", { reason: "not needed" })).status).toBe(202);
@@ -363,7 +364,7 @@ describe("each function's role allows every call its code makes", () => {
     const nextPage = await callApi("GET", `/executions/approve-1/history?limit=3&cursor=${encodeURIComponent(String(firstPage.body.cursor))}`);
     expect((nextPage.body.events as unknown[]).length).toBeGreaterThan(0);
 
-    for (const filter of [`workflow=${approval.name}`, "status=completed", ""]) {
+    for (const filter of [`workflow=${approval.name}`, "status=completed", "", "tag.team=t1"]) {
       const page = await callApi("GET", `/executions?limit=1&${filter}`);
       expect([page.status, (page.body.executions as unknown[]).length, typeof page.body.cursor]).toEqual([200, 1, "string"]);
       const next = await callApi("GET", `/executions?limit=1&${filter}&cursor=${encodeURIComponent(String(page.body.cursor))}`);

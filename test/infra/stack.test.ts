@@ -289,7 +289,7 @@ describe("least privilege", () => {
     );
   });
 
-  it("the API function may read and write executions, list them by workflow and status, and send wake-ups, nothing more", () => {
+  it("the API function may read and write executions, list them by workflow, status and tag, and send wake-ups, nothing more", () => {
     expect(grantsOf(synth.template, ids.api, names)).toEqual(
       [
         "dynamodb:BatchGetItem on table",
@@ -298,6 +298,7 @@ describe("least privilege", () => {
         "dynamodb:PutItem on table",
         "dynamodb:Query on table",
         "dynamodb:Query on table/index/byStatus",
+        "dynamodb:Query on table/index/byTag",
         "dynamodb:Query on table/index/byWorkflow",
         "dynamodb:UpdateItem on table",
         "logs:CreateLogStream on api logs",
