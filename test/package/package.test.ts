@@ -133,7 +133,9 @@ describe("the durable-aws package, installed into a user's app", () => {
     expectOk(synth, "cdk synth of the scratch app");
     const template = JSON.parse(await readFile(join(outdir, "ScratchOrders.template.json"), "utf8")) as { Resources: Record<string, { Type: string }>; Outputs: Record<string, unknown> };
     const types = Object.values(template.Resources).map((r) => r.Type);
-    expect(types.filter((t) => t === "AWS::Lambda::Function")).toHaveLength(3);
+    // The API, the worker, the sweeper, and the starter of the app's schedule.
+    expect(types.filter((t) => t === "AWS::Lambda::Function")).toHaveLength(4);
+    expect(types.filter((t) => t === "AWS::Scheduler::Schedule")).toHaveLength(1);
     expect(types).toContain("AWS::ApiGatewayV2::Api");
     expect(Object.keys(template.Outputs).some((k) => k.startsWith("OrdersApiUrl"))).toBe(true);
 
@@ -144,10 +146,10 @@ describe("the durable-aws package, installed into a user's app", () => {
       const code = await readFile(join(outdir, asset, "index.mjs"), "utf8").catch(() => "");
       if (code.includes('"ship-order"')) withWorkflow.push(asset);
     }
-    expect(withWorkflow).toHaveLength(2);
+    expect(withWorkflow).toHaveLength(3);
     const entries = join(app, ".durable", "entries");
     const [hash] = await readdir(entries);
-    expect((await readdir(join(entries, hash!))).sort()).toEqual(["api.ts", "sweeper.ts", "worker.ts"]);
+    expect((await readdir(join(entries, hash!))).sort()).toEqual(["api.ts", "starter.ts", "sweeper.ts", "worker.ts"]);
     expect(await readFile(join(entries, hash!, "worker.ts"), "utf8")).toContain('from "durable-aws/lambda"');
     // Nothing generated inside the installed package.
     const inPackage = await readdir(join(app, "node_modules", "durable-aws"));
@@ -160,7 +162,7 @@ describe("the durable-aws package, installed into a user's app", () => {
     delete env.JAVA_HOME;
     const result = await run(process.execPath, [join(app, "node_modules", "tsx", "dist", "cli.mjs"), "--test", "src/workflows.spec.ts"], { cwd: app, env, timeoutMs: 60_000 });
     expectOk(result, "the in-memory workflow test");
-    expect(result.stdout).toMatch(/# pass 2\b/);
+    expect(result.stdout).toMatch(/# pass 3\b/);
     expect(result.stdout).toMatch(/# fail 0\b/);
   });
 
@@ -183,6 +185,7 @@ describe("the durable-aws package, installed into a user's app", () => {
     try {
       const apiUrl = await waitForApi(dev, () => out, 180_000);
       expect(out).toContain("serving ship-order");
+      expect(out).toMatch(/schedules {2}nightly-restock \(cron 0 2 \* \* \? \* Europe\/Berlin → ship-order\)/);
       const client = await run(process.execPath, [join(app, "node_modules", "tsx", "dist", "cli.mjs"), "src/client-run.ts", apiUrl, token], { cwd: app, timeoutMs: 90_000 });
       expectOk(client, `the client script (durable dev said:\n${out})`);
       const result = JSON.parse(client.stdout.trim().split("\n").at(-1)!) as { id: string; output: unknown; label: string; history: string[] };

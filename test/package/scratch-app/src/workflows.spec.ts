@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createTestEnvironment } from "durable-aws/testing";
-import { shipOrder, workflows } from "./workflows.js";
+import { schedules, shipOrder, workflows } from "./workflows.js";
 
 test("ships once approved, the day's wait skipped in memory", async () => {
   const env = await createTestEnvironment({ workflows, startTimeMs: Date.UTC(2026, 0, 1) });
@@ -22,6 +22,25 @@ test("holds the order when nobody approves within a day", async () => {
     const id = await env.start(shipOrder, { sku: "mug", quantity: 1 });
     await env.advanceTime("2 days");
     assert.deepEqual(await env.result(id), { status: "held", reservationId: "res-mug" });
+  } finally {
+    await env.close();
+  }
+});
+
+test("the nightly schedule starts a restock at 02:00 Berlin time, skipping a night while the last one still waits", async () => {
+  const env = await createTestEnvironment({ workflows, schedules, startTimeMs: Date.UTC(2026, 0, 1, 12) });
+  try {
+    await env.advanceTime("3 days");
+    // The first restock waits a day for its approval, past the second night's fire: overlap "skip".
+    assert.deepEqual(
+      env.scheduleFires.map((f) => [f.executionId, f.outcome]),
+      [
+        ["nightly-restock-20260102T010000Z", "started"],
+        ["nightly-restock-20260103T010000Z", "skipped"],
+        ["nightly-restock-20260104T010000Z", "started"],
+      ],
+    );
+    assert.equal((await env.execution("nightly-restock-20260102T010000Z")).tags?.schedule, "nightly-restock");
   } finally {
     await env.close();
   }

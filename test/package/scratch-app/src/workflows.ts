@@ -1,4 +1,4 @@
-import { defineWorkflow } from "durable-aws";
+import { defineWorkflow, type ScheduleDefinition } from "durable-aws";
 
 export const shipOrder = defineWorkflow("ship-order", async (ctx, input: { sku: string; quantity: number }) => {
   const reservation = await ctx.step("reserve", () => ({ reservationId: `res-${input.sku}`, quantity: input.quantity }));
@@ -10,3 +10,6 @@ export const shipOrder = defineWorkflow("ship-order", async (ctx, input: { sku: 
 });
 
 export const workflows = [shipOrder];
+
+/** Deployed by the construct's `schedules` prop, fired locally by `durable dev` and by the test kit. */
+export const schedules: ScheduleDefinition[] = [{ name: "nightly-restock", workflow: "ship-order", cron: "0 2 * * ? *", timezone: "Europe/Berlin", input: { sku: "restock", quantity: 10 } }];
