@@ -321,6 +321,29 @@ describe("paging", () => {
     expect(new Set(completed.map((e) => e.status))).toEqual(new Set(["completed"]));
   });
 
+  it("start() with tags and startAt; list() and iterateExecutions() by tags; bad tags and times are refused", async () => {
+    const startAt = new Date(Date.now() + 3_600_000);
+    const later = await client.start(double, { n: 7 }, { id: "client-tagged-later", tags: { customer: "c-9", tier: "gold" }, startAt });
+    expect(later.execution).toMatchObject({ status: "sleeping", tags: { customer: "c-9", tier: "gold" }, startAt: startAt.toISOString() });
+    const now = await client.start(double, { n: 8 }, { id: "client-tagged-now", tags: { customer: "c-9" } });
+    expect(await client.result(now, { timeoutMs: 15_000 })).toEqual({ doubled: 16 });
+
+    expect((await client.list({ tags: { customer: "c-9" } })).executions.map((e) => e.id)).toEqual(["client-tagged-now", "client-tagged-later"]);
+    const gold: string[] = [];
+    for await (const e of client.iterateExecutions({ tags: { customer: "c-9", tier: "gold" }, limit: 1 })) gold.push(e.id);
+    expect(gold).toEqual(["client-tagged-later"]);
+    expect((await client.list({ tags: { customer: "c-9" }, status: "completed" })).executions.map((e) => e.id)).toEqual(["client-tagged-now"]);
+
+    for (const [call, code] of [
+      [() => client.start(double, { n: 1 }, { tags: { "a b": "x" } }), "INVALID_TAGS"],
+      [() => client.list({ tags: { k: "" } }), "INVALID_TAGS"],
+      [() => client.start(double, { n: 1 }, { startAt: new Date(Date.now() + 400 * 86_400_000) }), "INVALID_START_AT"],
+    ] as const) {
+      expect(await failure(call())).toMatchObject({ status: 400, code });
+    }
+    await expect(client.start(double, { n: 1 }, { startAt: new Date(Number.NaN) })).rejects.toThrow(/invalid Date/);
+  });
+
   it("history() pages; iterateHistory() yields every event once, seq 1..N, the same as one big page", async () => {
     const run = await client.start(chatty, { steps: 30 });
     expect(await client.result(run, { timeoutMs: 15_000 })).toBe(30);
