@@ -39,6 +39,11 @@ const MODES: { name: string; create(workflows: AnyWorkflow[], schedules: Schedul
     create: (workflows, schedules) =>
       createDynamoDBTestEnvironment({ workflows, schedules, startTimeMs: T0, endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") } }),
   },
+  {
+    name: "DynamoDB Local, warm runs",
+    create: (workflows, schedules) =>
+      createDynamoDBTestEnvironment({ workflows, schedules, warmRuns: true, startTimeMs: T0, endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") } }),
+  },
 ];
 
 describe.each(MODES)("schedules in the time-skipping kit, $name", (mode) => {

@@ -47,6 +47,11 @@ const MODES: { name: string; create(workflows: AnyWorkflow[]): Promise<Kit> }[] 
     create: (workflows) =>
       createDynamoDBTestEnvironment({ workflows, startTimeMs: T0, endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") } }),
   },
+  {
+    name: "DynamoDB Local, warm runs",
+    create: (workflows) =>
+      createDynamoDBTestEnvironment({ workflows, warmRuns: true, startTimeMs: T0, endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") } }),
+  },
 ];
 
 async function listAll(env: Kit, filter: Parameters<Kit["list"]>[0]): Promise<ExecutionSummary[]> {
@@ -72,7 +77,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 
 describe.each(MODES)("tags and delayed starts, $name", (mode) => {
   let env: Kit;
-  const prefix = `${mode.name === "in memory" ? "m" : "d"}${Date.now().toString(36)}`;
+  const prefix = `${mode.name === "in memory" ? "m" : mode.name.includes("warm") ? "w" : "d"}${Date.now().toString(36)}`;
   beforeAll(async () => {
     env = await mode.create([order, waiting, delayed]);
   });
