@@ -139,6 +139,8 @@ export const API_ROUTES: ReadonlyArray<readonly [HttpMethod, string]> = [
   [HttpMethod.GET, "/executions/{id}/history"],
   [HttpMethod.POST, "/executions/{id}/signals/{name}"],
   [HttpMethod.POST, "/executions/{id}/cancel"],
+  [HttpMethod.POST, "/executions/{id}/terminate"],
+  [HttpMethod.POST, "/executions/{id}/redrive"],
   [HttpMethod.POST, "/callbacks/{token}"],
   [HttpMethod.POST, "/callbacks/{token}/fail"],
   [HttpMethod.POST, "/callbacks/{token}/heartbeat"],

@@ -41,7 +41,7 @@ async function runDemo(stack: Stack): Promise<boolean> {
   let execution: { status: string; output?: unknown; error?: unknown } = { status: "running" };
   while (Date.now() < deadline) {
     execution = (await api(stack, "GET", `/executions/${id}`)).json as typeof execution;
-    if (["completed", "failed", "canceled"].includes(execution.status)) break;
+    if (["completed", "failed", "canceled", "terminated"].includes(execution.status)) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   console.log(`  status: ${execution.status}`);

@@ -5,11 +5,11 @@
 import type { ExecutionStatus } from "../core/status.js";
 import type { WorkflowDefinition } from "../core/workflow.js";
 import { type ClientAuth, createAuthorizer } from "./auth.js";
-import { ExecutionCanceledError, ExecutionFailedError, InvalidArgumentError } from "./errors.js";
+import { ExecutionCanceledError, ExecutionFailedError, ExecutionTerminatedError, InvalidArgumentError } from "./errors.js";
 import { itemsOfPages } from "./pagination.js";
 import { type ResultOptions, waitUntilEnded } from "./result.js";
 import { type RetryOptions, retryPolicy } from "./retry.js";
-import { callbackAnswerSchema, cancelAnswerSchema, executionPageSchema, heartbeatAnswerSchema, executionSchema, historyPageSchema, signalReceiptSchema, workflowsSchema } from "./schemas.js";
+import { callbackAnswerSchema, cancelAnswerSchema, executionPageSchema, heartbeatAnswerSchema, executionSchema, historyPageSchema, redriveAnswerSchema, signalReceiptSchema, terminateAnswerSchema, workflowsSchema } from "./schemas.js";
 import { createTransport, pathSegment } from "./transport.js";
 import type {
   AnyWorkflowDefinition,
@@ -160,6 +160,24 @@ export interface DurableClient {
   cancel(execution: ExecutionRef, reason?: string): Promise<void>;
 
   /**
+   * Ends the execution at once, without running its cleanup (`cancel` is the cooperative way); a
+   * step still running is never recorded, open children are terminated too. Throws ConflictError
+   * (`EXECUTION_ENDED`) when it has ended already.
+   * @example
+   * await client.terminate(run, { reason: "stuck on a bad deploy" });
+   */
+  terminate(execution: ExecutionRef, options?: { reason?: string }): Promise<void>;
+
+  /**
+   * Resumes a failed execution where it failed (the step whose failure ended it runs again, every
+   * result recorded before stays), under the code deployed now. Throws ConflictError
+   * (`EXECUTION_NOT_FAILED`) unless it is failed (and not a child).
+   * @example
+   * const { redrive } = await client.redrive(run, { reason: "fixed the parser" });
+   */
+  redrive(execution: ExecutionRef, options?: { reason?: string }): Promise<{ id: string; run: number; redrive: number }>;
+
+  /**
    * Completes the callback `token` names (what `ctx.createCallback` handed out) with `result`,
    * which the workflow's `callback.result` resolves with. Throws NotFoundError
    * (`CALLBACK_NOT_FOUND`) for a token that matches no callback, ConflictError
@@ -245,6 +263,7 @@ export function createClient(options: ClientOptions): DurableClient {
     const ended = await waitUntilEnded(idOf(execution), (signal) => read(execution, signal), waitOptions);
     if (ended.status === "failed") throw new ExecutionFailedError(ended);
     if (ended.status === "canceled") throw new ExecutionCanceledError(ended);
+    if (ended.status === "terminated") throw new ExecutionTerminatedError(ended);
     return ended.output;
   };
 
@@ -274,6 +293,11 @@ export function createClient(options: ClientOptions): DurableClient {
     cancel: async (execution, reason) => {
       await send({ method: "POST", path: `${executionPath(execution)}/cancel`, ...(reason === undefined ? {} : { body: { reason } }) }, cancelAnswerSchema);
     },
+    terminate: async (execution, terminateOptions = {}) => {
+      await send({ method: "POST", path: `${executionPath(execution)}/terminate`, body: terminateOptions.reason === undefined ? {} : { reason: terminateOptions.reason } }, terminateAnswerSchema);
+    },
+    redrive: async (execution, redriveOptions = {}) =>
+      (await send({ method: "POST", path: `${executionPath(execution)}/redrive`, body: redriveOptions.reason === undefined ? {} : { reason: redriveOptions.reason } }, redriveAnswerSchema)).body,
     completeCallback: async (token, result) => {
       await send({ method: "POST", path: `/callbacks/${pathSegment(token, "the callback token")}`, body: result === undefined ? null : result }, callbackAnswerSchema);
     },

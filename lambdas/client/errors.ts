@@ -7,7 +7,7 @@
  *   │  ├─ InvalidRequestError        400, 405, 415: INVALID_INPUT, INVALID_JSON, INVALID_CURSOR, WORKFLOW_NOT_FOUND, ...
  *   │  ├─ AuthError                  401, 403: UNAUTHORIZED, or API Gateway refusing a signature or a JWT
  *   │  ├─ NotFoundError              404: EXECUTION_NOT_FOUND, ROUTE_NOT_FOUND
- *   │  ├─ ConflictError              409: EXECUTION_EXISTS, EXECUTION_ENDED
+ *   │  ├─ ConflictError              409: EXECUTION_EXISTS, EXECUTION_ENDED, EXECUTION_NOT_FAILED
  *   │  ├─ PayloadTooLargeError       413: PAYLOAD_TOO_LARGE
  *   │  ├─ RateLimitError             429: INBOX_FULL, or API Gateway throttling
  *   │  ├─ ServiceUnavailableError    503, 504: STORE_BUSY, or API Gateway when the function failed or timed out
@@ -18,6 +18,7 @@
  *   ├─ CredentialsError              IAM auth: no AWS credentials could be had to sign with
  *   ├─ ExecutionFailedError          result(): the execution failed; carries its error
  *   ├─ ExecutionCanceledError        result(): the execution was canceled
+ *   ├─ ExecutionTerminatedError      result(): the execution was terminated
  *   └─ ResultTimeoutError            result(): it had not ended within `timeoutMs`
  */
 import { DurableError } from "../core/errors.js";
@@ -138,6 +139,17 @@ export class ExecutionCanceledError extends DurableClientError {
   readonly execution: Execution;
   constructor(execution: Execution) {
     super("EXECUTION_CANCELED", `execution "${execution.id}" was canceled`, { details: { executionId: execution.id } });
+    this.executionId = execution.id;
+    this.execution = execution;
+  }
+}
+
+/** `result()`: the execution was terminated (`terminate()`): it ended at once, without cleanup. */
+export class ExecutionTerminatedError extends DurableClientError {
+  readonly executionId: string;
+  readonly execution: Execution;
+  constructor(execution: Execution) {
+    super("EXECUTION_TERMINATED", `execution "${execution.id}" was terminated${execution.error?.message ? ` (${execution.error.message})` : ""}`, { details: { executionId: execution.id } });
     this.executionId = execution.id;
     this.execution = execution;
   }

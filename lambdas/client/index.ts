@@ -28,6 +28,7 @@ export {
   CredentialsError,
   DurableClientError,
   ExecutionCanceledError,
+  ExecutionTerminatedError,
   ExecutionFailedError,
   InvalidArgumentError,
   InvalidRequestError,

@@ -32,6 +32,8 @@ export type EventBody =
   | ExecutionCompleted
   | ExecutionFailed
   | ExecutionCanceled
+  | ExecutionTerminated
+  | ExecutionRedriven
   | ContinuedAsNew;
 
 export type EventType = EventBody["type"];
@@ -145,7 +147,7 @@ export interface ChildFailed {
   type: "ChildFailed";
   position: number;
   childId: string;
-  status: "failed" | "canceled";
+  status: "failed" | "canceled" | "terminated";
   error: ErrorInfo;
 }
 
@@ -224,6 +226,28 @@ export interface ExecutionCanceled {
   reason?: string;
 }
 
+/** An operator ended the execution at once (`POST /executions/{id}/terminate`): no cleanup ran. */
+export interface ExecutionTerminated {
+  type: "ExecutionTerminated";
+  reason?: string;
+  /** Who asked (the caller's identity as the API saw it). */
+  by?: string;
+}
+
+/**
+ * An operator resumed a failed execution (`POST /executions/{id}/redrive`). Replay leaves out the
+ * events in `dropped` (the ExecutionFailed, and the attempts of the step whose failure ended it,
+ * so that step runs again with fresh attempts); everything else recorded before stays.
+ */
+export interface ExecutionRedriven {
+  type: "ExecutionRedriven";
+  dropped: number[];
+  /** How many times this execution has been redriven, this one included. */
+  redrive: number;
+  reason?: string;
+  by?: string;
+}
+
 /** The run ended and a new one starts (same execution id) with `input`. */
 export interface ContinuedAsNew {
   type: "ContinuedAsNew";
@@ -252,11 +276,12 @@ export function completesCommand(
 }
 
 /** Events that end a run. */
-export function isTerminalEvent(event: EventBody): event is ExecutionCompleted | ExecutionFailed | ExecutionCanceled | ContinuedAsNew {
+export function isTerminalEvent(event: EventBody): event is ExecutionCompleted | ExecutionFailed | ExecutionCanceled | ExecutionTerminated | ContinuedAsNew {
   return (
     event.type === "ExecutionCompleted" ||
     event.type === "ExecutionFailed" ||
     event.type === "ExecutionCanceled" ||
+    event.type === "ExecutionTerminated" ||
     event.type === "ContinuedAsNew"
   );
 }
@@ -268,7 +293,7 @@ export function isTerminalEvent(event: EventBody): event is ExecutionCompleted |
 export type InboxEvent =
   | { type: "Signal"; name: string; signalId: string; payload: unknown }
   | { type: "Cancel"; reason?: string }
-  | { type: "ChildEnded"; position: number; childId: string; status: "completed" | "failed" | "canceled"; output?: unknown; error?: ErrorInfo }
+  | { type: "ChildEnded"; position: number; childId: string; status: "completed" | "failed" | "canceled" | "terminated"; output?: unknown; error?: ErrorInfo }
   /** An external system completed (`ok`) or failed a callback through its token. */
   | { type: "CallbackResult"; run: number; position: number; callbackId: string; ok: boolean; result?: unknown; error?: ErrorInfo };
 

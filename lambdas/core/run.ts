@@ -42,11 +42,11 @@ import type {
   WorkflowDefinition,
 } from "./workflow.js";
 
-/** Thrown into a child's parent when the child ended failed or canceled. */
+/** Thrown into a child's parent when the child ended failed, canceled or terminated. */
 export class ChildFailedError extends DurableError {
   constructor(
     readonly childId: string,
-    readonly status: "failed" | "canceled",
+    readonly status: "failed" | "canceled" | "terminated",
     readonly failure: ErrorInfo,
   ) {
     super("CHILD_FAILED", `child execution "${childId}" ended ${status}: ${failure.message}`, {
@@ -206,6 +206,8 @@ export class WorkflowRun {
   private readonly history: HistoryEvent[] = [];
   private applied = 0;
   private readonly records = new Map<number, HistoryEvent>();
+  /** Seqs a redrive took out of replay (ExecutionRedriven `dropped`): kept in history, never applied. */
+  private readonly dropped = new Set<number>();
   private readonly commands = new Map<number, Command>();
   private nextPosition = 0;
   private readonly signalBuffer = new Map<string, BufferedSignal[]>();
@@ -299,6 +301,7 @@ export class WorkflowRun {
 
   /** Starts the workflow function (once) and replays every event given so far. */
   async replay(events: readonly HistoryEvent[] = []): Promise<void> {
+    for (const event of events) if (event.type === "ExecutionRedriven") for (const seq of event.dropped) this.dropped.add(seq);
     for (const event of events) this.addEvent(event);
     if (!this.started) {
       this.started = true;
@@ -320,6 +323,7 @@ export class WorkflowRun {
     while (this.applied < this.history.length && !this.fatalError) {
       const event = this.history[this.applied] as HistoryEvent;
       this.applied += 1;
+      if (this.dropped.has(event.seq)) continue;
       this.runtimeActive = true;
       this.apply(event);
       await drain();
@@ -470,6 +474,7 @@ export class WorkflowRun {
       throw new RangeError(`history gap: expected seq ${last + 1}, got ${event.seq}`);
     }
     this.history.push(event);
+    if (this.dropped.has(event.seq)) return;
     const kind = RECORD_KIND[event.type];
     if (kind && "position" in event && !this.records.has(event.position)) this.records.set(event.position, event);
   }

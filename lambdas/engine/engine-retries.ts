@@ -79,7 +79,7 @@ export async function giveUp(
       // Busy is passing: the next delivery gives up again, under a lease, with the history event.
       if (err instanceof StoreBusyError) throw err;
       log?.warn("could not append ExecutionFailed under the lease; failing by a status update", { executionId, error: toErrorInfo(err).message });
-      failedIt = await deps.store.failWithoutLease(executionId, error, deps.clock(), { parent: taken.execution.parent });
+      failedIt = await deps.store.endWithoutLease(executionId, { status: "failed", error }, deps.clock(), { parent: taken.execution.parent });
     }
   } catch (err) {
     await taken.unlock().catch(() => undefined);

@@ -7,12 +7,12 @@ import { randomUUID } from "node:crypto";
 import type { ErrorInfo } from "../core/errors.js";
 import { boundErrorInfo, DurableError } from "../core/errors.js";
 import { decodeCallbackToken, InvalidCallbackTokenError } from "../core/callbacks.js";
-import type { HistoryEvent } from "../core/events.js";
-import type { ExecutionStatus } from "../core/status.js";
+import type { ExecutionRedriven, HistoryEvent } from "../core/events.js";
+import { type ExecutionStatus, isTerminal } from "../core/status.js";
 import { checkStartAt, checkTags, type Tags } from "../core/tags.js";
 import type { WorkflowRegistry } from "../core/workflow.js";
 import { createCursorCodec, type CursorCodec, InvalidCursorError } from "../store/cursor.js";
-import { ExecutionNotFoundError, PayloadTooLargeError } from "../store/errors.js";
+import { ExecutionEndedError, ExecutionNotFailedError, ExecutionNotFoundError, PayloadTooLargeError } from "../store/errors.js";
 import { jsonBytes, MAX_VALUE_BYTES } from "../core/limits.js";
 import type { CallbackOutcome, ExecutionListing, ExecutionRecord, ExecutionStore } from "../ports/store.js";
 import type { WakeupScheduler } from "../ports/queue.js";
@@ -301,6 +301,93 @@ export async function heartbeatCallback(deps: ApiDeps, token: string): Promise<{
   if (!ref) throw new InvalidCallbackTokenError();
   const { heartbeatDeadlineAtMs } = await deps.store.heartbeatCallback(ref, deps.clock());
   return heartbeatDeadlineAtMs === undefined ? {} : { heartbeatDeadline: new Date(heartbeatDeadlineAtMs).toISOString() };
+}
+
+/**
+ * Ends the execution at once, without running its cleanup (cancel is the cooperative way): the
+ * store appends ExecutionTerminated and moves the fencing token on, so a worker in the middle of a
+ * turn records nothing more, and a step still running then is never recorded. Its open children
+ * are terminated too; its parent is told, as of a failed child (ChildFailedError, status
+ * `terminated`).
+ */
+export async function terminateExecution(deps: ApiDeps, executionId: string, options: { reason?: string; by?: string } = {}): Promise<void> {
+  const record = visible(await deps.store.getExecution(executionId), deps.clock());
+  if (!record) throw new ExecutionNotFoundError(executionId);
+  if (isTerminal(record.status)) throw new ExecutionEndedError(executionId, record.status);
+  const error = { name: "ExecutionTerminated", message: options.reason === undefined ? "terminated" : `terminated: ${options.reason}`, code: "TERMINATED" };
+  const end = { status: "terminated" as const, error, ...(options.reason === undefined ? {} : { reason: options.reason }), ...(options.by === undefined ? {} : { by: options.by }) };
+  const ended = await deps.store.endWithoutLease(executionId, end, deps.clock(), record.parent ? { parent: record.parent } : {});
+  if (!ended) {
+    const now = await deps.store.getExecution(executionId);
+    throw new ExecutionEndedError(executionId, now?.status ?? "gone");
+  }
+  (deps.logger ?? silentLogger).info("execution terminated", { executionId, by: options.by, reason: options.reason });
+  if (record.parent) await sendOrLog(deps, () => deps.scheduler.wakeNow([record.parent?.executionId as string]), record.parent.executionId);
+  for (const childId of openChildren(await readRun(deps, record))) {
+    await terminateExecution(deps, childId, { reason: `its parent "${executionId}" was terminated`, ...(options.by === undefined ? {} : { by: options.by }) }).catch((err: unknown) => {
+      if (!(err instanceof ExecutionEndedError) && !(err instanceof ExecutionNotFoundError)) throw err;
+    });
+  }
+}
+
+/**
+ * Resumes a failed execution from where it failed: its history keeps every recorded result, and
+ * an ExecutionRedriven event takes the ExecutionFailed out of replay, with the attempts of the
+ * step whose failure ended it (that step runs again, from its first attempt). The workflow's
+ * code then replays as deployed now: a fixed bug, a fixed non-determinism. It goes on in the same
+ * run, so the idempotency keys, `ctx.random()` and `ctx.uuid()` of what was recorded stay as they
+ * were. A child is not redriven (its parent has taken its failure in): redrive the parent.
+ */
+export async function redriveExecution(deps: ApiDeps, executionId: string, options: { reason?: string; by?: string } = {}): Promise<{ id: string; run: number; redrive: number }> {
+  const record = visible(await deps.store.getExecution(executionId), deps.clock());
+  if (!record) throw new ExecutionNotFoundError(executionId);
+  if (record.status !== "failed") throw new ExecutionNotFailedError(executionId, record.status);
+  if (record.parent) throw new ExecutionNotFailedError(executionId, "failed", `it is a child of "${record.parent.executionId}"; children are not redriven, redrive the parent`);
+  const events = await readRun(deps, record);
+  const failed = [...events].reverse().find((e) => e.type === "ExecutionFailed");
+  const last = events[events.length - 1];
+  if (!failed || !last) throw new ExecutionNotFailedError(executionId, record.status, "its history has no ExecutionFailed");
+  const dropped = new Set([failed.seq]);
+  const stepName = failed.type === "ExecutionFailed" && failed.error.code === "STEP_FAILED" ? failed.error.details?.stepName : undefined;
+  const failedStep = [...events].reverse().find((e) => e.type === "StepFailed" && e.name === stepName && e.seq < failed.seq);
+  if (failedStep && "position" in failedStep) {
+    for (const e of events) if ((e.type === "StepFailed" || e.type === "StepAttemptFailed") && e.position === failedStep.position) dropped.add(e.seq);
+  }
+  const redrive = events.filter((e) => e.type === "ExecutionRedriven").length + 1;
+  const redriven: ExecutionRedriven = {
+    type: "ExecutionRedriven",
+    dropped: [...dropped].sort((a, b) => a - b),
+    redrive,
+    ...(options.reason === undefined ? {} : { reason: options.reason }),
+    ...(options.by === undefined ? {} : { by: options.by }),
+  };
+  await deps.store.redriveExecution(executionId, redriven, { expectedLastSeq: last.seq }, deps.clock());
+  (deps.logger ?? silentLogger).info("execution redriven", { executionId, redrive, by: options.by, dropped: redriven.dropped });
+  await sendOrLog(deps, () => deps.scheduler.wakeNow([executionId]), executionId);
+  return { id: executionId, run: record.run, redrive };
+}
+
+/** Every event of the execution's current run, oldest first. */
+async function readRun(deps: ApiDeps, record: ExecutionRecord): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let afterSeq = record.runStartSeq - 1;
+  for (;;) {
+    const page = await deps.store.readHistory(record.id, { afterSeq, limit: 1000 });
+    events.push(...page.events);
+    const lastSeen = page.events[page.events.length - 1];
+    if (!lastSeen) return events;
+    afterSeq = lastSeen.seq;
+  }
+}
+
+/** Children started and not yet ended, by the run's history. */
+function openChildren(events: readonly HistoryEvent[]): string[] {
+  const open = new Map<number, string>();
+  for (const e of events) {
+    if (e.type === "ChildStarted") open.set(e.position, e.childId);
+    if (e.type === "ChildCompleted" || e.type === "ChildFailed") open.delete(e.position);
+  }
+  return [...open.values()];
 }
 
 export async function cancelExecution(deps: ApiDeps, executionId: string, reason?: string): Promise<void> {

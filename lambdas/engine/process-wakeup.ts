@@ -148,7 +148,9 @@ async function runUnderLease(
   let warmRun: WorkflowRun | undefined;
   if (warm) {
     const first = snapshot.history[0];
-    const continues = snapshot.execution.runStartSeq === warm.run.startedEvent.seq && (first === undefined || first.seq === warm.run.lastSeq + 1);
+    // A redrive takes recorded events out of replay: a run that applied them starts over.
+    const redriven = snapshot.history.some((e) => e.type === "ExecutionRedriven");
+    const continues = !redriven && snapshot.execution.runStartSeq === warm.run.startedEvent.seq && (first === undefined || first.seq === warm.run.lastSeq + 1);
     if (continues) warmRun = warm.run;
     else snapshot = await deps.store.loadSnapshot(executionId, { nowMs: deps.clock() });
     if (!snapshot) return { kind: "dropped", reason: "not-found" };

@@ -9,6 +9,8 @@
  *   GET  /executions/{id}/history          its history, paged (?cursor=&limit=)
  *   POST /executions/{id}/signals/{name}   send a signal (JSON body = payload)
  *   POST /executions/{id}/cancel           ask it to cancel ({ "reason"?: string })
+ *   POST /executions/{id}/terminate        end it at once, no cleanup ({ "reason"?: string })
+ *   POST /executions/{id}/redrive          resume a failed execution where it failed ({ "reason"?: string })
  *   POST /callbacks/{token}                complete a callback (JSON body = its result)
  *   POST /callbacks/{token}/fail           fail it ({ "message"?, "code"?, "details"? })
  *   POST /callbacks/{token}/heartbeat      tell it the work goes on (moves its heartbeat deadline)
@@ -31,8 +33,10 @@ import {
   getHistory,
   heartbeatCallback,
   listExecutions,
+  redriveExecution,
   sendSignal,
   startExecution,
+  terminateExecution,
 } from "../engine/executions.js";
 import { createCursorCodec } from "../store/cursor.js";
 import { readCursorSecret } from "./config.js";
@@ -169,6 +173,28 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     },
     {
       method: "POST",
+      pattern: /^\/executions\/([^/]+)\/terminate$/,
+      run: async (event, [id]) => {
+        const executionId = parseWith(ID, id, "execution id");
+        const body = parseWith(CancelBody, readJsonBody(event) ?? {}, "body");
+        const by = callerOf(event);
+        await terminateExecution(engine, executionId, { ...(body.reason === undefined ? {} : { reason: body.reason }), ...(by === undefined ? {} : { by }) });
+        return json(202, { id: executionId, terminated: true });
+      },
+    },
+    {
+      method: "POST",
+      pattern: /^\/executions\/([^/]+)\/redrive$/,
+      run: async (event, [id]) => {
+        const executionId = parseWith(ID, id, "execution id");
+        const body = parseWith(CancelBody, readJsonBody(event) ?? {}, "body");
+        const by = callerOf(event);
+        const redriven = await redriveExecution(engine, executionId, { ...(body.reason === undefined ? {} : { reason: body.reason }), ...(by === undefined ? {} : { by }) });
+        return json(202, redriven);
+      },
+    },
+    {
+      method: "POST",
       pattern: /^\/callbacks\/([^/]+)$/,
       run: async (event, [token]) => {
         const result = readJsonBody(event) ?? null;
@@ -238,6 +264,19 @@ export function apiHandlerFromEnv(workflows: readonly AnyWorkflow[]) {
       onError: (err) => deps.logger?.error("unexpected error", { error: err instanceof Error ? err.stack ?? err.message : String(err) }),
     }),
   );
+}
+
+/**
+ * Who made the request, as API Gateway authorized it: the IAM caller's ARN, or a JWT's subject
+ * (with its issuer). Undefined where nothing authorized it (the local stack's bearer token).
+ */
+function callerOf(event: APIGatewayProxyEventV2): string | undefined {
+  const authorizer = (event.requestContext as { authorizer?: { iam?: { userArn?: string }; jwt?: { claims?: Record<string, unknown> } } }).authorizer;
+  const arn = authorizer?.iam?.userArn;
+  if (typeof arn === "string" && arn.length > 0) return truncate(arn, 512);
+  const claims = authorizer?.jwt?.claims;
+  if (claims && typeof claims.sub === "string") return truncate(typeof claims.iss === "string" ? `${claims.iss}#${claims.sub}` : claims.sub, 512);
+  return undefined;
 }
 
 /** `tag.<key>=<value>` query parameters, apart from the others (the engine checks them as tags). */

@@ -1,9 +1,12 @@
 import type { CommitBatch } from "../core/driver.js";
 import type { ErrorInfo } from "../core/errors.js";
-import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
+import type { ExecutionRedriven, HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import type { ExecutionStatus } from "../core/status.js";
 import type { CallbackRef } from "../core/callbacks.js";
 import type { Tags } from "../core/tags.js";
+
+/** How an execution ends without a lease. */
+export type LeaselessEnd = { status: "failed"; error: ErrorInfo } | { status: "terminated"; error: ErrorInfo; reason?: string; by?: string };
 
 /** What an external system reported for a callback. */
 export type CallbackOutcome = { ok: true; result: unknown } | { ok: false; error: ErrorInfo };
@@ -205,12 +208,20 @@ export interface ExecutionStore {
    */
   claimDueExecutions(lockTimeMs: number, limit: number, options: { nowMs: number; dueBeforeMs?: number }): Promise<ClaimedExecution[]>;
   /**
-   * Marks a running execution failed without a lease (when one cannot be had): ExecutionFailed
-   * appended after the last event, with a conditional status update that also bumps the fencing
-   * token, so a worker still holding a lease can no longer commit. A parent is told (inbox + due),
-   * as a commit would. False if the execution had already ended.
+   * Ends a running execution without a lease: failed (the engine gave up and no lease can be had)
+   * or terminated (an operator). ExecutionFailed / ExecutionTerminated is appended after the last
+   * event, with a conditional status update that also bumps the fencing token, so a worker still
+   * holding a lease can no longer commit. A parent is told (inbox + due), as a commit would. False
+   * if the execution had already ended.
    */
-  failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options?: { parent?: { executionId: string; position: number } }): Promise<boolean>;
+  endWithoutLease(executionId: string, end: LeaselessEnd, nowMs: number, options?: { parent?: { executionId: string; position: number } }): Promise<boolean>;
+  /**
+   * Resumes a failed execution: ExecutionRedriven appended at `expectedLastSeq + 1`, status
+   * running and due now, its error and retention cleared, the fencing token bumped. Refuses,
+   * writing nothing: ExecutionNotFoundError, ExecutionNotFailedError (not failed, a child, or
+   * its retention ended), StoreBusyError (history moved on since `expectedLastSeq` was read).
+   */
+  redriveExecution(executionId: string, redriven: ExecutionRedriven, options: { expectedLastSeq: number }, nowMs: number): Promise<void>;
   /**
    * Executions newest first, from the byWorkflow index (status filtered) or the byStatus index.
    * A page can hold fewer than `limit` executions and still have a `next`; a `next` this store did

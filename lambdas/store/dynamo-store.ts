@@ -11,8 +11,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { CommitBatch } from "../core/driver.js";
 import { MAX_VALUE_BYTES } from "../core/limits.js";
-import type { ErrorInfo } from "../core/errors.js";
-import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
+import type { ExecutionRedriven, HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import { StoreBusyError } from "./errors.js";
 import { executionPk, HISTORY_PREFIX, historySk, META_SK, INBOX_PREFIX, seqFromHistorySk } from "./keys.js";
 import type {
@@ -26,6 +25,7 @@ import type {
   ListExecutionsQuery,
   NewExecution,
   ClaimedExecution,
+  LeaselessEnd,
   ScheduleState,
 } from "../ports/store.js";
 import { TransactionConflict, withinTransaction } from "./transaction.js";
@@ -35,7 +35,8 @@ import { findExpired, purgeExecution, purgeOrphans, type PurgeSettings } from ".
 import { decode, decodeEvent, decodeInboxItem, encode, historyItem, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, startedEvent, tagItems, toRecord } from "./items.js";
 import { acquireLease, markProgress, releaseLease } from "./leases.js";
 import { addToInbox, readInbox, readInboxSeq } from "./inbox.js";
-import { failWithoutLease, findDue, claimDueExecutions } from "./sweeping.js";
+import { endWithoutLease, findDue, claimDueExecutions } from "./sweeping.js";
+import { redriveExecution } from "./redrive.js";
 import { listExecutions } from "./list-query.js";
 import { claimScheduleFire, readScheduleState } from "./schedule-state.js";
 import type { StoreContext } from "./store-context.js";
@@ -287,8 +288,12 @@ export class DynamoExecutionStore implements ExecutionStore {
     return claimDueExecutions(this.ctx, lockTimeMs, limit, options);
   }
 
-  failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options?: { parent?: { executionId: string; position: number } }): Promise<boolean> {
-    return failWithoutLease(this.ctx, executionId, error, nowMs, options);
+  endWithoutLease(executionId: string, end: LeaselessEnd, nowMs: number, options?: { parent?: { executionId: string; position: number } }): Promise<boolean> {
+    return endWithoutLease(this.ctx, executionId, end, nowMs, options);
+  }
+
+  redriveExecution(executionId: string, redriven: ExecutionRedriven, options: { expectedLastSeq: number }, nowMs: number): Promise<void> {
+    return redriveExecution(this.ctx, executionId, redriven, options, nowMs);
   }
 
   completeCallback(ref: CallbackRef, outcome: CallbackOutcome, nowMs: number): Promise<void> {

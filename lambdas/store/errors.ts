@@ -85,3 +85,10 @@ export class CallbackExpiredError extends StoreError {
 
 // Thrown by the store, handled by the driver: defined in core.
 export { ChildIdInUseError } from "../core/errors.js";
+
+/** A redrive of an execution that is not failed (or is a child, or whose retention ended). */
+export class ExecutionNotFailedError extends StoreError {
+  constructor(executionId: string, status: string, why?: string) {
+    super("EXECUTION_NOT_FAILED", `execution "${executionId}" is ${status}${why ? ` (${why})` : ""}: only a failed execution can be redriven`, { details: { executionId, status } });
+  }
+}

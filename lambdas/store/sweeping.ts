@@ -5,13 +5,12 @@
  */
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { ErrorInfo } from "../core/errors.js";
 import type { HistoryEvent, InboxEvent } from "../core/events.js";
 import { markDue, NOT_ENDED } from "./commits.js";
 import { historyItem, newItemCondition, inboxItemBytes, inboxItem, unmarshallItem } from "./items.js";
 import { DUE_SHARD, executionIdFromPk, executionPk, HISTORY_PREFIX, historySk, META_SK, PURGE_SHARD, seqFromHistorySk, TABLE } from "./keys.js";
 import type { StoreContext } from "./store-context.js";
-import type { ClaimedExecution } from "../ports/store.js";
+import type { ClaimedExecution, LeaselessEnd } from "../ports/store.js";
 import { TransactionConflict, withinTransaction } from "./transaction.js";
 import { translate } from "./translate.js";
 
@@ -91,32 +90,32 @@ export async function claimDue(ctx: StoreContext, executionId: string, seenWakeA
   return { executionId, unlock };
 }
 
-export async function failWithoutLease(
+export async function endWithoutLease(
   ctx: StoreContext,
   executionId: string,
-  error: ErrorInfo,
+  end: LeaselessEnd,
   nowMs: number,
   options: { parent?: { executionId: string; position: number } } = {},
 ): Promise<boolean> {
   let notifyParent = options.parent !== undefined;
   for (let attempt = 1; ; attempt += 1) {
-    // ExecutionFailed goes after the last event: a zombie's late append at that seq makes this
+    // The ending event goes after the last event: a zombie's late append at that seq makes this
     // try again after it, and once it has landed no later append can (each writer appends N + 1
     // only after its own N).
     const lastSeq = await lastHistorySeq(ctx, executionId);
-    const event: HistoryEvent = { seq: lastSeq + 1, atMs: nowMs, type: "ExecutionFailed", error };
+    const event = endingEvent(end, lastSeq + 1, nowMs);
     try {
       await withinTransaction(ctx.doc, (tx) => {
         tx.update(ctx.tableName, { PK: executionPk(executionId), SK: META_SK }, {
           // The fencing token moves on: a worker still holding a lease cannot commit over this.
           UpdateExpression:
-            "SET #status = :failed, #error = :error, updatedAtMs = :now, purgeAtMs = :purgeAt, purgeShard = :purgeShard, lastSeq = :lastSeq, " +
+            "SET #status = :status, #error = :error, updatedAtMs = :now, purgeAtMs = :purgeAt, purgeShard = :purgeShard, lastSeq = :lastSeq, " +
             "leaseVersion = if_not_exists(leaseVersion, :zero) + :one REMOVE leaseOwner, leaseExpiresAtMs, nextWakeAtMs, dueShard",
           ConditionExpression: `attribute_exists(PK) AND ${NOT_ENDED.condition}`,
           ExpressionAttributeNames: { "#status": "status", "#error": "error" },
           ExpressionAttributeValues: {
-            ":failed": "failed",
-            ":error": JSON.stringify(error),
+            ":status": end.status,
+            ":error": JSON.stringify(end.error),
             ":now": nowMs,
             ":purgeAt": nowMs + ctx.retentionSeconds * 1000,
             ":purgeShard": PURGE_SHARD,
@@ -129,7 +128,7 @@ export async function failWithoutLease(
         tx.put(ctx.tableName, historyItem(executionId, event), newItemCondition);
         const parent = options.parent;
         if (parent && notifyParent) {
-          const notice: InboxEvent = { type: "ChildEnded", position: parent.position, childId: executionId, status: "failed", error };
+          const notice: InboxEvent = { type: "ChildEnded", position: parent.position, childId: executionId, status: end.status, error: end.error };
           tx.put(ctx.tableName, inboxItem(parent.executionId, notice, nowMs, `child-${executionId}`));
           markDue(tx, ctx.tableName, parent.executionId, nowMs, inboxItemBytes(notice));
         }
@@ -146,6 +145,12 @@ export async function failWithoutLease(
       throw translate(err, executionId);
     }
   }
+}
+
+/** The event that records a leaseless end. */
+export function endingEvent(end: LeaselessEnd, seq: number, nowMs: number): HistoryEvent {
+  if (end.status === "failed") return { seq, atMs: nowMs, type: "ExecutionFailed", error: end.error };
+  return { seq, atMs: nowMs, type: "ExecutionTerminated", ...(end.reason === undefined ? {} : { reason: end.reason }), ...(end.by === undefined ? {} : { by: end.by }) };
 }
 
 /** The seq of the last history event (0 if none). */

@@ -13,11 +13,12 @@
  * const taken = await store.acquireLease("order-1", { owner: "worker-1", nowMs: Date.now(), leaseMs: 60_000 });
  */
 import type { CommitBatch } from "../core/driver.js";
-import type { ErrorInfo } from "../core/errors.js";
-import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
+import type { ExecutionRedriven, HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../core/limits.js";
 import { isTerminal } from "../core/status.js";
 import { leaseTaken } from "../store/leases.js";
+import { refusal as redriveRefusal } from "../store/redrive.js";
+import { endingEvent } from "../store/sweeping.js";
 import type { CallbackRef } from "../core/callbacks.js";
 import { callbackRefusal, callbackResultEvent } from "../store/callback-items.js";
 import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError, LeaseLostError, StoreBusyError } from "../store/errors.js";
@@ -34,6 +35,7 @@ import type {
   ListExecutionsQuery,
   NewExecution,
   ClaimedExecution,
+  LeaselessEnd,
   ScheduleState,
 } from "../ports/store.js";
 import { commitBatchInMemory, type MemoryCommitSettings } from "./memory-commits.js";
@@ -340,21 +342,21 @@ export class MemoryExecutionStore implements ExecutionStore {
     return { executionId, unlock };
   }
 
-  async failWithoutLease(executionId: string, error: ErrorInfo, nowMs: number, options: { parent?: { executionId: string; position: number } } = {}): Promise<boolean> {
+  async endWithoutLease(executionId: string, end: LeaselessEnd, nowMs: number, options: { parent?: { executionId: string; position: number } } = {}): Promise<boolean> {
     const meta = this.table.meta(executionId);
     if (!meta || !notEnded(meta)) return false;
-    // ExecutionFailed goes after the last event of any run (or a zombie's late append).
+    // The ending event goes after the last event of any run (or a zombie's late append).
     const last = this.table.range(executionId, historySk(0), HISTORY_END).at(-1);
-    const event: HistoryEvent = { seq: (last ? seqFromHistorySk(String(last.SK)) : 0) + 1, atMs: nowMs, type: "ExecutionFailed", error };
-    const failed = historyItem(executionId, event);
+    const event = endingEvent(end, (last ? seqFromHistorySk(String(last.SK)) : 0) + 1, nowMs);
+    const ending = historyItem(executionId, event);
     const parent = options.parent;
-    const notice: InboxEvent | undefined = parent ? { type: "ChildEnded", position: parent.position, childId: executionId, status: "failed", error } : undefined;
+    const notice: InboxEvent | undefined = parent ? { type: "ChildEnded", position: parent.position, childId: executionId, status: end.status, error: end.error } : undefined;
     const noticeItem = parent && notice ? inboxItem(parent.executionId, notice, nowMs, `child-${executionId}`) : undefined;
     applyChange(meta, {
       // The fencing token moves on: a worker still holding a lease cannot commit over this.
       set: {
-        status: "failed",
-        error: JSON.stringify(error),
+        status: end.status,
+        error: JSON.stringify(end.error),
         updatedAtMs: nowMs,
         purgeAtMs: nowMs + this.retentionSeconds * 1000,
         purgeShard: PURGE_SHARD,
@@ -364,7 +366,7 @@ export class MemoryExecutionStore implements ExecutionStore {
       remove: ["leaseOwner", "leaseExpiresAtMs", "nextWakeAtMs", "dueShard"],
       add: {},
     });
-    this.table.putItem(executionId, failed);
+    this.table.putItem(executionId, ending);
     const parentMeta = parent ? this.table.meta(parent.executionId) : undefined;
     // The parent ended or is gone: nobody to tell.
     if (parent && notice && noticeItem && parentMeta && notEnded(parentMeta)) {
@@ -372,6 +374,21 @@ export class MemoryExecutionStore implements ExecutionStore {
       applyChange(parentMeta, markDueChange(nowMs, inboxItemBytes(notice)));
     }
     return true;
+  }
+
+  async redriveExecution(executionId: string, redriven: ExecutionRedriven, options: { expectedLastSeq: number }, nowMs: number): Promise<void> {
+    const meta = this.table.meta(executionId);
+    if (!meta) throw new ExecutionNotFoundError(executionId);
+    const fits = meta.status === "failed" && Number(meta.lastSeq) === options.expectedLastSeq && meta.parent === undefined && meta.purgeAtMs !== undefined && Number(meta.purgeAtMs) > nowMs;
+    if (!fits) throw redriveRefusal(executionId, meta, nowMs);
+    const seq = options.expectedLastSeq + 1;
+    if (this.table.item(executionId, historySk(seq))) throw new StoreBusyError(`execution "${executionId}" changed while it was redriven; try again`, undefined);
+    applyChange(meta, {
+      set: { status: "running", updatedAtMs: nowMs, nextWakeAtMs: nowMs, dueShard: DUE_SHARD, retryCount: 0, lastSeq: seq, leaseVersion: Number(meta.leaseVersion ?? 0) + 1 },
+      remove: ["error", "purgeAtMs", "purgeShard", "purgeClaimUntilMs", "leaseOwner", "leaseExpiresAtMs"],
+      add: {},
+    });
+    this.table.putItem(executionId, historyItem(executionId, { ...redriven, seq, atMs: nowMs }));
   }
 
   async listExecutions(query: ListExecutionsQuery): Promise<ExecutionListPage> {

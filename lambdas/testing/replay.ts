@@ -36,7 +36,7 @@ export interface ReplayReport {
   eventsReplayed: number;
   /** Whether the last run ended; `status` says how, or `"waiting"` while the execution is open. */
   ended: boolean;
-  status: "waiting" | "completed" | "failed" | "canceled";
+  status: "waiting" | "completed" | "failed" | "canceled" | "terminated";
   /** The durable calls the code waits on at the end of history, e.g. `signal "decision"` (none once ended). */
   waitingOn: string[];
 }
@@ -197,6 +197,8 @@ function statusOf(saved: SavedRun): ReplayReport["status"] {
       return "failed";
     case "ExecutionCanceled":
       return "canceled";
+    case "ExecutionTerminated":
+      return "terminated";
     default:
       return "waiting";
   }

@@ -16,8 +16,10 @@ import {
   heartbeatCallback,
   listExecutions,
   type ListRequest,
+  redriveExecution,
   sendSignal,
   startExecution,
+  terminateExecution,
 } from "../engine/executions.js";
 import type { EngineDeps } from "../engine/process-wakeup.js";
 import { sweepDue, type SweepOptions } from "../engine/sweeper.js";
@@ -107,6 +109,19 @@ export abstract class TestKit {
   async cancel(executionId: string, reason?: string): Promise<void> {
     await cancelExecution(this.deps, executionId, reason);
     await this.runUntilIdle();
+  }
+
+  /** Ends the execution at once, as `POST /executions/{id}/terminate` does (no cleanup runs). */
+  async terminate(executionId: string, reason?: string): Promise<void> {
+    await terminateExecution(this.deps, executionId, reason === undefined ? {} : { reason });
+    await this.runUntilIdle();
+  }
+
+  /** Resumes a failed execution where it failed, as `POST /executions/{id}/redrive` does, and runs it. */
+  async redrive(executionId: string, options: { reason?: string; run?: boolean } = {}): Promise<{ id: string; run: number; redrive: number }> {
+    const redriven = await redriveExecution(this.deps, executionId, options.reason === undefined ? {} : { reason: options.reason });
+    if (options.run !== false) await this.runUntilIdle();
+    return redriven;
   }
 
   /**

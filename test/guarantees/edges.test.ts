@@ -47,7 +47,7 @@ describe("edges", () => {
     const store = g.world.store;
     const before = await store.readHistory("no-lease");
     const last = before.events[before.events.length - 1]?.seq ?? 0;
-    expect(await store.failWithoutLease("no-lease", { name: "Error", message: "given up", code: "ENGINE_RETRIES_EXHAUSTED" }, Date.now())).toBe(true);
+    expect(await store.endWithoutLease("no-lease", { status: "failed", error: { name: "Error", message: "given up", code: "ENGINE_RETRIES_EXHAUSTED" } }, Date.now())).toBe(true);
     const after = await store.readHistory("no-lease");
     expect(after.events.map((e) => [e.seq, e.type]).slice(-1)).toEqual([[last + 1, "ExecutionFailed"]]);
     // A zombie that read the history before the end appends at last + 1: refused.

@@ -364,6 +364,8 @@ describe("each function's role allows every call its code makes", () => {
     const nextPage = await callApi("GET", `/executions/approve-1/history?limit=3&cursor=${encodeURIComponent(String(firstPage.body.cursor))}`);
     expect((nextPage.body.events as unknown[]).length).toBeGreaterThan(0);
 
+    expect((await callApi("POST", "/executions/delayed-1/terminate", { reason: "not needed" })).status).toBe(202);
+    expect(errorCode(await callApi("POST", "/executions/approve-1/redrive", {}))).toBe("EXECUTION_NOT_FAILED");
     for (const filter of [`workflow=${approval.name}`, "status=completed", "", "tag.team=t1"]) {
       const page = await callApi("GET", `/executions?limit=1&${filter}`);
       expect([page.status, (page.body.executions as unknown[]).length, typeof page.body.cursor]).toEqual([200, 1, "string"]);

@@ -356,6 +356,8 @@ describe("the HTTP API", () => {
         "GET /executions/{id}/history",
         "POST /executions/{id}/signals/{name}",
         "POST /executions/{id}/cancel",
+        "POST /executions/{id}/terminate",
+        "POST /executions/{id}/redrive",
         "POST /callbacks/{token}",
         "POST /callbacks/{token}/fail",
         "POST /callbacks/{token}/heartbeat",

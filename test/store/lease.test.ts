@@ -127,13 +127,13 @@ describe("a zombie worker (its lease expired and another worker took over)", () 
   });
 });
 
-describe("failWithoutLease", () => {
+describe("endWithoutLease", () => {
   it("fails a running execution, fences out the lease holder and tells the parent", async () => {
     const parent = await newExecution();
     const id = await newExecution({ parent: { executionId: parent, position: 3 } });
     const holder = acquired(await store.acquireLease(id, { owner: "holder", nowMs: T0, leaseMs: 60_000 })).lease;
     const error = { name: "EngineRetriesExhaustedError", message: "gave up", code: "ENGINE_RETRIES_EXHAUSTED" };
-    await expect(store.failWithoutLease(id, error, T0 + 10, { parent: { executionId: parent, position: 3 } })).resolves.toBe(true);
+    await expect(store.endWithoutLease(id, { status: "failed", error }, T0 + 10, { parent: { executionId: parent, position: 3 } })).resolves.toBe(true);
     expect(await store.getExecution(id)).toMatchObject({ status: "failed", error, leaseVersion: 2 });
     expect((await store.getExecution(id))?.leaseOwner).toBeUndefined();
     await expect(store.commit(holder, batch([], sleeping), T0 + 20)).rejects.toBeInstanceOf(LeaseLostError);
@@ -148,7 +148,7 @@ describe("failWithoutLease", () => {
     expect(inbox.Items?.map((i) => JSON.parse(String(i.data)))).toEqual([{ type: "ChildEnded", position: 3, childId: id, status: "failed", error }]);
     expect((await store.getExecution(parent))?.nextWakeAtMs).toBe(T0 + 10);
     // Already ended: nothing changes.
-    await expect(store.failWithoutLease(id, error, T0 + 30)).resolves.toBe(false);
+    await expect(store.endWithoutLease(id, { status: "failed", error }, T0 + 30)).resolves.toBe(false);
   });
 });
 

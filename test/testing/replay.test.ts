@@ -10,6 +10,7 @@ import type { HistoryEvent } from "../../lambdas/core/events.js";
 import { createApiHandler } from "../../lambdas/handlers/api.js";
 import { createTestEnvironment, replayHistory, type TestEnvironment } from "../../lambdas/testing/index.js";
 import { createLambdaContext } from "../../local/http-api.js";
+import { encodeCallbackToken } from "../../lambdas/core/callbacks.js";
 
 const START = Date.UTC(2026, 0, 1);
 let bodiesRun = 0;
@@ -323,5 +324,34 @@ describe("replayHistory's input checks", () => {
     await expect(replayHistory(order, broken as never)).rejects.toMatchObject({ code: "INVALID_HISTORY", message: expect.stringContaining("event 1 (seq 2)") });
     const timeless = events.map(({ atMs: _atMs, ...e }) => e);
     await expect(replayHistory(order, timeless as never)).rejects.toMatchObject({ message: expect.stringContaining("has no time") });
+  });
+
+  it("replays histories with callbacks, published state and a redrive", async () => {
+    let broken = true;
+    const mixed = defineWorkflow("mixed", async (ctx) => {
+      ctx.setState({ stage: "waiting" });
+      const callback = ctx.createCallback<string>("approval", { timeout: "1 day" });
+      await ctx.step("hand-out", () => body(callback.token.length > 0));
+      const answer = await callback.result;
+      await ctx.step("check", () => {
+        if (broken) throw new Error("bug");
+        return body(answer);
+      }, { retry: { maxAttempts: 1 } });
+      return answer;
+    });
+    const kit = await createTestEnvironment({ workflows: [mixed], startTimeMs: START });
+    const id = await kit.start(mixed, null);
+    const started = (await kit.history(id)).find((e) => e.type === "CallbackStarted");
+    if (started?.type !== "CallbackStarted") throw new Error("no callback");
+    await kit.completeCallback(encodeCallbackToken({ executionId: id, run: started.run, position: started.position, callbackId: started.callbackId }), "yes");
+    expect((await kit.execution(id)).status).toBe("failed");
+    broken = false;
+    await kit.redrive(id);
+    expect(await kit.result(id)).toBe("yes");
+    const history = await kit.history(id);
+    expect(history.map((e) => e.type)).toEqual(expect.arrayContaining(["StateSet", "CallbackStarted", "CallbackCompleted", "ExecutionFailed", "ExecutionRedriven"]));
+    const before = bodiesRun;
+    await expect(replayHistory(mixed, history, { executionId: id })).resolves.toMatchObject({ status: "completed" });
+    expect(bodiesRun).toBe(before);
   });
 });

@@ -1,4 +1,4 @@
-/** What the sweeper calls: findDue, claimDueExecutions (claims), purgeExpired; and failWithoutLease. Each test has a store of its own. */
+/** What the sweeper calls: findDue, claimDueExecutions (claims), purgeExpired; and endWithoutLease. Each test has a store of its own. */
 import { describe, expect, it } from "vitest";
 import { LeaseLostError } from "../../../lambdas/store/errors.js";
 import { batch, completeExecution, lease, MINUTE, newExecution, signal, sleepingUntil, step, T0 } from "./fixtures.js";
@@ -83,7 +83,7 @@ export function sweepContract(kit: StoreKit): void {
     });
   });
 
-  describe("failWithoutLease", () => {
+  describe("endWithoutLease", () => {
     it("appends ExecutionFailed after the last event, fences out the lease holder and tells the parent", async () => {
       const store = await kit.newStore({ retentionSeconds: 100 });
       await store.createExecution(newExecution("fail-parent"));
@@ -92,7 +92,7 @@ export function sweepContract(kit: StoreKit): void {
       const holder = await lease(store, "fail-kid", "holder", T0, MINUTE);
       await store.commit(holder.lease, batch([step(2)]), T0 + 1);
       const error = { name: "EngineRetriesExhaustedError", message: "gave up", code: "ENGINE_RETRIES_EXHAUSTED" };
-      expect(await store.failWithoutLease("fail-kid", error, T0 + 10, { parent })).toBe(true);
+      expect(await store.endWithoutLease("fail-kid", { status: "failed", error }, T0 + 10, { parent })).toBe(true);
       expect((await store.readHistory("fail-kid")).events.slice(2)).toStrictEqual([{ seq: 3, atMs: T0 + 10, type: "ExecutionFailed", error }]);
       const record = await store.getExecution("fail-kid");
       expect(record).toMatchObject({ status: "failed", error, leaseVersion: 2, lastSeq: 3, updatedAtMs: T0 + 10, purgeAtMs: T0 + 10 + 100_000, retryCount: 1 });
@@ -108,16 +108,75 @@ export function sweepContract(kit: StoreKit): void {
       const store = await kit.newStore();
       const error = { name: "Error", message: "gave up" };
       await completeExecution(store, "fail-done");
-      expect(await store.failWithoutLease("fail-done", error, T0 + 1)).toBe(false);
+      expect(await store.endWithoutLease("fail-done", { status: "failed", error }, T0 + 1)).toBe(false);
       expect((await store.getExecution("fail-done"))?.status).toBe("completed");
-      expect(await store.failWithoutLease("nobody", error, T0 + 1)).toBe(false);
+      expect(await store.endWithoutLease("nobody", { status: "failed", error }, T0 + 1)).toBe(false);
       expect(await store.getExecution("nobody")).toBeUndefined();
       await completeExecution(store, "fail-ended-parent");
       await store.createExecution(newExecution("fail-kid-2", { parent: { executionId: "fail-ended-parent", position: 0 } }));
-      expect(await store.failWithoutLease("fail-kid-2", error, T0 + 2, { parent: { executionId: "fail-ended-parent", position: 0 } })).toBe(true);
+      expect(await store.endWithoutLease("fail-kid-2", { status: "failed", error }, T0 + 2, { parent: { executionId: "fail-ended-parent", position: 0 } })).toBe(true);
       expect((await store.getExecution("fail-kid-2"))?.status).toBe("failed");
       expect(await store.readInbox("fail-ended-parent")).toEqual([]);
       expect((await store.readHistory("fail-kid-2")).events.map((e) => e.type)).toEqual(["ExecutionStarted", "ExecutionFailed"]);
+    });
+  });
+
+  describe("endWithoutLease, terminated", () => {
+    it("appends ExecutionTerminated with who asked, fences out the lease holder and tells the parent the child was terminated", async () => {
+      const store = await kit.newStore({ retentionSeconds: 100 });
+      await store.createExecution(newExecution("term-parent"));
+      const parent = { executionId: "term-parent", position: 1 };
+      await store.createExecution(newExecution("term-kid", { parent }));
+      const holder = await lease(store, "term-kid", "holder", T0, MINUTE);
+      const error = { name: "ExecutionTerminated", message: "terminated: stuck", code: "TERMINATED" };
+      expect(await store.endWithoutLease("term-kid", { status: "terminated", error, reason: "stuck", by: "ops@example" }, T0 + 5, { parent })).toBe(true);
+      expect((await store.readHistory("term-kid")).events.slice(1)).toStrictEqual([{ seq: 2, atMs: T0 + 5, type: "ExecutionTerminated", reason: "stuck", by: "ops@example" }]);
+      expect(await store.getExecution("term-kid")).toMatchObject({ status: "terminated", error, purgeAtMs: T0 + 5 + 100_000 });
+      await expect(store.commit(holder.lease, batch([step(3), step(4)]), T0 + 6)).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await store.readInbox("term-parent")).map((p) => p.event)).toStrictEqual([{ type: "ChildEnded", position: 1, childId: "term-kid", status: "terminated", error }]);
+      expect(await store.endWithoutLease("term-kid", { status: "terminated", error }, T0 + 7)).toBe(false);
+    });
+  });
+
+  describe("redriveExecution", () => {
+    const error = { name: "Error", message: "boom" };
+    const redriven = { type: "ExecutionRedriven" as const, dropped: [3], redrive: 1, by: "ops" };
+
+    it("puts a failed execution back to running, due now, error and retention cleared, the fencing token moved on, ExecutionRedriven next", async () => {
+      const store = await kit.newStore({ retentionSeconds: 100 });
+      await store.createExecution(newExecution("redrive-1"));
+      const holder = await lease(store, "redrive-1", "holder", T0, MINUTE);
+      await store.commit(holder.lease, batch([step(2)]), T0 + 1);
+      expect(await store.endWithoutLease("redrive-1", { status: "failed", error }, T0 + 2)).toBe(true);
+      const failed = await store.getExecution("redrive-1");
+      await store.redriveExecution("redrive-1", redriven, { expectedLastSeq: 3 }, T0 + 50);
+      const record = await store.getExecution("redrive-1");
+      expect(record).toMatchObject({ status: "running", nextWakeAtMs: T0 + 50, lastSeq: 4, retryCount: 0, updatedAtMs: T0 + 50, leaseVersion: (failed?.leaseVersion ?? 0) + 1 });
+      expect(record?.error).toBeUndefined();
+      expect(record?.purgeAtMs).toBeUndefined();
+      expect((await store.readHistory("redrive-1")).events.at(-1)).toStrictEqual({ ...redriven, seq: 4, atMs: T0 + 50 });
+      expect((await store.findDue(T0 + 50, 10)).map((d) => d.executionId)).toContain("redrive-1");
+      const again = await store.acquireLease("redrive-1", { owner: "next", nowMs: T0 + 51, leaseMs: MINUTE });
+      expect(again.acquired).toBe(true);
+    });
+
+    it("refuses, writing nothing, an execution that is not failed, a child, one whose retention ended, an unknown one, and a stale read of history", async () => {
+      const store = await kit.newStore({ retentionSeconds: 100 });
+      await store.createExecution(newExecution("redrive-running"));
+      await expect(store.redriveExecution("redrive-running", redriven, { expectedLastSeq: 1 }, T0 + 1)).rejects.toMatchObject({ code: "EXECUTION_NOT_FAILED" });
+      await expect(store.redriveExecution("redrive-nobody", redriven, { expectedLastSeq: 1 }, T0 + 1)).rejects.toMatchObject({ code: "EXECUTION_NOT_FOUND" });
+
+      await store.createExecution(newExecution("redrive-parent"));
+      await store.createExecution(newExecution("redrive-kid", { parent: { executionId: "redrive-parent", position: 0 } }));
+      expect(await store.endWithoutLease("redrive-kid", { status: "failed", error }, T0 + 2)).toBe(true);
+      await expect(store.redriveExecution("redrive-kid", redriven, { expectedLastSeq: 2 }, T0 + 3)).rejects.toMatchObject({ code: "EXECUTION_NOT_FAILED" });
+
+      await store.createExecution(newExecution("redrive-stale"));
+      expect(await store.endWithoutLease("redrive-stale", { status: "failed", error }, T0 + 2)).toBe(true);
+      await expect(store.redriveExecution("redrive-stale", redriven, { expectedLastSeq: 1 }, T0 + 3)).rejects.toMatchObject({ code: "STORE_BUSY" });
+      await expect(store.redriveExecution("redrive-stale", redriven, { expectedLastSeq: 2 }, T0 + 2 + 100_000)).rejects.toMatchObject({ code: "EXECUTION_NOT_FOUND" });
+      expect(await store.getExecution("redrive-stale")).toMatchObject({ status: "failed", lastSeq: 2 });
+      expect((await store.readHistory("redrive-stale")).events.map((e) => e.type)).toEqual(["ExecutionStarted", "ExecutionFailed"]);
     });
   });
 
