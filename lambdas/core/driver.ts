@@ -98,6 +98,11 @@ export interface DriveDeps {
    * read before a callback is timed out for a missed heartbeat. Absent: heartbeats are not read.
    */
   callbackHeartbeats?(callbackIds: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * Runs one attempt's body (`body`): the engine wraps it in a span. Absent: the body runs as it
+   * is. Must return what `body` returns and throw what it throws.
+   */
+  runStepAttempt?<T>(info: { name: string; position: number; attempt: number }, body: () => Promise<T>): Promise<T>;
   /** Called around each step attempt (logs, metrics). */
   onStepAttempt?(info: { name: string; position: number; attempt: number; durationMs: number; ok: boolean }): void;
 }
@@ -456,7 +461,7 @@ class Driver {
     const started = this.deps.clock();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const body = Promise.resolve().then(() =>
+      const invoke = async (): Promise<unknown> =>
         step.fn({
           attempt,
           idempotencyKey: this.run.idempotencyKey(step.position),
@@ -465,8 +470,9 @@ class Driver {
             heartbeat.details = details;
           },
           ...(step.lastHeartbeat === undefined ? {} : { lastHeartbeat: step.lastHeartbeat }),
-        }),
-      );
+        });
+      const wrap = this.deps.runStepAttempt;
+      const body = Promise.resolve().then(() => (wrap ? wrap({ name: step.name, position: step.position, attempt }, invoke) : invoke()));
       const value =
         step.timeoutMs === undefined
           ? await body

@@ -17,6 +17,7 @@ import { jsonBytes, MAX_VALUE_BYTES } from "../core/limits.js";
 import type { CallbackOutcome, ExecutionListing, ExecutionRecord, ExecutionStore } from "../ports/store.js";
 import type { WakeupScheduler } from "../ports/queue.js";
 import { type EngineLogger, type EngineMetrics, silentLogger } from "./observability.js";
+import { activeTraceparent } from "./tracing.js";
 
 export interface ApiDeps {
   store: ExecutionStore;
@@ -147,6 +148,7 @@ export async function startExecution(deps: ApiDeps, request: StartRequest): Prom
     nowMs,
     ...(tags === undefined || Object.keys(tags).length === 0 ? {} : { tags }),
     ...(startAtMs === undefined ? {} : { startAtMs }),
+    ...traceparentField(),
   });
   if (!created) {
     // A repeat may name the start time again once it has passed: only a different future time differs.
@@ -365,6 +367,11 @@ export async function redriveExecution(deps: ApiDeps, executionId: string, optio
   (deps.logger ?? silentLogger).info("execution redriven", { executionId, redrive, by: options.by, dropped: redriven.dropped });
   await sendOrLog(deps, () => deps.scheduler.wakeNow([executionId]), executionId);
   return { id: executionId, run: record.run, redrive };
+}
+
+function traceparentField(): { traceparent?: string } {
+  const traceparent = activeTraceparent();
+  return traceparent === undefined ? {} : { traceparent };
 }
 
 /** Every event of the execution's current run, oldest first. */

@@ -2,6 +2,7 @@
  * What the worker does with one wake-up message: take the lease, load what is new, replay, drive
  * the workflow forward, commit, and schedule the next wake-up. The SQS handler only wires this.
  */
+import { ATTR, contextFromTraceparent, inSpan } from "./tracing.js";
 import { type CommitBatch, drive } from "../core/driver.js";
 import { DurableError, toErrorInfo } from "../core/errors.js";
 import type { ExecutionStarted, HistoryEvent, SignalReceived } from "../core/events.js";
@@ -89,7 +90,19 @@ async function takeTurn(
   const { maxRetries } = engineRetryPolicy(options);
   const turn: TurnProgress = { ended: false, failedTurnsBefore: previous.retryCount };
   try {
-    return await runUnderLease(message, taken, time, deps, options, turn, delivery);
+    const started = taken.execution;
+    return await inSpan(
+      "durable.turn",
+      {
+        attributes: { [ATTR.executionId]: executionId, [ATTR.workflow]: started.workflow, [ATTR.version]: started.version, [ATTR.run]: started.run },
+        parent: contextFromTraceparent(started.traceparent),
+      },
+      async (span) => {
+        const result = await runUnderLease(message, taken, time, deps, options, turn, delivery);
+        span.setAttribute(ATTR.outcome, result.kind);
+        return result;
+      },
+    );
   } catch (err) {
     if (err instanceof LeaseLostError) {
       log.warn("lease lost; another worker took over", { executionId });
@@ -228,6 +241,21 @@ async function runUnderLease(
           return deps.store.readInbox(executionId);
         },
         callbackHeartbeats: (callbackIds) => deps.store.readCallbackHeartbeats(executionId, callbackIds),
+        runStepAttempt: (info, body) =>
+          inSpan(
+            "durable.step",
+            {
+              attributes: {
+                [ATTR.executionId]: executionId,
+                [ATTR.workflow]: runStart.workflow,
+                [ATTR.run]: runStart.run,
+                [ATTR.stepName]: info.name,
+                [ATTR.stepPosition]: info.position,
+                [ATTR.stepAttempt]: info.attempt,
+              },
+            },
+            body,
+          ),
         onStepAttempt: (info) => {
           log.debug("step attempt", { executionId, workflow: runStart.workflow, ...info });
           metrics.stepAttempt(info.ok, info.durationMs, runStart.workflow);

@@ -43,6 +43,7 @@ import { readCursorSecret } from "./config.js";
 import { createEngineDeps } from "./deps.js";
 import { errorResponse, HttpError, json, parseWith, readJsonBody, requireBearer, truncate } from "./http.js";
 import { withPowertools } from "./observability.js";
+import { ATTR, contextFromTraceparent, inSpan, SpanKind } from "../engine/tracing.js";
 
 export interface ApiOptions {
   /** When set, every request needs `Authorization: Bearer <token>` (the local stack). In AWS, IAM authorizes at API Gateway. */
@@ -229,7 +230,24 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     },
   ];
 
-  const handle = async (event: APIGatewayProxyEventV2, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+  // One span per request, a child of the caller's `traceparent` when it sends one: a start keeps
+  // it (engine/tracing.ts), so the execution's turns and steps join this trace.
+  const handle = (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> =>
+    inSpan(
+      "durable.api",
+      {
+        kind: SpanKind.SERVER,
+        attributes: { "http.request.method": event.requestContext.http.method, "url.path": truncate(event.rawPath, 512) },
+        parent: contextFromTraceparent(headerOf(event, "traceparent")),
+      },
+      async (span) => {
+        const response = await route(event, context, (name, value) => span.setAttribute(name, value));
+        span.setAttribute("http.response.status_code", response.statusCode ?? 200);
+        return response;
+      },
+    );
+
+  const route = async (event: APIGatewayProxyEventV2, _context: Context, note: (name: string, value: string) => void): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
       if (options.bearerToken !== undefined) requireBearer(event, options.bearerToken);
       const method = event.requestContext.http.method.toUpperCase();
@@ -244,6 +262,8 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
         const allow = matches.map((m) => m.route.method).join(", ");
         throw new HttpError(405, "METHOD_NOT_ALLOWED", `${truncate(method, 20)} is not allowed on ${truncate(path, 200)}; allowed: ${allow}`, { allow });
       }
+      note("http.route", `${match.route.method} ${routeTemplate(match.route.pattern)}`);
+      if (path.startsWith("/executions/") && match.params[0] !== undefined) note(ATTR.executionId, truncate(match.params[0], 256));
       return await match.route.run(event, match.params);
     } catch (err) {
       const { response, unexpected } = errorResponse(err);
@@ -277,6 +297,16 @@ function callerOf(event: APIGatewayProxyEventV2): string | undefined {
   const claims = authorizer?.jwt?.claims;
   if (claims && typeof claims.sub === "string") return truncate(typeof claims.iss === "string" ? `${claims.iss}#${claims.sub}` : claims.sub, 512);
   return undefined;
+}
+
+/** A route's path as a template: `/executions/{}/history`. */
+function routeTemplate(pattern: RegExp): string {
+  return pattern.source.replace(/^\^/, "").replace(/\$$/, "").replaceAll("([^/]+)", "{}").replaceAll("\\/", "/");
+}
+
+function headerOf(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  return headers[name] ?? Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
 }
 
 /** `tag.<key>=<value>` query parameters, apart from the others (the engine checks them as tags). */

@@ -45,6 +45,8 @@ export interface ExecutionRecord {
   tags?: Tags;
   /** A delayed start: when the workflow function begins. */
   startAtMs?: number;
+  /** The W3C trace context of the request that started it: its turns' spans join that trace. */
+  traceparent?: string;
 }
 
 /** Which execution a schedule's latest fire started (kept for `overlap: "skip"`). */
@@ -92,6 +94,8 @@ export interface NewExecution {
   tags?: Tags;
   /** A delayed start, later than `nowMs`: the execution sleeps until then. */
   startAtMs?: number;
+  /** The W3C trace context of the request that started it (engine/tracing.ts). */
+  traceparent?: string;
 }
 
 export interface Page<T> {

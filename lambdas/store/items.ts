@@ -43,6 +43,8 @@ export type MetaItem = {
   tags?: string;
   /** A delayed start: when the workflow function begins. */
   startAtMs?: number;
+  /** The W3C trace context of the request that started it. */
+  traceparent?: string;
   error?: string;
   createdAtMs: number;
   updatedAtMs: number;
@@ -104,6 +106,7 @@ export function metaItem(request: NewExecution): MetaItem {
     ...(inline ? {} : { inputInHistory: true }),
     ...(request.tags === undefined || Object.keys(request.tags).length === 0 ? {} : { tags: JSON.stringify(request.tags) }),
     ...(request.startAtMs === undefined ? {} : { startAtMs: request.startAtMs }),
+    ...(request.traceparent === undefined ? {} : { traceparent: request.traceparent }),
     createdAtMs: request.nowMs,
     updatedAtMs: request.nowMs,
     run: 1,
@@ -227,6 +230,7 @@ export function toRecord(item: MetaItem): ExecutionRecord {
   if (item.purgeAtMs !== undefined) record.purgeAtMs = Number(item.purgeAtMs);
   if (item.tags !== undefined) record.tags = JSON.parse(item.tags) as Tags;
   if (item.startAtMs !== undefined) record.startAtMs = Number(item.startAtMs);
+  if (item.traceparent !== undefined) record.traceparent = item.traceparent;
   if (item.publishedState !== undefined) record.state = { value: decode(item.publishedState), atMs: Number(item.publishedStateAtMs ?? 0) };
   return record;
 }
