@@ -144,6 +144,7 @@ export const API_ROUTES: ReadonlyArray<readonly [HttpMethod, string]> = [
   [HttpMethod.POST, "/callbacks/{token}"],
   [HttpMethod.POST, "/callbacks/{token}/fail"],
   [HttpMethod.POST, "/callbacks/{token}/heartbeat"],
+  [HttpMethod.POST, "/bulk"],
   [HttpMethod.GET, "/workflows"],
 ];
 

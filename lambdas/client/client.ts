@@ -9,7 +9,7 @@ import { ExecutionCanceledError, ExecutionFailedError, ExecutionTerminatedError,
 import { itemsOfPages } from "./pagination.js";
 import { type ResultOptions, waitUntilEnded } from "./result.js";
 import { type RetryOptions, retryPolicy } from "./retry.js";
-import { callbackAnswerSchema, cancelAnswerSchema, executionPageSchema, heartbeatAnswerSchema, executionSchema, historyPageSchema, redriveAnswerSchema, signalReceiptSchema, terminateAnswerSchema, workflowsSchema } from "./schemas.js";
+import { callbackAnswerSchema, cancelAnswerSchema, executionPageSchema, heartbeatAnswerSchema, executionSchema, historyPageSchema, bulkAnswerSchema, redriveAnswerSchema, signalReceiptSchema, terminateAnswerSchema, workflowsSchema } from "./schemas.js";
 import { createTransport, pathSegment } from "./transport.js";
 import type {
   AnyWorkflowDefinition,
@@ -53,6 +53,16 @@ export interface StartOptions {
   tags?: Record<string, string>;
   /** Begin the workflow at this time instead of now (at most 366 days ahead; a past time starts now). */
   startAt?: Date | string;
+}
+
+export interface BulkJobRequest {
+  action: "cancel" | "terminate" | "redrive";
+  filter: { workflow?: string | AnyWorkflowDefinition; status?: ExecutionStatus; tags?: Record<string, string>; createdAfter?: Date | string; createdBefore?: Date | string };
+  reason?: string;
+  /** At most 100. Default 10. */
+  ratePerSecond?: number;
+  /** The job's id: a repeat with the same id and request returns the same job. */
+  id?: string;
 }
 
 export interface HistoryOptions {
@@ -178,6 +188,15 @@ export interface DurableClient {
   redrive(execution: ExecutionRef, options?: { reason?: string }): Promise<{ id: string; run: number; redrive: number }>;
 
   /**
+   * Cancels, terminates or redrives every execution `filter` matches, as a background job (an
+   * execution of `durable:bulk`, paced to `ratePerSecond`, default 10): returns its id; `get(id)`
+   * shows its progress in `state` (`matched`, `done`, `skipped`, `failed`, `finished`).
+   * @example
+   * const job = await client.bulk({ action: "terminate", filter: { workflow: "import", status: "sleeping" }, reason: "bad batch" });
+   */
+  bulk(request: BulkJobRequest): Promise<{ id: string }>;
+
+  /**
    * Completes the callback `token` names (what `ctx.createCallback` handed out) with `result`,
    * which the workflow's `callback.result` resolves with. Throws NotFoundError
    * (`CALLBACK_NOT_FOUND`) for a token that matches no callback, ConflictError
@@ -298,6 +317,19 @@ export function createClient(options: ClientOptions): DurableClient {
     },
     redrive: async (execution, redriveOptions = {}) =>
       (await send({ method: "POST", path: `${executionPath(execution)}/redrive`, body: redriveOptions.reason === undefined ? {} : { reason: redriveOptions.reason } }, redriveAnswerSchema)).body,
+    bulk: async (request) => {
+      const { workflow, createdAfter, createdBefore, ...filter } = request.filter;
+      const body = {
+        ...request,
+        filter: {
+          ...filter,
+          ...(workflow === undefined ? {} : { workflow: typeof workflow === "string" ? workflow : workflow.name }),
+          ...(createdAfter === undefined ? {} : { createdAfter: startTime(createdAfter) }),
+          ...(createdBefore === undefined ? {} : { createdBefore: startTime(createdBefore) }),
+        },
+      };
+      return { id: (await send({ method: "POST", path: "/bulk", body }, bulkAnswerSchema)).body.id };
+    },
     completeCallback: async (token, result) => {
       await send({ method: "POST", path: `/callbacks/${pathSegment(token, "the callback token")}`, body: result === undefined ? null : result }, callbackAnswerSchema);
     },
@@ -328,6 +360,6 @@ function parseBaseUrl(url: string | URL): URL {
 
 function startTime(startAt: Date | string): string {
   if (typeof startAt === "string") return startAt;
-  if (Number.isNaN(startAt.getTime())) throw new InvalidArgumentError("startAt is an invalid Date");
+  if (Number.isNaN(startAt.getTime())) throw new InvalidArgumentError("an invalid Date was given as a time");
   return startAt.toISOString();
 }

@@ -1,6 +1,6 @@
 /** `durable-aws/client`: a typed client of the HTTP API (docs/client.md). */
 export { createClient } from "./client.js";
-export type { ClientOptions, DurableClient, ExecutionRef, HistoryOptions, ListOptions, StartOptions } from "./client.js";
+export type { BulkJobRequest, ClientOptions, DurableClient, ExecutionRef, HistoryOptions, ListOptions, StartOptions } from "./client.js";
 export type { BearerAuth, ClientAuth, IamAuth } from "./auth.js";
 export type { AwsCredentialProvider, AwsCredentials } from "./sigv4.js";
 export type { ResultOptions } from "./result.js";

@@ -39,5 +39,6 @@ export const signalReceiptSchema = z.looseObject({ signalId: z.string() }).trans
 export const cancelAnswerSchema = z.looseObject({ id: z.string(), cancelRequested: z.literal(true) });
 export const terminateAnswerSchema = z.looseObject({ id: z.string(), terminated: z.literal(true) });
 export const redriveAnswerSchema = z.looseObject({ id: z.string(), run: z.number().int().positive(), redrive: z.number().int().positive() }).transform((v) => ({ id: v.id, run: v.run, redrive: v.redrive }));
+export const bulkAnswerSchema = z.looseObject({ id: z.string() });
 export const callbackAnswerSchema = z.looseObject({ accepted: z.literal(true) });
 export const heartbeatAnswerSchema = z.looseObject({ heartbeatDeadline: z.string().optional() }).transform((value) => (value.heartbeatDeadline === undefined ? {} : { heartbeatDeadline: value.heartbeatDeadline }));

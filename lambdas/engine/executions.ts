@@ -132,8 +132,9 @@ export interface StartRequest {
  * Starts an execution. With a client-given id, a repeat of the same request returns the existing
  * execution (`created: false`); the same id with another workflow or input is an error.
  */
-export async function startExecution(deps: ApiDeps, request: StartRequest): Promise<{ created: boolean; execution: ExecutionView }> {
-  const definition = deps.registry.get(request.workflow, request.version); // throws WORKFLOW_NOT_FOUND
+export async function startExecution(deps: ApiDeps, request: StartRequest, options: { internal?: boolean } = {}): Promise<{ created: boolean; execution: ExecutionView }> {
+  // The engine's own workflows (bulk.ts) are started by the engine only, never by name.
+  const definition = options.internal ? { name: request.workflow, version: 1 } : deps.registry.get(request.workflow, request.version); // throws WORKFLOW_NOT_FOUND
   const id = request.id ?? (deps.newId ?? randomUUID)();
   const nowMs = deps.clock();
   const input = request.input ?? null;

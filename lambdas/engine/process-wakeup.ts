@@ -1,7 +1,9 @@
+import type { AnyWorkflow } from "../core/workflow.js";
 /**
  * What the worker does with one wake-up message: take the lease, load what is new, replay, drive
  * the workflow forward, commit, and schedule the next wake-up. The SQS handler only wires this.
  */
+import { BULK_WORKFLOW, bulkWorkflow } from "./bulk.js";
 import { ATTR, contextFromTraceparent, inSpan } from "./tracing.js";
 import { type CommitBatch, drive } from "../core/driver.js";
 import { DurableError, toErrorInfo } from "../core/errors.js";
@@ -206,7 +208,7 @@ async function runUnderLease(
   let fresh = delivery.firstInInvocation ?? true;
 
   for (;;) {
-    const definition = deps.registry.get(runStart.workflow, runStart.version);
+    const definition = definitionFor(deps, runStart.workflow, runStart.version);
     const run =
       warmRun ??
       new WorkflowRun({
@@ -280,7 +282,7 @@ async function runUnderLease(
 
     if (outcome.kind === "continued") {
       // The new run starts with the signals the old one had not consumed, in memory already.
-      warmRun = new WorkflowRun({ executionId, definition: deps.registry.get(outcome.started.workflow, outcome.started.version), started: outcome.started, clock: deps.clock, carried: run.unconsumedSignals() });
+      warmRun = new WorkflowRun({ executionId, definition: definitionFor(deps, outcome.started.workflow, outcome.started.version), started: outcome.started, clock: deps.clock, carried: run.unconsumedSignals() });
       runStart = outcome.started;
       history = [];
       inbox = [];
@@ -340,4 +342,9 @@ async function carriedSignals(deps: EngineDeps, executionId: string, started: Hi
     if (e.type !== "SignalReceived") throw new Error(`execution "${executionId}": run ${started.run} carries seq ${e.seq}, a ${e.type}, not a signal`);
     return e;
   });
+}
+
+/** The user's workflow of this name and version, or the engine's own (bulk actions). */
+function definitionFor(deps: EngineDeps, name: string, version: number): AnyWorkflow {
+  return name === BULK_WORKFLOW ? (bulkWorkflow(deps) as unknown as AnyWorkflow) : deps.registry.get(name, version);
 }

@@ -14,6 +14,7 @@
  *   POST /callbacks/{token}                complete a callback (JSON body = its result)
  *   POST /callbacks/{token}/fail           fail it ({ "message"?, "code"?, "details"? })
  *   POST /callbacks/{token}/heartbeat      tell it the work goes on (moves its heartbeat deadline)
+ *   POST /bulk                             cancel, terminate or redrive every execution a filter matches (a job)
  *   GET  /workflows                        registered workflows and versions
  *
  * Order of checks: bearer token (401) → route (404) → method (405) → content type (415) → body
@@ -39,6 +40,7 @@ import {
   terminateExecution,
 } from "../engine/executions.js";
 import { createCursorCodec } from "../store/cursor.js";
+import { BULK_WORKFLOW, startBulk } from "../engine/bulk.js";
 import { readCursorSecret } from "./config.js";
 import { createEngineDeps } from "./deps.js";
 import { errorResponse, HttpError, json, parseWith, readJsonBody, requireBearer, truncate } from "./http.js";
@@ -85,6 +87,24 @@ const StartBody = z
   .strict();
 
 const CancelBody = z.object({ reason: z.string().max(1024).optional() }).strict();
+
+const BulkBody = z
+  .object({
+    action: z.enum(["cancel", "terminate", "redrive"]),
+    filter: z
+      .object({
+        workflow: WORKFLOW_NAME.optional(),
+        status: STATUS.optional(),
+        tags: z.record(z.string(), z.string()).optional(),
+        createdAfter: z.iso.datetime({ offset: true }).optional(),
+        createdBefore: z.iso.datetime({ offset: true }).optional(),
+      })
+      .strict(),
+    reason: z.string().max(1024).optional(),
+    ratePerSecond: z.number().positive().max(100).optional(),
+    id: START_ID.optional(),
+  })
+  .strict();
 
 /** `POST /callbacks/{token}/fail`: what went wrong, as the external system says it. */
 const CallbackFailBody = z
@@ -222,6 +242,28 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
       method: "POST",
       pattern: /^\/callbacks\/([^/]+)\/heartbeat$/,
       run: async (_event, [token]) => json(200, await heartbeatCallback(engine, decodePathSegment(token ?? ""))),
+    },
+    {
+      method: "POST",
+      pattern: /^\/bulk$/,
+      run: async (event) => {
+        const body = parseWith(BulkBody, requireBody(event, 'a JSON object like {"action": "cancel", "filter": {"workflow": "greet", "status": "sleeping"}}'), "body");
+        const { createdAfter, createdBefore, ...filter } = body.filter;
+        const by = callerOf(event);
+        const job = await startBulk(engine, {
+          action: body.action,
+          filter: {
+            ...filter,
+            ...(createdAfter === undefined ? {} : { createdAfterMs: Date.parse(createdAfter) }),
+            ...(createdBefore === undefined ? {} : { createdBeforeMs: Date.parse(createdBefore) }),
+          },
+          ...(body.reason === undefined ? {} : { reason: body.reason }),
+          ...(body.ratePerSecond === undefined ? {} : { ratePerSecond: body.ratePerSecond }),
+          ...(body.id === undefined ? {} : { id: body.id }),
+          ...(by === undefined ? {} : { by }),
+        });
+        return json(job.created ? 202 : 200, { id: job.id, workflow: BULK_WORKFLOW }, { location: `/executions/${job.id}` });
+      },
     },
     {
       method: "GET",

@@ -22,6 +22,7 @@ import {
   terminateExecution,
 } from "../engine/executions.js";
 import type { EngineDeps } from "../engine/process-wakeup.js";
+import { type BulkRequest, startBulk } from "../engine/bulk.js";
 import { sweepDue, type SweepOptions } from "../engine/sweeper.js";
 import type { ScheduleDefinition } from "../starts/definitions.js";
 import { type FireOutcome, fireSchedule, startFromEvent } from "../starts/fire.js";
@@ -115,6 +116,13 @@ export abstract class TestKit {
   async terminate(executionId: string, reason?: string): Promise<void> {
     await terminateExecution(this.deps, executionId, reason === undefined ? {} : { reason });
     await this.runUntilIdle();
+  }
+
+  /** Starts a bulk job as `POST /bulk` does; watch it with `execution(id).state` (a BulkProgress). */
+  async bulk(request: BulkRequest, options: { run?: boolean } = {}): Promise<string> {
+    const { id } = await startBulk(this.deps, request);
+    if (options.run !== false) await this.runUntilIdle();
+    return id;
   }
 
   /** Resumes a failed execution where it failed, as `POST /executions/{id}/redrive` does, and runs it. */

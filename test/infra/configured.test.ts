@@ -82,7 +82,7 @@ describe("a configured DurableWorkflows", () => {
       JwtConfiguration: { Issuer: "https://auth.example.com/", Audience: ["workflows-api", "ops-console"] },
     });
     const routes = Object.values(configured.template.findResources("AWS::ApiGatewayV2::Route")) as Resource[];
-    expect(routes).toHaveLength(12);
+    expect(routes).toHaveLength(13);
     for (const route of routes) {
       expect(route.Properties).toMatchObject({ AuthorizationType: "JWT", AuthorizerId: { Ref: authorizerId } });
     }

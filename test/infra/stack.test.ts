@@ -361,6 +361,7 @@ describe("the HTTP API", () => {
         "POST /callbacks/{token}",
         "POST /callbacks/{token}/fail",
         "POST /callbacks/{token}/heartbeat",
+        "POST /bulk",
         "GET /workflows",
       ].sort(),
     );
