@@ -37,6 +37,15 @@ export interface ServeHttpApiOptions {
   functionName?: string;
   /** Default "us-east-1". */
   region?: string;
+  /** Paths this server answers itself, outside the API (the viewer's page): the handler never sees them. */
+  localRoutes?: readonly LocalRoute[];
+}
+
+/** A path prefix served by the local server itself, beside the API (no bearer token, no API routing). */
+export interface LocalRoute {
+  /** E.g. `/viewer`: matches `/viewer` and everything under `/viewer/`, nothing else (`/viewers` goes to the API). */
+  prefix: string;
+  serve(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
 }
 
 export interface HttpApiServer {
@@ -68,7 +77,9 @@ export async function serveHttpApi(opts: ServeHttpApiOptions): Promise<HttpApiSe
     // Once closing, answer with `connection: close` so the socket does not
     // linger as an idle keep-alive connection that would hold close() open.
     if (closing) res.shouldKeepAlive = false;
-    void serveRequest(req, res, { handler: opts.handler, timeoutMs, functionName, region });
+    const local = localRouteFor(opts.localRoutes ?? [], req.url ?? "/");
+    if (local) void serveLocalRoute(local, req, res);
+    else void serveRequest(req, res, { handler: opts.handler, timeoutMs, functionName, region });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -123,6 +134,22 @@ async function serveRequest(req: IncomingMessage, res: ServerResponse, settings:
     sendResult(res, result);
   } catch (err) {
     console.error(`[http-api] ${req.method} ${req.url}: handler failed`, err);
+    if (!res.headersSent) sendError(res, 500, "INTERNAL", "Internal Server Error");
+    else res.destroy();
+  }
+}
+
+function localRouteFor(routes: readonly LocalRoute[], rawUrl: string): LocalRoute | undefined {
+  const queryStart = rawUrl.indexOf("?");
+  const path = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
+  return routes.find((route) => path === route.prefix || path.startsWith(`${route.prefix}/`));
+}
+
+async function serveLocalRoute(route: LocalRoute, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    await route.serve(req, res);
+  } catch (err) {
+    console.error(`[http-api] ${req.method} ${req.url}: local route failed`, err);
     if (!res.headersSent) sendError(res, 500, "INTERNAL", "Internal Server Error");
     else res.destroy();
   }

@@ -23,6 +23,7 @@ import { startDynamoDBLocal } from "./dynamodb-local.js";
 import { serveHttpApi } from "./http-api.js";
 import { startSqsEmulator } from "./sqs-emulator.js";
 import { type SqsHandler, startSqsPoller } from "./sqs-poller.js";
+import { viewerPageRoute, viewerUrl } from "./viewer/page-route.js";
 
 export interface LocalStackOptions {
   workflows: readonly AnyWorkflow[];
@@ -32,6 +33,8 @@ export interface LocalStackOptions {
   port?: number;
   /** Bearer token the API requires; random when absent. */
   bearerToken?: string;
+  /** Serve the execution viewer's page at `/viewer` beside the API (docs/viewer.md). Default true. */
+  viewer?: boolean;
   /** Use already-running services instead of starting them (tests share one per run). */
   endpoints?: { dynamoEndpoint: string; sqsEndpoint: string };
   tableName?: string;
@@ -98,6 +101,8 @@ export type SweepResult = Awaited<ReturnType<typeof sweepDue>>;
 export interface LocalStack {
   apiUrl: string;
   bearerToken: string;
+  /** The viewer's page with the token in its fragment (`<apiUrl>/viewer#token=...`); absent with `viewer: false`. */
+  viewerUrl?: string;
   tableName: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
@@ -179,6 +184,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const api = await serveHttpApi({
       handler: createApiHandler(apiDeps, { bearerToken, onError: (err) => log.error("api error", { error: String(err instanceof Error ? err.stack : err) }) }),
       ...(options.port === undefined ? {} : { port: options.port }),
+      ...(options.viewer === false ? {} : { localRoutes: [viewerPageRoute] }),
     });
     stops.push(() => api.close());
 
@@ -210,6 +216,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return {
       apiUrl: api.url,
       bearerToken,
+      ...(options.viewer === false ? {} : { viewerUrl: viewerUrl(api.url, bearerToken) }),
       tableName,
       queueUrl,
       deadLetterQueueUrl: dlqUrl,

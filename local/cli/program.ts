@@ -7,6 +7,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { devCommand } from "./commands/dev.js";
+import { viewerCommand } from "./commands/viewer.js";
+import { operatorCommands } from "./commands/operator.js";
 import { oneLineErrors } from "./one-line-errors.js";
 
 export function createProgram(): Command {
@@ -15,7 +17,9 @@ export function createProgram(): Command {
     .version(packageVersion(), "-v, --version", "print the version")
     .helpOption("-h, --help", "show help")
     .showSuggestionAfterError(true)
-    .addCommand(devCommand());
+    .addCommand(devCommand())
+    .addCommand(viewerCommand());
+  for (const command of operatorCommands()) program.addCommand(command);
   // Commander answers --help and --version by exiting; main decides the exit code instead.
   return oneLineErrors(program.exitOverride());
 }

@@ -25,12 +25,15 @@ export function banner(facts: BannerFacts): string {
     "",
     `  API        ${apiUrl}${facts.portTaken === undefined ? "" : `  (port ${facts.portTaken} is taken)`}`,
     `  token      ${options.token}  ${tokenHint(options.tokenSource)}`,
+    `  viewer     ${apiUrl}/viewer#token=${encodeURIComponent(options.token)}  (executions in a browser: docs/viewer.md)`,
     `  data       ${options.dataDir === undefined ? "in memory: nothing is kept when it stops" : `${options.dataDir}  (executions survive a restart; --in-memory keeps nothing)`}`,
     options.watch
       ? `  watching   ${file}${others > 0 ? ` and ${others} file${others === 1 ? "" : "s"} it imports` : ""}: a save reloads the workflows`
       : `  watching   nothing (--no-watch): restart to load changed code`,
     "",
     "Try:",
+    `  npx durable start ${example} --input '{}'   # the durable CLI finds this server through .durable/dev.json`,
+    "  npx durable list",
     `  curl -s ${auth} ${apiUrl}/workflows`,
     `  curl -s ${auth} -H "content-type: application/json" \\`,
     `       -d '{"workflow":"${example}","input":{}}' ${apiUrl}/executions`,

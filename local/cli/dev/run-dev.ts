@@ -9,6 +9,7 @@ import type { AnyWorkflow } from "../../../lambdas/core/workflow.js";
 import { DYNAMODB_LOCAL_VERSION, dynamoDBLocalDir, isDynamoDBLocalInstalled } from "../../dynamodb-local.js";
 import { type LocalStack, startLocalStack } from "../../stack.js";
 import { CliError } from "../cli-error.js";
+import { removeDevDiscovery, writeDevDiscovery } from "../ops/dev-discovery.js";
 import { createActivityLog } from "./activity.js";
 import { banner, workflowList } from "./banner.js";
 import { watchLeaseWaits } from "./lease-waits.js";
@@ -104,6 +105,14 @@ export async function startDevServer(options: DevOptions, output: DevOutput = co
     if (options.watch) await bundler.watch(onReload);
     else await bundler.dispose();
 
+    // Last, once everything answers: `durable list`, `watch`, ... find this server through it.
+    const discovery = await writeDevDiscovery(options.projectDir, { url: running.apiUrl, token: options.token, pid: process.pid, startedAt: new Date().toISOString() }).catch(
+      (error: unknown) => {
+        output.print(`note: could not write ${join(options.projectDir, ".durable", "dev.json")} (${error instanceof Error ? error.message : String(error)}): durable commands then need --url and --token`);
+        return undefined;
+      },
+    );
+
     let stopping: Promise<void> | undefined;
     return {
       stack: running,
@@ -112,6 +121,7 @@ export async function startDevServer(options: DevOptions, output: DevOutput = co
         stopping ??= (async () => {
           // Requests failing while the services go down are expected: not worth a line each.
           activity.mute();
+          if (discovery !== undefined) await removeDevDiscovery(options.projectDir, process.pid).catch(() => undefined);
           leaseWaits.stop();
           schedules.stop();
           await bundler.dispose().catch(() => undefined);
