@@ -10,7 +10,7 @@
  * repository's lock file holds, so a machine that ran `npm ci` needs no network for it.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -55,7 +55,7 @@ function expectOk(result: RunResult, what: string): void {
   if (result.code !== 0) throw new Error(`${what} exited ${result.code}\n--- stdout\n${result.stdout.slice(-4000)}\n--- stderr\n${result.stderr.slice(-4000)}`);
 }
 
-const npm = process.platform === "win32" ? "npm.position" : "npm";
+const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 let work: string;
 let app: string;
 let tarball: string;
@@ -201,6 +201,55 @@ describe("the durable-aws package, installed into a user's app", () => {
     }
     // Executions are kept in the user's project, where a restart finds them.
     expect((await stat(join(app, ".durable", "data"))).isDirectory()).toBe(true);
+  }, 300_000);
+});
+
+describe("the durable CLI from the user's app", () => {
+  it("starts, signals and watches an order against durable dev, then redrives an import once its bug is fixed, without fetching again", async () => {
+    const dev = spawn(process.execPath, [join(app, "node_modules", "durable-aws", "dist", "local", "cli", "durable.js"), "dev", "src/workflows.ts", "--port", "0"], {
+      cwd: app,
+      env: userEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    dev.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    dev.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    // What `npx durable ...` runs, from the app's folder: it finds the dev server through .durable/dev.json.
+    const durable = (...args: string[]) => run(process.execPath, [join(app, "node_modules", ".bin", "durable"), ...args], { cwd: join(app, "src"), timeoutMs: 60_000 });
+    try {
+      await waitForApi(dev, () => out, 180_000);
+      const started = await durable("start", "ship-order", "--input", '{"sku":"cup","quantity":4}', "--tag", "customer=c-42");
+      expectOk(started, "durable start");
+      const id = started.stdout.trim();
+      expectOk(await durable("signal", id, "approve", "--data", '{"approved":true}'), "durable signal");
+      const watched = await durable("watch", id);
+      expectOk(watched, "durable watch");
+      expect(watched.stdout).toMatch(/SignalReceived/);
+      expect(watched.stdout).toMatch(/ExecutionCompleted/);
+      const result = await durable("result", id);
+      expect(JSON.parse(result.stdout)).toEqual({ status: "shipped", reservationId: "res-cup", label: "LABEL-cup-4" });
+
+      const importing = await durable("start", "import-file", "--input", '{"rows":12}', "--id", "import-1");
+      expectOk(importing, "durable start import-file");
+      const failed = await durable("result", "import-1");
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toMatch(/bug: cannot parse 12 rows/);
+
+      // The fix, saved as an editor saves (write, then rename): durable dev reloads it.
+      const parse = join(app, "src", "parse.ts");
+      await writeFile(`${parse}.saving`, "export function parseRows(rows: number): number {\n  return rows;\n}\n");
+      await rename(`${parse}.saving`, parse);
+      await waitFor(() => /reloaded src\/workflows\.ts/.test(out), 30_000, () => `durable dev did not reload:\n${out}`);
+      expectOk(await durable("redrive", "import-1"), "durable redrive");
+      const fixed = await durable("result", "import-1");
+      expectOk(fixed, "durable result after the redrive");
+      expect(JSON.parse(fixed.stdout)).toBe(12);
+      expect(await readFile(join(app, ".durable", "fetch-runs"), "utf8")).toBe("x"); // fetched once, before and after the redrive
+    } finally {
+      const exited = new Promise<number | null>((done) => dev.once("exit", (code) => done(code)));
+      dev.kill("SIGINT");
+      expect(await exited).toBe(0);
+    }
   }, 300_000);
 });
 
