@@ -9,6 +9,10 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Most files wait on real services and real time (DynamoDB Local, the SQS emulator, sleeps
+    // standing in for Lambda timeouts) rather than on the CPU: three at once on two cores keeps
+    // the run well under ten minutes, where one per core left them mostly waiting.
+    maxWorkers: 3,
     env: {
       // The SDK warns once per process that releases after January 2027
       // need Node 22; documented opt-out (aws/aws-sdk-js-v3#7983).

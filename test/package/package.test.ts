@@ -174,26 +174,20 @@ describe("the durable-aws package, installed into a user's app", () => {
 
   it("serves the app's file with durable dev and completes an execution through durable-aws/client", async () => {
     const token = "scratch-app-token";
-    const dev = spawn(process.execPath, [join(app, "node_modules", "durable-aws", "dist", "local", "cli", "durable.js"), "dev", "src/workflows.ts", "--port", "0", "--no-watch", "--token", token], {
-      cwd: app,
-      env: userEnv(),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    dev.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    dev.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const { dev, output } = spawnDev("--no-watch", "--token", token);
     try {
-      const apiUrl = await waitForApi(dev, () => out, 180_000);
+      const apiUrl = await waitForApi(dev, output, 180_000);
+      const out = output();
       expect(out).toContain("serving ship-order");
       expect(out).toMatch(/schedules {2}nightly-restock \(cron 0 2 \* \* \? \* Europe\/Berlin → ship-order\)/);
       const client = await run(process.execPath, [join(app, "node_modules", "tsx", "dist", "cli.mjs"), "src/client-run.ts", apiUrl, token], { cwd: app, timeoutMs: 90_000 });
-      expectOk(client, `the client script (durable dev said:\n${out})`);
+      expectOk(client, `the client script (durable dev said:\n${output()})`);
       const result = JSON.parse(client.stdout.trim().split("\n").at(-1)!) as { id: string; output: unknown; label: string; history: string[] };
       expect(result.output).toEqual({ status: "shipped", reservationId: "res-lamp", label: "LABEL-lamp-3" });
       expect(result.history[0]).toBe("ExecutionStarted");
       expect(result.history.at(-1)).toBe("ExecutionCompleted");
       expect(result.history).toContain("SignalReceived");
-      await waitFor(() => out.includes(`completed  ${result.id}`), 10_000, () => `durable dev never reported the end:\n${out}`);
+      await waitFor(() => output().includes(`completed  ${result.id}`), 10_000, () => `durable dev never reported the end:\n${output()}`);
     } finally {
       const exited = new Promise<number | null>((done) => dev.once("exit", (code) => done(code)));
       dev.kill("SIGINT");
@@ -206,18 +200,11 @@ describe("the durable-aws package, installed into a user's app", () => {
 
 describe("the durable CLI from the user's app", () => {
   it("starts, signals and watches an order against durable dev, then redrives an import once its bug is fixed, without fetching again", async () => {
-    const dev = spawn(process.execPath, [join(app, "node_modules", "durable-aws", "dist", "local", "cli", "durable.js"), "dev", "src/workflows.ts", "--port", "0"], {
-      cwd: app,
-      env: userEnv(),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    dev.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    dev.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const { dev, output } = spawnDev();
     // What `npx durable ...` runs, from the app's folder: it finds the dev server through .durable/dev.json.
     const durable = (...args: string[]) => run(process.execPath, [join(app, "node_modules", ".bin", "durable"), ...args], { cwd: join(app, "src"), timeoutMs: 60_000 });
     try {
-      await waitForApi(dev, () => out, 180_000);
+      await waitForApi(dev, output, 180_000);
       const started = await durable("start", "ship-order", "--input", '{"sku":"cup","quantity":4}', "--tag", "customer=c-42");
       expectOk(started, "durable start");
       const id = started.stdout.trim();
@@ -239,7 +226,7 @@ describe("the durable CLI from the user's app", () => {
       const parse = join(app, "src", "parse.ts");
       await writeFile(`${parse}.saving`, "export function parseRows(rows: number): number {\n  return rows;\n}\n");
       await rename(`${parse}.saving`, parse);
-      await waitFor(() => /reloaded src\/workflows\.ts/.test(out), 30_000, () => `durable dev did not reload:\n${out}`);
+      await waitFor(() => /reloaded src\/workflows\.ts/.test(output()), 30_000, () => `durable dev did not reload:\n${output()}`);
       expectOk(await durable("redrive", "import-1"), "durable redrive");
       const fixed = await durable("result", "import-1");
       expectOk(fixed, "durable result after the redrive");
@@ -252,6 +239,19 @@ describe("the durable CLI from the user's app", () => {
     }
   }, 300_000);
 });
+
+/** `durable dev src/workflows.ts --port 0 ...` in the app, as the installed bin runs it; `output` is stdout and stderr so far. */
+function spawnDev(...args: string[]): { dev: ChildProcess; output: () => string } {
+  const dev = spawn(process.execPath, [join(app, "node_modules", "durable-aws", "dist", "local", "cli", "durable.js"), "dev", "src/workflows.ts", "--port", "0", ...args], {
+    cwd: app,
+    env: userEnv(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  dev.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  dev.stderr?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  return { dev, output: () => out };
+}
 
 async function waitForApi(dev: ChildProcess, output: () => string, timeoutMs: number): Promise<string> {
   let exitCode: number | null | undefined;

@@ -6,7 +6,8 @@
  */
 import type { Context, SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type AnyWorkflow, defineWorkflow, DurableError } from "../../lambdas/index.js";
+import { codeOf } from "../support/codes.js";
+import { type AnyWorkflow, defineWorkflow } from "../../lambdas/index.js";
 import { createStarterHandler, UnknownStartEventError } from "../../lambdas/handlers/starter.js";
 import type { ScheduleDefinition } from "../../lambdas/starts/definitions.js";
 import { eventExecutionId } from "../../lambdas/starts/fire.js";
@@ -106,15 +107,6 @@ describe.each(MODES)("schedules in the time-skipping kit, $name", (mode) => {
     expect((await env.list({ tags: { "event-start": "orders" } })).executions.map((e) => e.id)).toEqual([id]);
   });
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "none";
-  } catch (err) {
-    return err instanceof DurableError ? err.code : String(err);
-  }
-}
 
 const lambdaContext = {} as Context;
 

@@ -5,7 +5,8 @@
  * over HTTP through `POST /bulk` and the client.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type AnyWorkflow, defineWorkflow, DurableError } from "../../lambdas/index.js";
+import { codeOf } from "../support/codes.js";
+import { type AnyWorkflow, defineWorkflow } from "../../lambdas/index.js";
 import type { BulkProgress } from "../../lambdas/engine/bulk.js";
 import { createTestEnvironment, type TestKit } from "../../lambdas/testing/index.js";
 import { createClient } from "../../lambdas/client/index.js";
@@ -98,7 +99,6 @@ describe.each(MODES)("bulk actions, $name", (mode) => {
   });
 
   it("refuses a rate out of bounds and a backwards time range, starting nothing", async () => {
-    const codeOf = (p: Promise<unknown>) => p.then(() => "none", (err: unknown) => (err instanceof DurableError ? err.code : String(err)));
     expect(await codeOf(env.bulk({ action: "cancel", filter: {}, ratePerSecond: 500 }))).toBe("INVALID_INPUT");
     expect(await codeOf(env.bulk({ action: "cancel", filter: { createdAfterMs: 10, createdBeforeMs: 5 } }))).toBe("INVALID_INPUT");
     expect(await codeOf(env.bulk({ action: "cancel", filter: { tags: { "bad key": "x" } } }))).toBe("INVALID_TAGS");

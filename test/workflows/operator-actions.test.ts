@@ -5,7 +5,8 @@
  * children, records nothing a running step returns later, and tells its parent.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type AnyWorkflow, CancelledError, ChildFailedError, defineWorkflow, DurableError } from "../../lambdas/index.js";
+import { codeOf } from "../support/codes.js";
+import { type AnyWorkflow, CancelledError, ChildFailedError, defineWorkflow } from "../../lambdas/index.js";
 import { terminateExecution } from "../../lambdas/engine/executions.js";
 import { createTestEnvironment, type TestKit } from "../../lambdas/testing/index.js";
 import { createDynamoDBTestEnvironment } from "../../local/testing.js";
@@ -73,15 +74,6 @@ const MODES: { name: string; create(workflows: AnyWorkflow[]): Promise<Kit> }[] 
   { name: "DynamoDB Local", create: (workflows) => createDynamoDBTestEnvironment({ workflows, startTimeMs: T0, endpoints: endpoints() }) },
   { name: "DynamoDB Local, warm runs", create: (workflows) => createDynamoDBTestEnvironment({ workflows, startTimeMs: T0, warmRuns: true, endpoints: endpoints() }) },
 ];
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "none";
-  } catch (err) {
-    return err instanceof DurableError ? err.code : String(err);
-  }
-}
 
 describe.each(MODES)("redrive and terminate, $name", (mode) => {
   let env: Kit;

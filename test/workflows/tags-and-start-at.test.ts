@@ -6,7 +6,8 @@
  * begins; bad tags and start times are refused and store nothing.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type AnyWorkflow, defineWorkflow, DurableError } from "../../lambdas/index.js";
+import { codeOf } from "../support/codes.js";
+import { type AnyWorkflow, defineWorkflow } from "../../lambdas/index.js";
 import type { ExecutionSummary } from "../../lambdas/engine/executions.js";
 import { createTestEnvironment, type TestKit } from "../../lambdas/testing/index.js";
 import { createDynamoDBTestEnvironment } from "../../local/testing.js";
@@ -64,15 +65,6 @@ async function listAll(env: Kit, filter: Parameters<Kit["list"]>[0]): Promise<Ex
     if (cursor === undefined) return all;
   }
   throw new Error("paging did not end");
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "none";
-  } catch (err) {
-    return err instanceof DurableError ? err.code : String(err);
-  }
 }
 
 describe.each(MODES)("tags and delayed starts, $name", (mode) => {
