@@ -24,6 +24,7 @@
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { z } from "zod";
+import { decodeCallbackToken } from "../core/callbacks.js";
 import { EXECUTION_STATUSES, type ExecutionStatus } from "../core/status.js";
 import { type AnyWorkflow, WorkflowRegistry } from "../core/workflow.js";
 import {
@@ -54,6 +55,24 @@ export interface ApiOptions {
   cursorSecret?: string;
   /** Where unexpected errors are reported (never sent to the client). */
   onError?: (err: unknown) => void;
+  /** Receives one entry per request to a state-changing route, allowed or refused (the deployed API logs them). */
+  audit?: (entry: AuditEntry) => void;
+}
+
+export type AuditAction = "start" | "signal" | "cancel" | "terminate" | "redrive" | "callback.complete" | "callback.fail" | "callback.heartbeat" | "bulk";
+
+/** Who did what to which execution, and how it was answered. Never a payload, input or token. */
+export interface AuditEntry {
+  action: AuditAction;
+  /** The execution acted on (for a start, the one created or found); absent when the request named none that could be read. */
+  executionId?: string;
+  /** The caller as API Gateway authorized it: an IAM ARN, or a JWT's issuer#subject. */
+  principal?: string;
+  status: number;
+  /** The error code of a refusal. */
+  code?: string;
+  requestId?: string;
+  sourceIp?: string;
 }
 
 /** An id a caller gives a new execution. `~` and `.` are kept for the ids the engine gives children. */
@@ -136,10 +155,12 @@ type Route = (event: APIGatewayProxyEventV2, params: string[]) => Promise<APIGat
 export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
   const engine: ApiDeps = { ...deps, cursors: deps.cursors ?? createCursorCodec(options.cursorSecret) };
 
-  const routes: { method: string; pattern: RegExp; run: Route }[] = [
+  /** `audit`: the action a state-changing route takes, logged for every request to it (see AuditEntry). */
+  const routes: { method: string; pattern: RegExp; audit?: AuditAction; run: Route }[] = [
     {
       method: "POST",
       pattern: /^\/executions$/,
+      audit: "start",
       run: async (event) => {
         const body = parseWith(StartBody, requireBody(event, 'a JSON object like {"workflow": "greet", "input": {...}}'), "body");
         const { created, execution } = await startExecution(engine, body);
@@ -174,6 +195,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/signals\/([^/]+)$/,
+      audit: "signal",
       run: async (event, [id, name]) => {
         const executionId = parseWith(ID, id, "execution id");
         const signalName = parseWith(SIGNAL_NAME, decodePathSegment(name ?? ""), "signal name");
@@ -185,6 +207,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/cancel$/,
+      audit: "cancel",
       run: async (event, [id]) => {
         const executionId = parseWith(ID, id, "execution id");
         const body = parseWith(CancelBody, readJsonBody(event) ?? {}, "body");
@@ -195,6 +218,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/terminate$/,
+      audit: "terminate",
       run: async (event, [id]) => {
         const executionId = parseWith(ID, id, "execution id");
         const body = parseWith(CancelBody, readJsonBody(event) ?? {}, "body");
@@ -206,6 +230,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/redrive$/,
+      audit: "redrive",
       run: async (event, [id]) => {
         const executionId = parseWith(ID, id, "execution id");
         const body = parseWith(CancelBody, readJsonBody(event) ?? {}, "body");
@@ -217,6 +242,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/callbacks\/([^/]+)$/,
+      audit: "callback.complete",
       run: async (event, [token]) => {
         const result = readJsonBody(event) ?? null;
         await answerCallback(engine, decodePathSegment(token ?? ""), { ok: true, result });
@@ -226,6 +252,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/callbacks\/([^/]+)\/fail$/,
+      audit: "callback.fail",
       run: async (event, [token]) => {
         const body = parseWith(CallbackFailBody, readJsonBody(event) ?? {}, "body");
         const error = {
@@ -241,11 +268,13 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/callbacks\/([^/]+)\/heartbeat$/,
+      audit: "callback.heartbeat",
       run: async (_event, [token]) => json(200, await heartbeatCallback(engine, decodePathSegment(token ?? ""))),
     },
     {
       method: "POST",
       pattern: /^\/bulk$/,
+      audit: "bulk",
       run: async (event) => {
         const body = parseWith(BulkBody, requireBody(event, 'a JSON object like {"action": "cancel", "filter": {"workflow": "greet", "status": "sleeping"}}'), "body");
         const { createdAfter, createdBefore, ...filter } = body.filter;
@@ -306,12 +335,18 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
       }
       note("http.route", `${match.route.method} ${routeTemplate(match.route.pattern)}`);
       if (path.startsWith("/executions/") && match.params[0] !== undefined) note(ATTR.executionId, truncate(match.params[0], 256));
-      return await match.route.run(event, match.params);
-    } catch (err) {
-      const { response, unexpected } = errorResponse(err);
-      if (unexpected) options.onError?.(err);
+      if (!match.route.audit) return await match.route.run(event, match.params);
+      const response = await match.route.run(event, match.params).catch((err: unknown) => answerFor(err));
+      options.audit?.(auditEntry(match.route.audit, event, match.params, response));
       return response;
+    } catch (err) {
+      return answerFor(err);
     }
+  };
+  const answerFor = (err: unknown): APIGatewayProxyStructuredResultV2 => {
+    const { response, unexpected } = errorResponse(err);
+    if (unexpected) options.onError?.(err);
+    return response;
   };
   return middy(handle);
 }
@@ -324,6 +359,7 @@ export function apiHandlerFromEnv(workflows: readonly AnyWorkflow[]) {
     createApiHandler(deps, {
       ...(cursorSecret === undefined ? {} : { cursorSecret }),
       onError: (err) => deps.logger?.error("unexpected error", { error: err instanceof Error ? err.stack ?? err.message : String(err) }),
+      audit: (entry) => deps.logger?.info("audit", { audit: entry }),
     }),
   );
 }
@@ -339,6 +375,41 @@ function callerOf(event: APIGatewayProxyEventV2): string | undefined {
   const claims = authorizer?.jwt?.claims;
   if (claims && typeof claims.sub === "string") return truncate(typeof claims.iss === "string" ? `${claims.iss}#${claims.sub}` : claims.sub, 512);
   return undefined;
+}
+
+function auditEntry(action: AuditAction, event: APIGatewayProxyEventV2, params: string[], response: APIGatewayProxyStructuredResultV2): AuditEntry {
+  const status = response.statusCode ?? 200;
+  let answer: { id?: unknown; error?: { code?: unknown } } = {};
+  try {
+    answer = JSON.parse(typeof response.body === "string" ? response.body : "{}") as typeof answer;
+  } catch {
+    // not JSON: no id or code to take from it
+  }
+  const executionId =
+    action === "start" || action === "bulk"
+      ? typeof answer.id === "string" ? answer.id : undefined
+      : action.startsWith("callback.")
+        ? decodeCallbackToken(safeDecode(params[0] ?? ""))?.executionId
+        : safeDecode(params[0] ?? "");
+  const principal = callerOf(event);
+  const code = status >= 400 && typeof answer.error?.code === "string" ? answer.error.code : undefined;
+  return {
+    action,
+    ...(executionId ? { executionId: truncate(executionId, 256) } : {}),
+    ...(principal === undefined ? {} : { principal }),
+    status,
+    ...(code === undefined ? {} : { code }),
+    ...(event.requestContext.requestId ? { requestId: event.requestContext.requestId } : {}),
+    ...(event.requestContext.http.sourceIp ? { sourceIp: event.requestContext.http.sourceIp } : {}),
+  };
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /** A route's path as a template: `/executions/{}/history`. */

@@ -1,0 +1,70 @@
+/**
+ * The audit trail: every request to a state-changing route (start, signal, cancel, terminate,
+ * redrive, callback answers, bulk) gives one entry saying who did what to which execution and how
+ * it was answered, refusals included, and never a payload, an input or a token.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type AuditEntry, createApiHandler } from "../../lambdas/handlers/api.js";
+import { defineWorkflow } from "../../lambdas/index.js";
+import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
+import { createLambdaContext } from "../../local/http-api.js";
+
+const waiter = defineWorkflow("audit-waiter", async (ctx) => ctx.waitForSignal<string>("go"));
+const SECRET_INPUT = "card-4111-1111-1111-1111";
+
+let env: TestEnvironment;
+const entries: AuditEntry[] = [];
+let handler: ReturnType<typeof createApiHandler>;
+
+beforeAll(async () => {
+  env = await createTestEnvironment({ workflows: [waiter] });
+  handler = createApiHandler(env.deps, { audit: (entry) => entries.push(entry) });
+});
+
+async function request(method: string, path: string, body?: unknown, principal?: string): Promise<number> {
+  const event = {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: path,
+    rawQueryString: "",
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    isBase64Encoded: false,
+    requestContext: {
+      requestId: `req-${entries.length}`,
+      http: { method, path, protocol: "HTTP/1.1", sourceIp: "203.0.113.7", userAgent: "test" },
+      ...(principal === undefined ? {} : { authorizer: { iam: { userArn: principal } } }),
+    },
+  } as unknown as APIGatewayProxyEventV2;
+  const response = (await handler(event, createLambdaContext({ functionName: "api", region: "us-east-1", timeoutMs: 10_000 }))) as APIGatewayProxyStructuredResultV2;
+  return response.statusCode ?? 200;
+}
+
+describe("the audit trail", () => {
+  it("has one entry per state-changing request, with who, what, which execution and the answer, and no payloads", async () => {
+    const ops = "arn:aws:sts::123456789012:assumed-role/ops/ana";
+    expect(await request("POST", "/executions", { workflow: "audit-waiter", id: "a-1", input: { card: SECRET_INPUT } }, ops)).toBe(201);
+    expect(await request("POST", "/executions/a-1/signals/go", { secret: SECRET_INPUT }, ops)).toBe(202);
+    expect(await request("POST", "/executions/nobody/cancel", { reason: "x" }, ops)).toBe(404);
+    expect(await request("POST", "/executions/a-1/terminate", {}, ops)).toBe(202);
+    expect(await request("POST", "/executions/a-1/terminate", {}, ops)).toBe(409);
+    expect(await request("POST", "/callbacks/not-a-token", { secret: SECRET_INPUT })).toBe(400);
+    expect(await request("GET", "/executions/a-1")).toBe(200); // reads are not audited
+    expect(await request("POST", "/bulk", { action: "cancel", filter: { workflow: "audit-waiter" } }, ops)).toBe(202);
+
+    expect(entries.map((e) => [e.action, e.executionId, e.status, e.code])).toEqual([
+      ["start", "a-1", 201, undefined],
+      ["signal", "a-1", 202, undefined],
+      ["cancel", "nobody", 404, "EXECUTION_NOT_FOUND"],
+      ["terminate", "a-1", 202, undefined],
+      ["terminate", "a-1", 409, "EXECUTION_ENDED"],
+      ["callback.complete", undefined, 400, "INVALID_CALLBACK_TOKEN"],
+      ["bulk", expect.any(String), 202, undefined],
+    ]);
+    expect(entries[0]).toMatchObject({ principal: ops, sourceIp: "203.0.113.7", requestId: "req-0" });
+    expect(entries[5]?.principal).toBeUndefined();
+    expect(JSON.stringify(entries)).not.toContain(SECRET_INPUT);
+    expect(JSON.stringify(entries)).not.toContain("not-a-token");
+  });
+});
