@@ -294,7 +294,7 @@ export class DurableWorkflows extends Construct {
   readonly startSchedules: Readonly<Record<string, StartSchedule>>;
   /** The EventBridge rule of each `eventPattern` start of `eventStarts`, by name. */
   readonly eventStartRules: Readonly<Record<string, Rule>>;
-  /** The key the API signs pagination cursors with (`DURABLE_CURSOR_SECRET`). */
+  /** The key the API signs pagination cursors with: it reads it at cold start (`DURABLE_CURSOR_SECRET_ARN`). */
   readonly cursorSecret: Secret;
   /** Runs the sweeper every `sweepSchedule`. */
   readonly sweepRule: Rule;
@@ -446,11 +446,12 @@ export class DurableWorkflows extends Construct {
       timeout: API_TIMEOUT,
       environment: {
         ...environment,
-        // A CloudFormation dynamic reference: resolved at deploy time, never in
-        // the template. The function reads it from its environment.
-        DURABLE_CURSOR_SECRET: this.cursorSecret.secretValue.unsafeUnwrap(),
+        // The secret's ARN only: the function reads its versions from Secrets Manager at cold
+        // start (lambdas/handlers/cursor-keys.ts), so no secret value is in its environment.
+        DURABLE_CURSOR_SECRET_ARN: this.cursorSecret.secretArn,
       },
     });
+    this.cursorSecret.grantRead(this.apiFunction);
 
     this.sweeperFunction = engineFunction("Sweeper", ACCESS.sweeper, {
       entry: entries.sweeper,

@@ -40,9 +40,10 @@ import {
   startExecution,
   terminateExecution,
 } from "../engine/executions.js";
-import { createCursorCodec } from "../store/cursor.js";
+import { createCursorCodec, type CursorCodec } from "../store/cursor.js";
+import { cursorCodecFrom, secretsManagerReader } from "./cursor-keys.js";
 import { BULK_WORKFLOW, startBulk } from "../engine/bulk.js";
-import { readCursorSecret } from "./config.js";
+import { readCursorSecret, readCursorSecretArn } from "./config.js";
 import { createEngineDeps } from "./deps.js";
 import { errorResponse, HttpError, json, parseWith, readJsonBody, requireBearer, truncate } from "./http.js";
 import { withPowertools } from "./observability.js";
@@ -53,6 +54,8 @@ export interface ApiOptions {
   bearerToken?: string;
   /** Signs pagination cursors (DURABLE_CURSOR_SECRET); a per-process random secret when absent. */
   cursorSecret?: string;
+  /** Gives the cursor codec of the keys in Secrets Manager (cursor-keys.ts); wins over `cursorSecret`. Read before a GET. */
+  cursorCodec?: () => Promise<CursorCodec>;
   /** Where unexpected errors are reported (never sent to the client). */
   onError?: (err: unknown) => void;
   /** Receives one entry per request to a state-changing route, allowed or refused (the deployed API logs them). */
@@ -312,6 +315,14 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
         parent: contextFromTraceparent(headerOf(event, "traceparent")),
       },
       async (span) => {
+        // Only reads page (lists, history): a Secrets Manager outage leaves starts and signals alone.
+        if (options.cursorCodec && event.requestContext.http.method.toUpperCase() === "GET") {
+          try {
+            engine.cursors = await options.cursorCodec();
+          } catch (err) {
+            return answerFor(err);
+          }
+        }
         const response = await route(event, context, (name, value) => span.setAttribute(name, value));
         span.setAttribute("http.response.status_code", response.statusCode ?? 200);
         return response;
@@ -355,9 +366,11 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
 export function apiHandlerFromEnv(workflows: readonly AnyWorkflow[]) {
   const deps = createEngineDeps(new WorkflowRegistry(workflows));
   const cursorSecret = readCursorSecret();
+  const cursorSecretArn = readCursorSecretArn();
   return withPowertools(
     createApiHandler(deps, {
       ...(cursorSecret === undefined ? {} : { cursorSecret }),
+      ...(cursorSecretArn ? { cursorCodec: cursorCodecFrom(secretsManagerReader(cursorSecretArn)) } : {}),
       onError: (err) => deps.logger?.error("unexpected error", { error: err instanceof Error ? err.stack ?? err.message : String(err) }),
       audit: (entry) => deps.logger?.info("audit", { audit: entry }),
     }),

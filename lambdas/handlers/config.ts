@@ -62,6 +62,17 @@ export function readCursorSecret(env: NodeJS.ProcessEnv = process.env): string |
   return value;
 }
 
+/**
+ * DURABLE_CURSOR_SECRET_ARN: the Secrets Manager secret whose versions sign cursors (the deployed
+ * API reads it at cold start, see cursor-keys.ts); undefined when unset.
+ */
+export function readCursorSecretArn(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env.DURABLE_CURSOR_SECRET_ARN;
+  if (value === undefined || value === "") return undefined;
+  if (!value.startsWith("arn:")) throw new ConfigError("DURABLE_CURSOR_SECRET_ARN", `must be a secret's ARN, got "${value.slice(0, 40)}"`);
+  return value;
+}
+
 /** The worker cannot run without a dead-letter queue to send given-up wake-ups to. */
 export function requireDeadLetterQueueUrl(config: EngineConfig): string {
   if (!config.deadLetterQueueUrl) throw new ConfigError("DURABLE_DLQ_URL", "is not set (the worker dead-letters the wake-ups of executions it gave up on)");

@@ -9,7 +9,8 @@
  * or one from another query, is refused with INVALID_CURSOR before the store sees it; it can
  * never make the store read from a position we did not hand out.
  *
- * The secret comes from DURABLE_CURSOR_SECRET (read by the handler's config module). Without it,
+ * The secret comes from Secrets Manager (handlers/cursor-keys.ts, deployed), or from
+ * DURABLE_CURSOR_SECRET (read by the handler's config module). Without either,
  * a random secret made when this module loads is used: cursors then live as long as the process
  * (one Lambda instance; a cold start or another concurrent instance refuses them with a 400 and
  * the client starts paging again), which is fine for the local stack and tests but not for a
@@ -32,6 +33,12 @@ export interface CursorCodec {
   decode(query: string, cursor: string): unknown;
 }
 
+/** The signing key, and keys rotated out whose cursors are still accepted (Secrets Manager's AWSPREVIOUS). */
+export interface CursorKeys {
+  current: string | Buffer;
+  previous?: readonly (string | Buffer)[];
+}
+
 const FORMAT_VERSION = 1;
 /** Longer than any cursor we make (the widest is five index positions); refused before any work. */
 export const MAX_CURSOR_CHARS = 2048;
@@ -49,10 +56,20 @@ const processSecret = randomBytes(32);
  * cursors.decode("history:order-1", cursor); // 42
  * cursors.decode("history:order-2", cursor); // throws InvalidCursorError
  */
-export function createCursorCodec(secret?: string | Buffer): CursorCodec {
-  const key = secret === undefined ? processSecret : Buffer.from(secret);
-  if (key.length < MIN_SECRET_BYTES) throw new RangeError(`the cursor secret must be at least ${MIN_SECRET_BYTES} bytes`);
-  const mac = (text: string) => createHmac("sha256", key).update(text).digest();
+export function createCursorCodec(secret?: string | Buffer | CursorKeys): CursorCodec {
+  const keys = secret === undefined ? { current: processSecret, previous: [] } : typeof secret === "string" || Buffer.isBuffer(secret) ? { current: secret, previous: [] } : secret;
+  const key = Buffer.from(keys.current);
+  const older = (keys.previous ?? []).map((k) => Buffer.from(k));
+  for (const k of [key, ...older]) if (k.length < MIN_SECRET_BYTES) throw new RangeError(`the cursor secret must be at least ${MIN_SECRET_BYTES} bytes`);
+  const macWith = (k: Buffer, text: string) => createHmac("sha256", k).update(text).digest();
+  const mac = (text: string) => macWith(key, text);
+  /** Signed with the current key, or with one rotated out (a cursor handed out before the rotation). */
+  const signedByAny = (given: Buffer, body: string) =>
+    [key, ...older].some((k) => {
+      const expected = macWith(k, body);
+      // Length first: timingSafeEqual throws on different lengths.
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    });
   return {
     encode(query, position) {
       const body = Buffer.from(JSON.stringify({ v: FORMAT_VERSION, q: fingerprint(query), p: position })).toString("base64url");
@@ -64,9 +81,7 @@ export function createCursorCodec(secret?: string | Buffer): CursorCodec {
       const [body, signature] = parts;
       if (parts.length !== 2 || !body || !signature) throw new InvalidCursorError("malformed");
       const given = Buffer.from(signature, "base64url");
-      const expected = mac(body);
-      // Length first: timingSafeEqual throws on different lengths.
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new InvalidCursorError("bad signature");
+      if (!signedByAny(given, body)) throw new InvalidCursorError("bad signature");
       // Base64 decoding ignores a last character's spare bits: only the one spelling we made counts.
       if (given.toString("base64url") !== signature) throw new InvalidCursorError("bad signature");
       let payload: unknown;

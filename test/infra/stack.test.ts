@@ -51,6 +51,7 @@ beforeAll(() => {
     [logGroupOf(ids.worker)]: "worker logs",
     [logGroupOf(ids.api)]: "api logs",
     [logGroupOf(ids.sweeper)]: "sweeper logs",
+    [synth.logicalId(synth.stack.workflows.cursorSecret)]: "cursor secret",
   };
 }, SYNTH_TIMEOUT_MS);
 
@@ -220,14 +221,14 @@ describe("the functions", () => {
     expect(resource(ids.sweeper).Properties.Environment.Variables).not.toHaveProperty("DURABLE_DLQ_URL");
   });
 
-  it("give the API, and only the API, the cursor-signing key as a deploy-time secret reference", () => {
+  it("give the API, and only the API, the cursor-signing key's ARN, to read at cold start: no secret value in any environment or in the template", () => {
     const secretId = synth.logicalId(synth.stack.workflows.cursorSecret);
     expect(resource(secretId).Properties.GenerateSecretString).toMatchObject({ PasswordLength: 64, ExcludePunctuation: true });
-    expect(resource(ids.api).Properties.Environment.Variables.DURABLE_CURSOR_SECRET).toEqual({
-      "Fn::Join": ["", ["{{resolve:secretsmanager:", { Ref: secretId }, ":SecretString:::}}"]],
-    });
-    expect(resource(ids.worker).Properties.Environment.Variables).not.toHaveProperty("DURABLE_CURSOR_SECRET");
-    expect(resource(ids.sweeper).Properties.Environment.Variables).not.toHaveProperty("DURABLE_CURSOR_SECRET");
+    expect(resource(ids.api).Properties.Environment.Variables.DURABLE_CURSOR_SECRET_ARN).toEqual({ Ref: secretId });
+    for (const id of functionIds()) expect(resource(id).Properties.Environment.Variables).not.toHaveProperty("DURABLE_CURSOR_SECRET");
+    expect(resource(ids.worker).Properties.Environment.Variables).not.toHaveProperty("DURABLE_CURSOR_SECRET_ARN");
+    expect(resource(ids.sweeper).Properties.Environment.Variables).not.toHaveProperty("DURABLE_CURSOR_SECRET_ARN");
+    expect(JSON.stringify(synth.template.toJSON())).not.toContain("resolve:secretsmanager");
   });
 
   it("log JSON to their own log group, kept 30 days", () => {
@@ -303,6 +304,8 @@ describe("least privilege", () => {
         "dynamodb:UpdateItem on table",
         "logs:CreateLogStream on api logs",
         "logs:PutLogEvents on api logs",
+        "secretsmanager:DescribeSecret on cursor secret",
+        "secretsmanager:GetSecretValue on cursor secret",
         "sqs:SendMessage on queue",
       ].sort(),
     );

@@ -142,6 +142,7 @@ export function grantResourceNames(synth: SynthesizedStack): Record<string, stri
     [logGroupOf(w.workerFunction)]: "worker logs",
     [logGroupOf(w.apiFunction)]: "api logs",
     [logGroupOf(w.sweeperFunction)]: "sweeper logs",
+    [synth.logicalId(w.cursorSecret)]: "cursor secret",
   };
 }
 
@@ -152,6 +153,9 @@ function nameOf(resource: unknown, names: Record<string, string>): string {
   };
   const direct = getAtt(resource);
   if (direct) return direct;
+  // A secret's ARN is its Ref.
+  const ref = (resource as { Ref?: string }).Ref;
+  if (ref !== undefined && names[ref]) return names[ref];
   const join = (resource as { "Fn::Join"?: [string, unknown[]] })["Fn::Join"];
   if (join && join[0] === "" && join[1].length === 2 && typeof join[1][1] === "string") {
     const base = getAtt(join[1][0]);
