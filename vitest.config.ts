@@ -1,22 +1,28 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Files whose assertions bound real time (the fault suites' latency bounds, Lambda timeouts
+ * stood in for by seconds): they run last, one at a time, on a quiet machine. Everything else
+ * waits mostly on the services and runs three files at once, even on two cores.
+ */
+const TIMED = ["test/faults/**/*.test.ts", "test/guarantees/long-steps.test.ts", "test/guarantees/lost-wakeups.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     reporters: ["default", "./test/summary-reporter.ts"],
-    // Starts DynamoDB Local and the SQS emulator once per run.
+    // Starts DynamoDB Local and the SQS emulator once per run (per project).
     globalSetup: ["test/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
-    // Most files wait on real services and real time (DynamoDB Local, the SQS emulator, sleeps
-    // standing in for Lambda timeouts) rather than on the CPU: three at once on two cores keeps
-    // the run well under ten minutes, where one per core left them mostly waiting.
-    maxWorkers: 3,
     env: {
       // The SDK warns once per process that releases after January 2027
       // need Node 22; documented opt-out (aws/aws-sdk-js-v3#7983).
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     },
+    projects: [
+      { extends: true, test: { name: "suite", include: ["test/**/*.test.ts"], exclude: TIMED, maxWorkers: 3, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: "timed", include: TIMED, maxWorkers: 1, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
