@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 /**
  * Files whose assertions bound real time (the fault suites' latency bounds, Lambda timeouts
  * stood in for by seconds): they run last, one at a time, on a quiet machine. Everything else
- * waits mostly on the services and runs three files at once, even on two cores.
+ * waits mostly on the services and runs two files at once.
  */
 const TIMED = ["test/faults/**/*.test.ts", "test/guarantees/long-steps.test.ts", "test/guarantees/lost-wakeups.test.ts"];
 
@@ -21,7 +21,7 @@ export default defineConfig({
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     },
     projects: [
-      { extends: true, test: { name: "suite", include: ["test/**/*.test.ts"], exclude: TIMED, maxWorkers: 3, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: "suite", include: ["test/**/*.test.ts"], exclude: TIMED, maxWorkers: 2, sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: "timed", include: TIMED, maxWorkers: 1, sequence: { groupOrder: 1 } } },
     ],
   },

@@ -125,7 +125,7 @@ describe("the durable-aws package, installed into a user's app", () => {
     // src/client-run.ts holds a start with a wrong input under @ts-expect-error: were the client
     // untyped, that line would be an unused expectation and this would fail.
     expectOk(await run(process.execPath, [join(app, "node_modules", "typescript", "bin", "tsc"), "-p", "."], { cwd: app }), "tsc in the scratch app");
-  });
+  }, 180_000);
 
   it("synthesizes a stack with DurableWorkflows that bundles the app's own workflows file", async () => {
     const outdir = join(work, "cdk.out");
@@ -154,7 +154,7 @@ describe("the durable-aws package, installed into a user's app", () => {
     // Nothing generated inside the installed package.
     const inPackage = await readdir(join(app, "node_modules", "durable-aws"));
     expect(inPackage.filter((name) => name.startsWith("."))).toEqual([]);
-  });
+  }, 180_000);
 
   it("runs the app's workflow test on durable-aws/testing in memory, with no Java to be found", async () => {
     // Only node's own folder on the PATH: no java, no JAVA_HOME, no DynamoDB Local.
@@ -164,7 +164,7 @@ describe("the durable-aws package, installed into a user's app", () => {
     expectOk(result, "the in-memory workflow test");
     expect(result.stdout).toMatch(/# pass 3\b/);
     expect(result.stdout).toMatch(/# fail 0\b/);
-  });
+  }, 180_000);
 
   it("runs the same kind of test on durable-aws/testing/dynamodb-local (DynamoDB Local, the SQS emulator)", async () => {
     const result = await run(process.execPath, [join(app, "node_modules", "tsx", "dist", "cli.mjs"), "--test", "src/workflows.dynamodb.spec.ts"], { cwd: app, timeoutMs: 180_000 });
