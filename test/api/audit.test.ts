@@ -3,12 +3,11 @@
  * redrive, callback answers, bulk) gives one entry saying who did what to which execution and how
  * it was answered, refusals included, and never a payload, an input or a token.
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type AuditEntry, createApiHandler } from "../../lambdas/handlers/api.js";
 import { defineWorkflow } from "../../lambdas/index.js";
 import { createTestEnvironment, type TestEnvironment } from "../../lambdas/testing/index.js";
-import { createLambdaContext } from "../../local/http-api.js";
+import { apiEvent, callHandler } from "../support/api-events.js";
 
 const waiter = defineWorkflow("audit-waiter", async (ctx) => ctx.waitForSignal<string>("go"));
 const SECRET_INPUT = "card-4111-1111-1111-1111";
@@ -23,22 +22,8 @@ beforeAll(async () => {
 });
 
 async function request(method: string, path: string, body?: unknown, principal?: string): Promise<number> {
-  const event = {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: path,
-    rawQueryString: "",
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    isBase64Encoded: false,
-    requestContext: {
-      requestId: `req-${entries.length}`,
-      http: { method, path, protocol: "HTTP/1.1", sourceIp: "203.0.113.7", userAgent: "test" },
-      ...(principal === undefined ? {} : { authorizer: { iam: { userArn: principal } } }),
-    },
-  } as unknown as APIGatewayProxyEventV2;
-  const response = (await handler(event, createLambdaContext({ functionName: "api", region: "us-east-1", timeoutMs: 10_000 }))) as APIGatewayProxyStructuredResultV2;
-  return response.statusCode ?? 200;
+  const event = apiEvent(method, path, { body, requestId: `req-${entries.length}`, sourceIp: "203.0.113.7", ...(principal === undefined ? {} : { principal }) });
+  return (await callHandler(handler, event)).statusCode ?? 200;
 }
 
 describe("the audit trail", () => {

@@ -3,11 +3,10 @@
  * what happened, the caller recorded when API Gateway names one, and clear refusals (404, 409
  * EXECUTION_ENDED, 409 EXECUTION_NOT_FAILED, 400) that write nothing.
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiHandler } from "../../lambdas/handlers/api.js";
 import { defineWorkflow } from "../../lambdas/index.js";
-import { createLambdaContext } from "../../local/http-api.js";
+import { apiEvent, callHandler } from "../support/api-events.js";
 import type { LocalStack } from "../../local/stack.js";
 import { call, expectErrorShape, expectNothingWritten, startApiStack, waitForStatus } from "./support.js";
 
@@ -83,20 +82,7 @@ describe("operator actions over HTTP", () => {
     expect((await call(stack, "POST", "/executions", { body: { workflow: "op-napper", id: "nap-iam" } })).status).toBe(201);
     await waitForStatus(stack, "nap-iam", ["sleeping"]);
     const handler = createApiHandler(stack.apiDeps);
-    const event = {
-      version: "2.0",
-      routeKey: "$default",
-      rawPath: "/executions/nap-iam/terminate",
-      rawQueryString: "",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ reason: "rotating" }),
-      isBase64Encoded: false,
-      requestContext: {
-        http: { method: "POST", path: "/executions/nap-iam/terminate", protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "test" },
-        authorizer: { iam: { userArn: "arn:aws:sts::123456789012:assumed-role/ops/alice" } },
-      },
-    } as unknown as APIGatewayProxyEventV2;
-    const response = (await handler(event, createLambdaContext({ functionName: "api", region: "us-east-1", timeoutMs: 10_000 }))) as APIGatewayProxyStructuredResultV2;
+    const response = await callHandler(handler, apiEvent("POST", "/executions/nap-iam/terminate", { body: { reason: "rotating" }, principal: "arn:aws:sts::123456789012:assumed-role/ops/alice" }));
     expect(response.statusCode).toBe(202);
     const history = await call(stack, "GET", "/executions/nap-iam/history");
     expect(history.body.events.at(-1)).toMatchObject({ type: "ExecutionTerminated", reason: "rotating", by: "arn:aws:sts::123456789012:assumed-role/ops/alice" });

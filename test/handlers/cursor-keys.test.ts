@@ -4,13 +4,12 @@
  * refused; a failed re-read keeps the keys it had; and the deployed API reads them before a GET,
  * never from its environment.
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { cursorCodecFrom, type SecretReader } from "../../lambdas/handlers/cursor-keys.js";
 import { createApiHandler } from "../../lambdas/handlers/api.js";
 import { defineWorkflow } from "../../lambdas/index.js";
 import { createTestEnvironment } from "../../lambdas/testing/index.js";
-import { createLambdaContext } from "../../local/http-api.js";
+import { apiEvent, callHandler } from "../support/api-events.js";
 
 const KEY_A = "a".repeat(40);
 const KEY_B = "b".repeat(40);
@@ -83,17 +82,7 @@ describe("cursor keys", () => {
     let now = 0;
     const handler = createApiHandler(env.deps, { cursorCodec: cursorCodecFrom(secret.read, { maxAgeMs: 1_000, now: () => now }) });
     const get = async (query: string) => {
-      const event = {
-        version: "2.0",
-        routeKey: "$default",
-        rawPath: "/executions",
-        rawQueryString: query,
-        queryStringParameters: Object.fromEntries(new URLSearchParams(query)),
-        headers: {},
-        isBase64Encoded: false,
-        requestContext: { http: { method: "GET", path: "/executions", protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "test" } },
-      } as unknown as APIGatewayProxyEventV2;
-      const response = (await handler(event, createLambdaContext({ functionName: "api", region: "us-east-1", timeoutMs: 10_000 }))) as APIGatewayProxyStructuredResultV2;
+      const response = await callHandler(handler, apiEvent("GET", "/executions", { query }));
       return { status: response.statusCode, body: JSON.parse(String(response.body)) as { executions: { id: string }[]; cursor?: string } };
     };
     const first = await get("limit=2");
