@@ -1,7 +1,6 @@
 /** `durable dev [workflows-file]`: flags → DevOptions → the dev server, until Ctrl-C. */
-import { Command, InvalidArgumentError, Option } from "commander";
-import { CliError } from "../cli-error.js";
-import { DEFAULT_PORT, parsePort, resolveDevOptions } from "../dev/options.js";
+import { Command, Option } from "commander";
+import { DEFAULT_PORT, portArgument, resolveDevOptions } from "../dev/options.js";
 import { DEFAULT_WORKFLOWS_FILES } from "../dev/project.js";
 import { startDevServer, stopOnSignals } from "../dev/run-dev.js";
 import { oneLineErrors } from "../one-line-errors.js";
@@ -59,14 +58,4 @@ export function devCommand(): Command {
       stopOnSignals(server);
     });
   return oneLineErrors(command);
-}
-
-function portArgument(value: string): number {
-  try {
-    return parsePort(value);
-  } catch (error) {
-    // Commander prints its own argument errors (in one line, see oneLineErrors).
-    if (error instanceof CliError) throw new InvalidArgumentError(`${error.remedy[0]?.toUpperCase() ?? ""}${error.remedy.slice(1)}.`);
-    throw error;
-  }
 }

@@ -3,13 +3,13 @@
  * talks to a local proxy that signs each call with SigV4 from the standard AWS credential chain;
  * the credentials stay in this process.
  */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { createAuthorizer } from "../../../lambdas/client/auth.js";
 import { regionFromApiHost } from "../../../lambdas/client/sigv4.js";
 import { DurableError } from "../../../lambdas/core/errors.js";
 import { startViewerProxy, type ViewerProxy } from "../../viewer/proxy.js";
 import { CliError } from "../cli-error.js";
-import { parsePort } from "../dev/options.js";
+import { portArgument } from "../dev/options.js";
 import { isPortFree } from "../dev/port.js";
 import { oneLineErrors } from "../one-line-errors.js";
 
@@ -96,13 +96,4 @@ export async function startViewer(flags: ViewerFlags, env: NodeJS.ProcessEnv): P
     port = 0;
   }
   return startViewerProxy({ apiUrl, authorize, port });
-}
-
-function portArgument(value: string): number {
-  try {
-    return parsePort(value);
-  } catch (error) {
-    if (error instanceof CliError) throw new InvalidArgumentError(`${error.remedy[0]?.toUpperCase() ?? ""}${error.remedy.slice(1)}.`);
-    throw error;
-  }
 }

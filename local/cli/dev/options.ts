@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "commander";
 /**
  * `durable dev`'s settings, from its flags (or `npm start`'s environment) to what the server
  * runs with: absolute paths, a port, a token. Defaults live here only.
@@ -82,4 +83,14 @@ export function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65_535) throw new CliError("INVALID_PORT", `port ${value} is not a port`, "pass a whole number from 0 to 65535 (0: any free port)");
   return port;
+}
+
+/** `--port` as commander parses it: a bad value is commander's own one-line argument error. */
+export function portArgument(value: string): number {
+  try {
+    return parsePort(value);
+  } catch (error) {
+    if (error instanceof CliError) throw new InvalidArgumentError(`${error.remedy[0]?.toUpperCase() ?? ""}${error.remedy.slice(1)}.`);
+    throw error;
+  }
 }
