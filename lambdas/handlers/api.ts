@@ -224,9 +224,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
       audit: "terminate",
       run: async (event, [id]) => {
         const executionId = parseWith(ID, id, "execution id");
-        const body = parseWith(CancelBody, readJsonBody(event) ?? {}, "body");
-        const by = callerOf(event);
-        await terminateExecution(engine, executionId, { ...(body.reason === undefined ? {} : { reason: body.reason }), ...(by === undefined ? {} : { by }) });
+        await terminateExecution(engine, executionId, operatorRequest(event));
         return json(202, { id: executionId, terminated: true });
       },
     },
@@ -236,9 +234,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
       audit: "redrive",
       run: async (event, [id]) => {
         const executionId = parseWith(ID, id, "execution id");
-        const body = parseWith(CancelBody, readJsonBody(event) ?? {}, "body");
-        const by = callerOf(event);
-        const redriven = await redriveExecution(engine, executionId, { ...(body.reason === undefined ? {} : { reason: body.reason }), ...(by === undefined ? {} : { by }) });
+        const redriven = await redriveExecution(engine, executionId, operatorRequest(event));
         return json(202, redriven);
       },
     },
@@ -312,7 +308,8 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
       {
         kind: SpanKind.SERVER,
         attributes: { "http.request.method": event.requestContext.http.method, "url.path": truncate(event.rawPath, 512) },
-        parent: contextFromTraceparent(headerOf(event, "traceparent")),
+        // Payload v2 headers arrive lower-cased (http.ts reads them the same way).
+        parent: contextFromTraceparent(event.headers?.traceparent),
       },
       async (span) => {
         // Only reads page (lists, history): a Secrets Manager outage leaves starts and signals alone.
@@ -430,9 +427,11 @@ function routeTemplate(pattern: RegExp): string {
   return pattern.source.replace(/^\^/, "").replace(/\$$/, "").replaceAll("([^/]+)", "{}").replaceAll("\\/", "/");
 }
 
-function headerOf(event: APIGatewayProxyEventV2, name: string): string | undefined {
-  const headers = event.headers ?? {};
-  return headers[name] ?? Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
+/** An operator action's `{ reason? }` body and who asked, as terminate and redrive take them. */
+function operatorRequest(event: APIGatewayProxyEventV2): { reason?: string; by?: string } {
+  const body = parseWith(CancelBody, readJsonBody(event) ?? {}, "body");
+  const by = callerOf(event);
+  return { ...(body.reason === undefined ? {} : { reason: body.reason }), ...(by === undefined ? {} : { by }) };
 }
 
 /** `tag.<key>=<value>` query parameters, apart from the others (the engine checks them as tags). */
