@@ -106,7 +106,7 @@ export class TestEnvironment extends TestKit {
   async advanceTime(duration: Duration): Promise<void> {
     const target = this.nowMs + toMs(duration);
     for (;;) {
-      const next = earliest(this.queue.nextVisibleAtMs(), this.nextScheduleFireAtMs());
+      const next = this.nextStopAtMs(this.queue.nextVisibleAtMs());
       if (next === undefined || next > target) break;
       this.nowMs = Math.max(this.nowMs, next);
       await this.fireDueSchedules();
@@ -157,11 +157,6 @@ export class TestEnvironment extends TestKit {
   async close(): Promise<void> {
     this.queue.clear();
   }
-}
-
-function earliest(...times: (number | undefined)[]): number | undefined {
-  const known = times.filter((t): t is number => t !== undefined);
-  return known.length === 0 ? undefined : Math.min(...known);
 }
 
 function lambdaContext(remainingMs: number): Context {

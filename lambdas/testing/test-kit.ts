@@ -53,9 +53,11 @@ export abstract class TestKit {
     });
   }
 
-  /** The next schedule fire, for `advanceTime` to stop at. */
-  protected nextScheduleFireAtMs(): number | undefined {
-    return this.fires?.nextAtMs();
+  /** Where `advanceTime` stops next: the earlier of the next wake-up (`wakeAtMs`) and the next schedule fire. */
+  protected nextStopAtMs(wakeAtMs: number | undefined): number | undefined {
+    const fireAtMs = this.fires?.nextAtMs();
+    if (wakeAtMs === undefined) return fireAtMs;
+    return fireAtMs === undefined ? wakeAtMs : Math.min(wakeAtMs, fireAtMs);
   }
 
   /**

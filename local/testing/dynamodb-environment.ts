@@ -156,9 +156,7 @@ export class DynamoDBTestEnvironment extends TestKit {
   async advanceTime(duration: Duration): Promise<void> {
     const target = this.nowMs + toMs(duration);
     for (;;) {
-      const wake = this.scheduler.nextDueAtMs();
-      const fire = this.nextScheduleFireAtMs();
-      const next = wake === undefined ? fire : fire === undefined ? wake : Math.min(wake, fire);
+      const next = this.nextStopAtMs(this.scheduler.nextDueAtMs());
       if (next === undefined || next > target) break;
       this.nowMs = Math.max(this.nowMs, next);
       await this.fireDueSchedules();
