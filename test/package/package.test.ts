@@ -177,6 +177,7 @@ describe("the durable-aws package, installed into a user's app", () => {
     const { dev, output } = spawnDev("--no-watch", "--token", token);
     try {
       const apiUrl = await waitForApi(dev, output, 180_000);
+      await waitFor(() => output().includes("schedules  "), 10_000, () => `durable dev listed no schedules:\n${output()}`);
       const out = output();
       expect(out).toContain("serving ship-order");
       expect(out).toMatch(/schedules {2}nightly-restock \(cron 0 2 \* \* \? \* Europe\/Berlin → ship-order\)/);

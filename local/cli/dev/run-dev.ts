@@ -73,10 +73,10 @@ export async function startDevServer(options: DevOptions, output: DevOutput = co
       ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     });
     for (const warning of stack.warnings) output.print(`note: ${warning}`);
-    output.print(banner({ options, apiUrl: stack.apiUrl, workflows: loaded.workflows, inputs: loaded.inputs, ...(portTaken === undefined ? {} : { portTaken }) }));
-
     const schedules = startLocalSchedules({ deps: stack.apiDeps, schedules: loaded.schedules, note: activity.note });
-    if (loaded.schedules.length > 0) output.print(scheduleLines(loaded.schedules, schedules.nextFireAt()));
+    // One write: whoever reads the banner (a person, a script waiting for "Ctrl-C") sees the schedules with it.
+    const shownBanner = banner({ options, apiUrl: stack.apiUrl, workflows: loaded.workflows, inputs: loaded.inputs, ...(portTaken === undefined ? {} : { portTaken }) });
+    output.print(loaded.schedules.length > 0 ? `${shownBanner}${scheduleLines(loaded.schedules, schedules.nextFireAt())}` : shownBanner);
 
     const leaseWaits = watchLeaseWaits({ store: stack.deps.store, workerId: stack.deps.workerId, print: activity.note });
     // After a restart the waits are there from the first second: say so at once, not in 5 s.
