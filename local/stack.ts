@@ -12,6 +12,8 @@ import { silentLogger } from "../lambdas/engine/process-wakeup.js";
 import { RunCache, type WarmRun } from "../lambdas/engine/run-cache.js";
 import { sweepDue } from "../lambdas/engine/sweeper.js";
 import { createApiHandler } from "../lambdas/handlers/api.js";
+import type { LocalCaller } from "../lambdas/handlers/authorization.js";
+import type { AuthorizationPolicy } from "../lambdas/core/permissions.js";
 import { createWorkerHandler } from "../lambdas/handlers/worker.js";
 import { SqsRedelivery } from "../lambdas/queue/redelivery.js";
 import { SqsWakeupScheduler } from "../lambdas/queue/wakeups.js";
@@ -33,6 +35,15 @@ export interface LocalStackOptions {
   port?: number;
   /** Bearer token the API requires; random when absent. */
   bearerToken?: string;
+  /**
+   * Keep executions per tenant, one random token each (`tenantTokens`): a tenant's token sees
+   * that tenant's executions alone, and `bearerToken` (of no tenant) is refused with 403.
+   */
+  tenants?: readonly string[];
+  /** More tokens, each with its tenant and actions (tests of permissions). */
+  tokens?: Readonly<Record<string, LocalCaller>>;
+  /** The API's authorization policy; `tenants` sets `{ tenants: {} }` when this is absent. */
+  authorization?: AuthorizationPolicy;
   /** Serve the execution viewer's page at `/viewer` beside the API (docs/viewer.md). Default true. */
   viewer?: boolean;
   /** Use already-running services instead of starting them (tests share one per run). */
@@ -101,6 +112,8 @@ export type SweepResult = Awaited<ReturnType<typeof sweepDue>>;
 export interface LocalStack {
   apiUrl: string;
   bearerToken: string;
+  /** With `tenants`: each tenant's token. */
+  tenantTokens: Record<string, string>;
   /** The viewer's page with the token in its fragment (`<apiUrl>/viewer#token=...`); absent with `viewer: false`. */
   viewerUrl?: string;
   tableName: string;
@@ -181,8 +194,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const apiDeps: EngineDeps = options.apiClock ? { ...deps, clock: options.apiClock } : deps;
     const bearerToken = options.bearerToken ?? randomBytes(18).toString("base64url");
+    const tenantTokens = Object.fromEntries((options.tenants ?? []).map((tenant) => [tenant, `${tenant}.${randomBytes(18).toString("base64url")}`]));
+    const authorization = options.authorization ?? (options.tenants?.length ? { tenants: {} } : undefined);
+    const tokens: Record<string, LocalCaller> = { ...options.tokens, ...Object.fromEntries(Object.entries(tenantTokens).map(([tenant, token]) => [token, { tenant }])) };
+    // The viewer opens with a token that may read: the first tenant's when executions are per tenant.
+    const viewerToken = Object.values(tenantTokens)[0] ?? bearerToken;
     const api = await serveHttpApi({
-      handler: createApiHandler(apiDeps, { bearerToken, onError: (err) => log.error("api error", { error: String(err instanceof Error ? err.stack : err) }) }),
+      handler: createApiHandler(apiDeps, {
+        bearerToken,
+        tokens,
+        ...(authorization === undefined ? {} : { authorization }),
+        onError: (err) => log.error("api error", { error: String(err instanceof Error ? err.stack : err) }),
+      }),
       ...(options.port === undefined ? {} : { port: options.port }),
       ...(options.viewer === false ? {} : { localRoutes: [viewerPageRoute] }),
     });
@@ -216,7 +239,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return {
       apiUrl: api.url,
       bearerToken,
-      ...(options.viewer === false ? {} : { viewerUrl: viewerUrl(api.url, bearerToken) }),
+      tenantTokens,
+      ...(options.viewer === false ? {} : { viewerUrl: viewerUrl(api.url, viewerToken) }),
       tableName,
       queueUrl,
       deadLetterQueueUrl: dlqUrl,

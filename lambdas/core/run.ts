@@ -30,6 +30,7 @@ import {
 import type { EventBody, ExecutionStarted, HistoryEvent, SignalReceived } from "./events.js";
 import { jsonBytes, MAX_STATE_BYTES, MAX_VALUE_BYTES } from "./limits.js";
 import { createPrng, hashSeed, uuidFrom } from "./prng.js";
+import { idInTenantOf, TENANT_SEPARATOR } from "./tenants.js";
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry.js";
 import type {
   AnyWorkflow,
@@ -722,15 +723,15 @@ export class WorkflowRun {
           name: workflow.name,
           cancellable,
           deferred: deferred(),
-          childId: record?.type === "ChildStarted" ? record.childId : (options.id ?? defaultChildId(run.executionId, run.runNumber, position)),
+          childId: record?.type === "ChildStarted" ? record.childId : (options.id === undefined ? defaultChildId(run.executionId, run.runNumber, position) : idInTenantOf(run.executionId, options.id)),
           workflow: workflow.name,
           version: workflow.version,
           input,
         }));
         // Checked when the call is made, from the input alone: a replay decides the same way.
-        const tooLarge = run.records.has(c.position) ? undefined : valueTooLarge(input, `the input of child workflow "${workflow.name}"`);
-        if (tooLarge) {
-          c.deferred.reject(tooLarge);
+        const refused = run.records.has(c.position) ? undefined : (childIdRefused(options.id) ?? valueTooLarge(input, `the input of child workflow "${workflow.name}"`));
+        if (refused) {
+          c.deferred.reject(refused);
           return c.deferred.promise as Promise<O>;
         }
         if (!run.records.has(c.position) && !(run.canceled && cancellable)) {
@@ -884,6 +885,12 @@ export function defaultChildId(parentId: string, run: number, position: number):
   if (parentId.length + suffix.length <= MAX_DEFAULT_CHILD_ID_CHARS) return `${parentId}${suffix}`;
   const keep = parentId.slice(0, MAX_DEFAULT_CHILD_ID_CHARS - suffix.length - 10);
   return `${keep}~${hashSeed(parentId).toString(16).padStart(8, "0")}${suffix}`;
+}
+
+/** A child's own id may not hold `/`: it separates a tenant from the id (tenants.ts). */
+function childIdRefused(id: string | undefined): DurableError | undefined {
+  if (id === undefined || !id.includes(TENANT_SEPARATOR)) return undefined;
+  return new DurableError("INVALID_CHILD_ID", `a child's id may not hold "${TENANT_SEPARATOR}", got "${id.slice(0, 100)}"`);
 }
 
 /** Execution ids the engine makes for children stay within what the API accepts in a path. */

@@ -6,6 +6,7 @@
  * where it was after any crash or timeout, continues as new every 40 pages so its history stays
  * small, and stops when canceled like any execution.
  */
+import { localExecutionId, tenantOf } from "../core/tenants.js";
 import { DurableError, type ErrorInfo, toErrorInfo } from "../core/errors.js";
 import type { ExecutionStatus } from "../core/status.js";
 import { checkTags, type Tags } from "../core/tags.js";
@@ -131,8 +132,11 @@ interface PageResult {
 /** One page of the list, and the action on each execution of it that the filter keeps. */
 async function actOnPage(deps: ApiDeps, jobId: string, input: BulkInput, after: unknown): Promise<PageResult> {
   const { filter } = input;
+  // A tenant's job (its id names the tenant) lists and acts on that tenant's executions alone.
+  const tenant = tenantOf(jobId);
   const page = await deps.store.listExecutions({
     limit: input.pageSize ?? PAGE_SIZE,
+    ...(tenant === undefined ? {} : { tenant }),
     ...(filter.workflow === undefined ? {} : { workflow: filter.workflow }),
     ...(filter.status === undefined ? {} : { status: filter.status }),
     ...(filter.tags === undefined ? {} : { tags: filter.tags }),
@@ -155,7 +159,7 @@ async function actOnPage(deps: ApiDeps, jobId: string, input: BulkInput, after: 
       if (err instanceof ExecutionEndedError || err instanceof ExecutionNotFailedError || err instanceof ExecutionNotFoundError) result.skipped += 1;
       else {
         const { stack: _stack, ...error } = toErrorInfo(err);
-        result.errors.push({ executionId: execution.id, error });
+        result.errors.push({ executionId: localExecutionId(tenant, execution.id), error });
       }
     }
   }

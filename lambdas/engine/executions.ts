@@ -239,6 +239,8 @@ export interface ListRequest {
   status?: ExecutionStatus;
   /** Only executions with all of these tags. */
   tags?: Tags;
+  /** The caller's tenant: only its executions (tenants.ts). */
+  tenant?: string;
   limit: number;
   cursor?: string;
 }
@@ -251,7 +253,7 @@ export interface ListRequest {
 export async function listExecutions(deps: ApiDeps, request: ListRequest): Promise<{ executions: ExecutionSummary[]; cursor?: string }> {
   const cursors = deps.cursors ?? processCursors;
   const tags = request.tags === undefined || Object.keys(request.tags).length === 0 ? undefined : checkTags(request.tags);
-  const query = JSON.stringify(["executions", request.workflow ?? null, request.status ?? null, tags === undefined ? null : stableJson(tags)]);
+  const query = JSON.stringify(["executions", request.workflow ?? null, request.status ?? null, tags === undefined ? null : stableJson(tags), request.tenant ?? null]);
   const after = request.cursor === undefined ? undefined : cursors.decode(query, request.cursor);
   if (request.cursor !== undefined && (after === undefined || after === null)) throw new InvalidCursorError("malformed position");
   const page = await deps.store.listExecutions({
@@ -259,6 +261,7 @@ export async function listExecutions(deps: ApiDeps, request: ListRequest): Promi
     ...(request.workflow === undefined ? {} : { workflow: request.workflow }),
     ...(request.status === undefined ? {} : { status: request.status }),
     ...(tags === undefined ? {} : { tags }),
+    ...(request.tenant === undefined ? {} : { tenant: request.tenant }),
     ...(after === undefined ? {} : { after }),
   });
   const nowMs = deps.clock();

@@ -17,9 +17,15 @@
  *   POST /bulk                             cancel, terminate or redrive every execution a filter matches (a job)
  *   GET  /workflows                        registered workflows and versions
  *
- * Order of checks: bearer token (401) → route (404) → method (405) → content type (415) → body
- * size (413) → JSON and schema (400) → the engine. Everything before the engine writes nothing,
- * and the engine's writes are conditional, so a refused request leaves the table as it was.
+ * Order of checks: bearer token (401) → route (404) → method (405) → the caller's tenant and a
+ * grant of the route's action on some workflow (403) → content type (415) → body size (413) →
+ * JSON and schema (400) → a grant on the workflow concerned (403) → the engine. Everything before
+ * the engine writes nothing, and the engine's writes are conditional, so a refused request leaves
+ * the table as it was.
+ *
+ * Tenants (core/tenants.ts): a tenant's caller names executions by the ids it gave them; the
+ * handler prefixes every id with the tenant on the way in and strips it on the way out, so the
+ * engine never sees an id of another tenant and an id of another tenant answers as a missing one.
  */
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
@@ -41,17 +47,32 @@ import {
   terminateExecution,
 } from "../engine/executions.js";
 import { createCursorCodec, type CursorCodec } from "../store/cursor.js";
+import { CallbackNotFoundError, ExecutionNotFoundError } from "../store/errors.js";
+import { type Action, AUTHORIZATION_ENV, type AuthorizationPolicy } from "../core/permissions.js";
+import { localExecutionId, tenantExecutionId, tenantOf } from "../core/tenants.js";
+import { allows, allowsSomewhere, type Caller, denied, type LocalCaller, parseAuthorizationPolicy, principalOf, resolveCaller } from "./authorization.js";
+import { randomUUID } from "node:crypto";
 import { cursorCodecFrom, secretsManagerReader } from "./cursor-keys.js";
 import { BULK_WORKFLOW, startBulk } from "../engine/bulk.js";
 import { readCursorSecret, readCursorSecretArn } from "./config.js";
 import { createEngineDeps } from "./deps.js";
-import { errorResponse, HttpError, json, parseWith, readJsonBody, requireBearer, truncate } from "./http.js";
+import { errorResponse, HttpError, json, parseWith, readJsonBody, truncate } from "./http.js";
 import { withPowertools } from "./observability.js";
 import { ATTR, contextFromTraceparent, inSpan, SpanKind } from "../engine/tracing.js";
 
 export interface ApiOptions {
   /** When set, every request needs `Authorization: Bearer <token>` (the local stack). In AWS, IAM authorizes at API Gateway. */
   bearerToken?: string;
+  /**
+   * More local bearer tokens, each standing for a tenant and its actions (`durable dev --tenant`).
+   * With these or `bearerToken`, a request needs one of them.
+   */
+  tokens?: Readonly<Record<string, LocalCaller>>;
+  /**
+   * Who may do what, and tenants (core/permissions.ts); the deployed function reads it from
+   * `DURABLE_AUTHORIZATION`. Absent: every authenticated caller may do everything, in no tenant.
+   */
+  authorization?: AuthorizationPolicy;
   /** Signs pagination cursors (DURABLE_CURSOR_SECRET); a per-process random secret when absent. */
   cursorSecret?: string;
   /** Gives the cursor codec of the keys in Secrets Manager (cursor-keys.ts); wins over `cursorSecret`. Read before a GET. */
@@ -71,6 +92,8 @@ export interface AuditEntry {
   executionId?: string;
   /** The caller as API Gateway authorized it: an IAM ARN, or a JWT's issuer#subject. */
   principal?: string;
+  /** The tenant the caller acted in. */
+  tenant?: string;
   status: number;
   /** The error code of a refusal. */
   code?: string;
@@ -153,56 +176,96 @@ const ListQuery = z
   })
   .strict();
 
-type Route = (event: APIGatewayProxyEventV2, params: string[]) => Promise<APIGatewayProxyStructuredResultV2>;
+/** One request's caller, and the id translation of its tenant. */
+interface RequestScope {
+  readonly caller: Caller;
+  /** The stored id of an id the caller named. */
+  stored(id: string): string;
+  /** A stored id as the caller knows it. */
+  local(id: string): string;
+  /** Refuses (403) unless the caller may take `action` on the execution; 404 for one it cannot see. */
+  requireOn(action: Action, storedId: string): Promise<void>;
+}
+
+/** The actions a bulk job may take: a caller needs the one its body names. */
+const BULK_ACTIONS = ["cancel", "terminate", "redrive"] as const;
+
+type Route = (event: APIGatewayProxyEventV2, params: string[], scope: RequestScope) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
   const engine: ApiDeps = { ...deps, cursors: deps.cursors ?? createCursorCodec(options.cursorSecret) };
+  const policy = options.authorization;
+  const tokens = localTokens(options);
+  const newId = () => (engine.newId ?? randomUUID)();
 
-  /** `audit`: the action a state-changing route takes, logged for every request to it (see AuditEntry). */
-  const routes: { method: string; pattern: RegExp; audit?: AuditAction; run: Route }[] = [
+  /**
+   * `action`: what the route does (a caller needs it on some workflow to get further than 403);
+   * `audit`: the action a state-changing route takes, logged for every request to it (see AuditEntry).
+   */
+  const routes: { method: string; pattern: RegExp; action: Action | "bulk"; audit?: AuditAction; run: Route }[] = [
     {
       method: "POST",
       pattern: /^\/executions$/,
+      action: "start",
       audit: "start",
-      run: async (event) => {
+      run: async (event, _params, scope) => {
         const body = parseWith(StartBody, requireBody(event, 'a JSON object like {"workflow": "greet", "input": {...}}'), "body");
-        const { created, execution } = await startExecution(engine, body);
-        return json(created ? 201 : 200, execution, created ? { location: `/executions/${execution.id}` } : {});
+        if (!allows(scope.caller.grants, "start", body.workflow)) throw denied("start", policy, body.workflow);
+        const id = body.id ?? (scope.caller.tenant === undefined ? undefined : newId());
+        const { created, execution } = await startExecution(engine, { ...body, ...(id === undefined ? {} : { id: scope.stored(id) }) });
+        const view = localView(execution, scope);
+        return json(created ? 201 : 200, view, created ? { location: `/executions/${view.id}` } : {});
       },
     },
     {
       method: "GET",
       pattern: /^\/executions$/,
-      run: async (event) => {
+      action: "read",
+      run: async (event, _params, scope) => {
         const { tags, rest } = splitTagParams(event.queryStringParameters ?? {});
         const query = parseWith(ListQuery, rest, "query");
-        const page = await listExecutions(engine, { ...query, limit: query.limit ?? 20, ...(tags === undefined ? {} : { tags }) });
-        return json(200, page);
+        if (!allows(scope.caller.grants, "read", query.workflow)) throw denied("read", policy, query.workflow);
+        const page = await listExecutions(engine, {
+          ...query,
+          limit: query.limit ?? 20,
+          ...(tags === undefined ? {} : { tags }),
+          ...(scope.caller.tenant === undefined ? {} : { tenant: scope.caller.tenant }),
+        });
+        return json(200, { ...page, executions: page.executions.map((e) => localView(e, scope)) });
       },
     },
     {
       method: "GET",
       pattern: /^\/executions\/([^/]+)$/,
-      run: async (_event, [id]) => json(200, await getExecution(engine, parseWith(ID, id, "execution id"))),
+      action: "read",
+      run: async (_event, [id], scope) => {
+        const execution = await getExecution(engine, scope.stored(parseWith(ID, id, "execution id")));
+        if (!allows(scope.caller.grants, "read", execution.workflow)) throw denied("read", policy, execution.workflow);
+        return json(200, localView(execution, scope));
+      },
     },
     {
       method: "GET",
       pattern: /^\/executions\/([^/]+)\/history$/,
-      run: async (event, [id]) => {
-        const executionId = parseWith(ID, id, "execution id");
+      action: "read",
+      run: async (event, [id], scope) => {
+        const executionId = scope.stored(parseWith(ID, id, "execution id"));
         const query = parseWith(HistoryQuery, event.queryStringParameters ?? {}, "query");
+        await scope.requireOn("read", executionId);
         const page = await getHistory(engine, executionId, { limit: query.limit ?? 100, ...(query.cursor === undefined ? {} : { cursor: query.cursor }) });
-        return json(200, page);
+        return json(200, { ...page, events: page.events.map((e) => localEvent(e, scope)) });
       },
     },
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/signals\/([^/]+)$/,
+      action: "signal",
       audit: "signal",
-      run: async (event, [id, name]) => {
-        const executionId = parseWith(ID, id, "execution id");
+      run: async (event, [id, name], scope) => {
+        const executionId = scope.stored(parseWith(ID, id, "execution id"));
         const signalName = parseWith(SIGNAL_NAME, decodePathSegment(name ?? ""), "signal name");
         const payload = readJsonBody(event) ?? null;
+        await scope.requireOn("signal", executionId);
         const { signalId } = await sendSignal(engine, executionId, signalName, payload);
         return json(202, { signalId });
       },
@@ -210,49 +273,60 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/cancel$/,
+      action: "cancel",
       audit: "cancel",
-      run: async (event, [id]) => {
-        const executionId = parseWith(ID, id, "execution id");
+      run: async (event, [id], scope) => {
+        const executionId = scope.stored(parseWith(ID, id, "execution id"));
         const body = parseWith(CancelBody, readJsonBody(event) ?? {}, "body");
+        await scope.requireOn("cancel", executionId);
         await cancelExecution(engine, executionId, body.reason);
-        return json(202, { id: executionId, cancelRequested: true });
+        return json(202, { id: scope.local(executionId), cancelRequested: true });
       },
     },
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/terminate$/,
+      action: "terminate",
       audit: "terminate",
-      run: async (event, [id]) => {
-        const executionId = parseWith(ID, id, "execution id");
-        await terminateExecution(engine, executionId, operatorRequest(event));
-        return json(202, { id: executionId, terminated: true });
+      run: async (event, [id], scope) => {
+        const executionId = scope.stored(parseWith(ID, id, "execution id"));
+        const request = operatorRequest(event, scope.caller);
+        await scope.requireOn("terminate", executionId);
+        await terminateExecution(engine, executionId, request);
+        return json(202, { id: scope.local(executionId), terminated: true });
       },
     },
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/redrive$/,
+      action: "redrive",
       audit: "redrive",
-      run: async (event, [id]) => {
-        const executionId = parseWith(ID, id, "execution id");
-        const redriven = await redriveExecution(engine, executionId, operatorRequest(event));
-        return json(202, redriven);
+      run: async (event, [id], scope) => {
+        const executionId = scope.stored(parseWith(ID, id, "execution id"));
+        const request = operatorRequest(event, scope.caller);
+        await scope.requireOn("redrive", executionId);
+        const redriven = await redriveExecution(engine, executionId, request);
+        return json(202, { ...redriven, id: scope.local(redriven.id) });
       },
     },
     {
       method: "POST",
       pattern: /^\/callbacks\/([^/]+)$/,
+      action: "callback",
       audit: "callback.complete",
-      run: async (event, [token]) => {
+      run: async (event, [token], scope) => {
         const result = readJsonBody(event) ?? null;
-        await answerCallback(engine, decodePathSegment(token ?? ""), { ok: true, result });
+        const callbackToken = await callbackTokenFor(decodePathSegment(token ?? ""), scope);
+        await answerCallback(engine, callbackToken, { ok: true, result });
         return json(202, { accepted: true });
       },
     },
     {
       method: "POST",
       pattern: /^\/callbacks\/([^/]+)\/fail$/,
+      action: "callback",
       audit: "callback.fail",
-      run: async (event, [token]) => {
+      run: async (event, [token], scope) => {
         const body = parseWith(CallbackFailBody, readJsonBody(event) ?? {}, "body");
         const error = {
           name: "CallbackError",
@@ -260,24 +334,29 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
           ...(body.code === undefined ? {} : { code: body.code }),
           ...(body.details === undefined ? {} : { details: body.details as Record<string, unknown> }),
         };
-        await answerCallback(engine, decodePathSegment(token ?? ""), { ok: false, error });
+        const callbackToken = await callbackTokenFor(decodePathSegment(token ?? ""), scope);
+        await answerCallback(engine, callbackToken, { ok: false, error });
         return json(202, { accepted: true });
       },
     },
     {
       method: "POST",
       pattern: /^\/callbacks\/([^/]+)\/heartbeat$/,
+      action: "callback",
       audit: "callback.heartbeat",
-      run: async (_event, [token]) => json(200, await heartbeatCallback(engine, decodePathSegment(token ?? ""))),
+      run: async (_event, [token], scope) => json(200, await heartbeatCallback(engine, await callbackTokenFor(decodePathSegment(token ?? ""), scope))),
     },
     {
       method: "POST",
       pattern: /^\/bulk$/,
+      action: "bulk",
       audit: "bulk",
-      run: async (event) => {
+      run: async (event, _params, scope) => {
         const body = parseWith(BulkBody, requireBody(event, 'a JSON object like {"action": "cancel", "filter": {"workflow": "greet", "status": "sleeping"}}'), "body");
+        if (!allows(scope.caller.grants, body.action, body.filter.workflow)) throw denied(body.action, policy, body.filter.workflow);
         const { createdAfter, createdBefore, ...filter } = body.filter;
-        const by = callerOf(event);
+        const by = scope.caller.principal;
+        const id = body.id ?? (scope.caller.tenant === undefined ? undefined : newId());
         const job = await startBulk(engine, {
           action: body.action,
           filter: {
@@ -287,18 +366,44 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
           },
           ...(body.reason === undefined ? {} : { reason: body.reason }),
           ...(body.ratePerSecond === undefined ? {} : { ratePerSecond: body.ratePerSecond }),
-          ...(body.id === undefined ? {} : { id: body.id }),
+          // The job's id names the tenant: it lists and acts on that tenant's executions alone (bulk.ts).
+          ...(id === undefined ? {} : { id: scope.stored(id) }),
           ...(by === undefined ? {} : { by }),
         });
-        return json(job.created ? 202 : 200, { id: job.id, workflow: BULK_WORKFLOW }, { location: `/executions/${job.id}` });
+        const jobId = scope.local(job.id);
+        return json(job.created ? 202 : 200, { id: jobId, workflow: BULK_WORKFLOW }, { location: `/executions/${jobId}` });
       },
     },
     {
       method: "GET",
       pattern: /^\/workflows$/,
-      run: async () => json(200, { workflows: engine.registry.list() }),
+      action: "read",
+      run: async (_event, _params, scope) => json(200, { workflows: engine.registry.list().filter((w) => allows(scope.caller.grants, "read", w.name)) }),
     },
   ];
+
+  /** The token if its execution is the caller's to answer; another tenant's is a callback that does not exist. */
+  const callbackTokenFor = async (token: string, scope: RequestScope): Promise<string> => {
+    const ref = decodeCallbackToken(token);
+    if (!ref) return token; // the engine refuses it as malformed (400)
+    if (tenantOf(ref.executionId) !== scope.caller.tenant) throw new CallbackNotFoundError();
+    await scope.requireOn("callback", ref.executionId).catch((err: unknown) => {
+      // A token whose execution is gone matches no callback, as the store would say.
+      throw err instanceof ExecutionNotFoundError ? new CallbackNotFoundError() : err;
+    });
+    return token;
+  };
+
+  const scopeFor = (caller: Caller): RequestScope => ({
+    caller,
+    stored: (id) => tenantExecutionId(caller.tenant, id),
+    local: (id) => localExecutionId(caller.tenant, id),
+    requireOn: async (action, storedId) => {
+      if (allows(caller.grants, action)) return;
+      const { workflow } = await getExecution(engine, storedId); // 404 for what the caller cannot see
+      if (!allows(caller.grants, action, workflow)) throw denied(action, policy, workflow);
+    },
+  });
 
   // One span per request, a child of the caller's `traceparent` when it sends one: a start keeps
   // it (engine/tracing.ts), so the execution's turns and steps join this trace.
@@ -317,7 +422,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
           try {
             engine.cursors = await options.cursorCodec();
           } catch (err) {
-            return answerFor(err);
+            return answerFor(err, undefined);
           }
         }
         const response = await route(event, context, (name, value) => span.setAttribute(name, value));
@@ -327,8 +432,10 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     );
 
   const route = async (event: APIGatewayProxyEventV2, _context: Context, note: (name: string, value: string) => void): Promise<APIGatewayProxyStructuredResultV2> => {
+    let caller: Caller | undefined;
     try {
-      if (options.bearerToken !== undefined) requireBearer(event, options.bearerToken);
+      // A local token is checked before anything else: without one, not even the routes answer.
+      if (tokens !== undefined) caller = resolveCaller(event, policy, tokens);
       const method = event.requestContext.http.method.toUpperCase();
       const path = event.rawPath.replace(/\/+$/, "") || "/";
       const matches = routes.flatMap((route) => {
@@ -343,20 +450,63 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
       }
       note("http.route", `${match.route.method} ${routeTemplate(match.route.pattern)}`);
       if (path.startsWith("/executions/") && match.params[0] !== undefined) note(ATTR.executionId, truncate(match.params[0], 256));
-      if (!match.route.audit) return await match.route.run(event, match.params);
-      const response = await match.route.run(event, match.params).catch((err: unknown) => answerFor(err));
-      options.audit?.(auditEntry(match.route.audit, event, match.params, response));
+      const run = async (): Promise<APIGatewayProxyStructuredResultV2> => {
+        const who = caller ?? resolveCaller(event, policy, undefined);
+        caller = who;
+        const { action } = match.route;
+        const somewhere = action === "bulk" ? BULK_ACTIONS.some((a) => allowsSomewhere(who.grants, a)) : allowsSomewhere(who.grants, action);
+        if (!somewhere) throw denied(action === "bulk" ? "cancel" : action, policy);
+        return match.route.run(event, match.params, scopeFor(who));
+      };
+      if (!match.route.audit) return await run();
+      const response = await run().catch((err: unknown) => answerFor(err, caller));
+      options.audit?.(auditEntry(match.route.audit, event, match.params, response, caller));
       return response;
     } catch (err) {
-      return answerFor(err);
+      return answerFor(err, caller);
     }
   };
-  const answerFor = (err: unknown): APIGatewayProxyStructuredResultV2 => {
+  const answerFor = (err: unknown, caller: Caller | undefined): APIGatewayProxyStructuredResultV2 => {
     const { response, unexpected } = errorResponse(err);
     if (unexpected) options.onError?.(err);
-    return response;
+    return caller?.tenant === undefined ? response : localAnswer(response, caller.tenant);
   };
   return middy(handle);
+}
+
+/** The local tokens a request may carry, or undefined where API Gateway authenticates. */
+function localTokens(options: ApiOptions): ReadonlyMap<string, LocalCaller> | undefined {
+  if (options.bearerToken === undefined && options.tokens === undefined) return undefined;
+  const tokens = new Map<string, LocalCaller>(Object.entries(options.tokens ?? {}));
+  if (options.bearerToken !== undefined) tokens.set(options.bearerToken, {});
+  return tokens;
+}
+
+/** An execution (or list entry) with its ids as the caller knows them. */
+function localView<T extends { id: string; parentId?: string }>(view: T, scope: RequestScope): T {
+  return { ...view, id: scope.local(view.id), ...(view.parentId === undefined ? {} : { parentId: scope.local(view.parentId) }) };
+}
+
+/** A history event with the ids of the parent and of children as the caller knows them. */
+function localEvent(event: Record<string, unknown>, scope: RequestScope): Record<string, unknown> {
+  if (scope.caller.tenant === undefined) return event;
+  const local: Record<string, unknown> = { ...event };
+  if (typeof event.childId === "string") local.childId = scope.local(event.childId);
+  const parent = event.parent as { executionId?: unknown } | undefined;
+  if (parent && typeof parent.executionId === "string") local.parent = { ...parent, executionId: scope.local(parent.executionId) };
+  return local;
+}
+
+/** An error answer whose message names stored ids, with the caller's tenant taken off them. */
+function localAnswer(response: APIGatewayProxyStructuredResultV2, tenant: string): APIGatewayProxyStructuredResultV2 {
+  if (typeof response.body !== "string" || !response.body.includes(`${tenant}/`)) return response;
+  try {
+    const body = JSON.parse(response.body) as { error?: { message?: unknown } };
+    if (typeof body.error?.message === "string") body.error.message = body.error.message.split(`"${tenant}/`).join('"');
+    return { ...response, body: JSON.stringify(body) };
+  } catch {
+    return response;
+  }
 }
 
 /** The deployed entry: `export const handler = apiHandlerFromEnv(workflows)`. */
@@ -364,8 +514,11 @@ export function apiHandlerFromEnv(workflows: readonly AnyWorkflow[]) {
   const deps = createEngineDeps(new WorkflowRegistry(workflows));
   const cursorSecret = readCursorSecret();
   const cursorSecretArn = readCursorSecretArn();
+  // The construct always sets the policy; without one, JWT callers still need scopes (the default).
+  const authorization = parseAuthorizationPolicy(process.env[AUTHORIZATION_ENV]) ?? {};
   return withPowertools(
     createApiHandler(deps, {
+      authorization,
       ...(cursorSecret === undefined ? {} : { cursorSecret }),
       ...(cursorSecretArn ? { cursorCodec: cursorCodecFrom(secretsManagerReader(cursorSecretArn)) } : {}),
       onError: (err) => deps.logger?.error("unexpected error", { error: err instanceof Error ? err.stack ?? err.message : String(err) }),
@@ -374,20 +527,7 @@ export function apiHandlerFromEnv(workflows: readonly AnyWorkflow[]) {
   );
 }
 
-/**
- * Who made the request, as API Gateway authorized it: the IAM caller's ARN, or a JWT's subject
- * (with its issuer). Undefined where nothing authorized it (the local stack's bearer token).
- */
-function callerOf(event: APIGatewayProxyEventV2): string | undefined {
-  const authorizer = (event.requestContext as { authorizer?: { iam?: { userArn?: string }; jwt?: { claims?: Record<string, unknown> } } }).authorizer;
-  const arn = authorizer?.iam?.userArn;
-  if (typeof arn === "string" && arn.length > 0) return truncate(arn, 512);
-  const claims = authorizer?.jwt?.claims;
-  if (claims && typeof claims.sub === "string") return truncate(typeof claims.iss === "string" ? `${claims.iss}#${claims.sub}` : claims.sub, 512);
-  return undefined;
-}
-
-function auditEntry(action: AuditAction, event: APIGatewayProxyEventV2, params: string[], response: APIGatewayProxyStructuredResultV2): AuditEntry {
+function auditEntry(action: AuditAction, event: APIGatewayProxyEventV2, params: string[], response: APIGatewayProxyStructuredResultV2, caller: Caller | undefined): AuditEntry {
   const status = response.statusCode ?? 200;
   let answer: { id?: unknown; error?: { code?: unknown } } = {};
   try {
@@ -395,18 +535,21 @@ function auditEntry(action: AuditAction, event: APIGatewayProxyEventV2, params: 
   } catch {
     // not JSON: no id or code to take from it
   }
+  // The stored id (with the tenant in front), so the log names one execution however many tenants share an id.
+  const tenant = caller?.tenant;
   const executionId =
     action === "start" || action === "bulk"
-      ? typeof answer.id === "string" ? answer.id : undefined
+      ? typeof answer.id === "string" ? tenantExecutionId(tenant, answer.id) : undefined
       : action.startsWith("callback.")
         ? decodeCallbackToken(safeDecode(params[0] ?? ""))?.executionId
-        : safeDecode(params[0] ?? "");
-  const principal = callerOf(event);
+        : tenantExecutionId(tenant, safeDecode(params[0] ?? ""));
+  const principal = caller?.principal ?? principalOf(event);
   const code = status >= 400 && typeof answer.error?.code === "string" ? answer.error.code : undefined;
   return {
     action,
     ...(executionId ? { executionId: truncate(executionId, 256) } : {}),
     ...(principal === undefined ? {} : { principal }),
+    ...(tenant === undefined ? {} : { tenant }),
     status,
     ...(code === undefined ? {} : { code }),
     ...(event.requestContext.requestId ? { requestId: event.requestContext.requestId } : {}),
@@ -428,9 +571,9 @@ function routeTemplate(pattern: RegExp): string {
 }
 
 /** An operator action's `{ reason? }` body and who asked, as terminate and redrive take them. */
-function operatorRequest(event: APIGatewayProxyEventV2): { reason?: string; by?: string } {
+function operatorRequest(event: APIGatewayProxyEventV2, caller: Caller): { reason?: string; by?: string } {
   const body = parseWith(CancelBody, readJsonBody(event) ?? {}, "body");
-  const by = callerOf(event);
+  const by = caller.principal;
   return { ...(body.reason === undefined ? {} : { reason: body.reason }), ...(by === undefined ? {} : { by }) };
 }
 

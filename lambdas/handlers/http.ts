@@ -15,6 +15,8 @@ export class HttpError extends DurableError {
     code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** More fields of the answer's `error` object (a 403's `permission`). */
+    readonly fields: Record<string, string> = {},
   ) {
     super(code, message);
   }
@@ -65,7 +67,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 /** The error answer for anything thrown while handling a request. */
 export function errorResponse(err: unknown): { response: APIGatewayProxyStructuredResultV2; unexpected: boolean } {
   if (err instanceof HttpError) {
-    return { response: json(err.status, { error: { code: err.code, message: err.message } }, err.headers), unexpected: false };
+    return { response: json(err.status, { error: { code: err.code, message: err.message, ...err.fields } }, err.headers), unexpected: false };
   }
   if (err instanceof DurableError) {
     const status = STATUS_BY_CODE[err.code];
@@ -84,16 +86,22 @@ export function errorResponse(err: unknown): { response: APIGatewayProxyStructur
  * `Authorization: Bearer <token>` (scheme case-insensitive, RFC 7235), compared in constant time.
  * Anything else, including several Authorization headers (API Gateway joins them with commas), is 401.
  */
-export function requireBearer(event: APIGatewayProxyEventV2, token: string): void {
-  const header = event.headers?.authorization ?? "";
-  const match = /^Bearer +(\S+)$/i.exec(header);
-  const given = Buffer.from(match?.[1] ?? "");
-  const expected = Buffer.from(token);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new HttpError(401, "UNAUTHORIZED", "missing or wrong bearer token (send Authorization: Bearer <token>)", {
-      "www-authenticate": 'Bearer realm="durable"',
-    });
-  }
+/** The bearer token the request sent, if any. */
+export function bearerTokenOf(event: APIGatewayProxyEventV2): string | undefined {
+  return /^Bearer +(\S+)$/i.exec(event.headers?.authorization ?? "")?.[1];
+}
+
+/** Whether the token sent is `expected`, in time that does not depend on where they differ. */
+export function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function unauthorized(): HttpError {
+  return new HttpError(401, "UNAUTHORIZED", "missing or wrong bearer token (send Authorization: Bearer <token>)", {
+    "www-authenticate": 'Bearer realm="durable"',
+  });
 }
 
 /**

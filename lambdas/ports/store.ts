@@ -110,6 +110,8 @@ export interface ListExecutionsQuery {
   status?: ExecutionStatus;
   /** Only executions with every one of these tags (the first, by key, is read from the tag index). */
   tags?: Tags;
+  /** Only this tenant's executions, read from its own index partitions; absent: only executions of no tenant. */
+  tenant?: string;
   /** At most this many executions in the page. */
   limit: number;
   /** `next` of the previous page, exactly as the store returned it (the API signs it into a cursor). */

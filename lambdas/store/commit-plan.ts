@@ -15,6 +15,7 @@
 import type { CommitBatch, ConsumedItem } from "../core/driver.js";
 import type { ChildStart } from "../core/run.js";
 import { type HistoryEvent, isCallbackEvent } from "../core/events.js";
+import { tenantOf } from "../core/tenants.js";
 
 /** What one transaction writes (besides the execution item, which every part checks or updates). */
 export interface CommitPart {
@@ -69,6 +70,11 @@ interface Unit {
 
 const KEY_BYTES = 200;
 
+/** A child start writes its execution item and first event, and a tenant's child its listing item. */
+function childStartItems(childId: string): number {
+  return tenantOf(childId) === undefined ? 2 : 3;
+}
+
 export function planCommit(batch: CommitBatch, sizes: PartSizes): CommitPart[] {
   const units: Unit[] = [];
   const startsById = new Map(batch.childStarts.map((c) => [c.childId, c]));
@@ -83,7 +89,7 @@ export function planCommit(batch: CommitBatch, sizes: PartSizes): CommitPart[] {
     const start = event.type === "ChildStarted" ? startsById.get(event.childId) : undefined;
     if (start) startsById.delete(start.childId);
     units.push({
-      items: 1 + consumed.length + (start ? 2 : 0) + (isCallbackEvent(event) ? 1 : 0),
+      items: 1 + consumed.length + (start ? childStartItems(start.childId) : 0) + (isCallbackEvent(event) ? 1 : 0),
       bytes: sizes.event(event) + consumed.reduce((n, c) => n + sizes.consumed(c), 0) + (start ? sizes.childStart(start) : 0),
       part: { events: [event], consumed, childStarts: start ? [start] : [], childCancels: [] },
     });
@@ -93,7 +99,7 @@ export function planCommit(batch: CommitBatch, sizes: PartSizes): CommitPart[] {
   // asks to cancel children go last, before the execution update.
   const first: Unit[] = [
     ...unrecorded.map((c) => ({ items: 1, bytes: sizes.consumed(c), part: { events: [], consumed: [c], childStarts: [], childCancels: [] } })),
-    ...[...startsById.values()].map((start) => ({ items: 2, bytes: sizes.childStart(start), part: { events: [], consumed: [], childStarts: [start], childCancels: [] } })),
+    ...[...startsById.values()].map((start) => ({ items: childStartItems(start.childId), bytes: sizes.childStart(start), part: { events: [], consumed: [], childStarts: [start], childCancels: [] } })),
   ];
   units.unshift(...first);
   for (const childId of batch.childCancels) {

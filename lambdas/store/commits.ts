@@ -21,7 +21,7 @@ import { callbackWrites } from "./callback-items.js";
 import { isTerminal } from "../core/status.js";
 import { type CommitPart, isLoneAppend, planCommit } from "./commit-plan.js";
 import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "./errors.js";
-import { encode, historyItem, publishedState, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, inboxItemBytes, inboxItem, startedEvent, unmarshallItem } from "./items.js";
+import { encode, historyItem, publishedState, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, inboxItemBytes, inboxItem, startedEvent, tagItems, unmarshallItem } from "./items.js";
 import { DUE_SHARD, executionPk, META_SK, PURGE_SHARD } from "./keys.js";
 import type { Lease, NewExecution } from "../ports/store.js";
 import { TransactionConflict, type TransactWrite, withinTransaction } from "./transaction.js";
@@ -164,6 +164,8 @@ function writePart(settings: CommitSettings, tx: TransactWrite, lease: Lease, ba
     const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId: id, position: child.parentPosition } };
     tx.put(table, metaItem(request), newItemCondition);
     tx.put(table, historyItem(child.childId, startedEvent(request)), newItemCondition);
+    // A tenant's child is listed with its tenant's executions (keys.ts tenantPartition).
+    for (const listed of tagItems(request)) tx.put(table, listed);
   }
   // Safety guard, as for a signal: the execution told something becomes due now, so the sweeper
   // wakes it if the wake-up sent after this commit is lost (a crash in between).

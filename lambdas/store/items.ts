@@ -7,7 +7,8 @@ import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../core/limits.js";
 import type { ExecutionStatus } from "../core/status.js";
 import { PayloadTooLargeError } from "./errors.js";
-import { DUE_SHARD, executionPk, historySk, META_SK, inboxSk, tagPartition, tagShard, tagSk } from "./keys.js";
+import { DUE_SHARD, executionPk, historySk, META_SK, inboxSk, tagPartition, tagShard, tagSk, TENANT_TAG_KEY, tenantPartition } from "./keys.js";
+import { tenantOf } from "../core/tenants.js";
 import type { Tags } from "../core/tags.js";
 import type { ExecutionListing, ExecutionRecord, NewExecution } from "../ports/store.js";
 
@@ -123,15 +124,18 @@ export function metaItem(request: NewExecution): MetaItem {
 /** One item per tag, written with the execution item, listed through the byTag index. */
 export function tagItems(request: NewExecution): Record<string, unknown>[] {
   const shard = tagShard(request.id);
-  return Object.entries(request.tags ?? {}).map(([key, value]) => ({
+  const tenant = tenantOf(request.id);
+  const item = (sk: string, tagKey: string) => ({
     PK: executionPk(request.id),
-    SK: tagSk(key),
-    tagKey: tagPartition(key, value, shard),
+    SK: sk,
+    tagKey,
     createdAtMs: request.nowMs,
     workflow: request.workflow,
     // As every item but META: a purge tells this execution's items from a later one's by it.
     atMs: request.nowMs,
-  }));
+  });
+  const tags = Object.entries(request.tags ?? {}).map(([key, value]) => item(tagSk(key), tagPartition(key, value, shard, tenant)));
+  return tenant === undefined ? tags : [item(tagSk(TENANT_TAG_KEY), tenantPartition(tenant, shard)), ...tags];
 }
 
 let arrivalCounter = 0;

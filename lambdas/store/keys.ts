@@ -21,9 +21,24 @@ export function tagSk(key: string): string {
   return `${TAG_PREFIX}${key}`;
 }
 
-/** The byTag partition of `key=value` an execution's tag item goes to (its shard is fixed by the id). */
-export function tagPartition(key: string, value: string, shard: number): string {
-  return `${key}=${value}#${shard}`;
+/**
+ * The byTag partition of `key=value` an execution's tag item goes to (its shard is fixed by the
+ * id). A tenant's executions have partitions of their own, `<tenant>/<key>=<value>#<shard>`: a
+ * tag key holds no `/` and a tenant no `=`, so no partition of one tenant is another's, nor that
+ * of an execution of no tenant.
+ */
+export function tagPartition(key: string, value: string, shard: number, tenant?: string): string {
+  return `${tenant === undefined ? "" : `${tenant}/`}${key}=${value}#${shard}`;
+}
+
+/**
+ * A tenant's executions are listed through one more item each, `TAG#` (the tag of no key), in
+ * the byTag partitions `<tenant>/#<shard>`: a tenant's list reads its own partitions only.
+ */
+export const TENANT_TAG_KEY = "";
+
+export function tenantPartition(tenant: string, shard: number): string {
+  return `${tenant}/#${shard}`;
 }
 
 export function tagShard(executionId: string): number {

@@ -4,6 +4,9 @@
  *   tags given            TAG_SHARDS streams: byTag[<key>=<value>#<shard>] of the first tag by key,
  *                         workflow as a FilterExpression; status and the other tags are checked
  *                         on the execution items fetched for the page
+ *   a tenant's list       the same, in the tenant's own byTag partitions: its tags'
+ *                         (`<tenant>/<key>=<value>#<shard>`), or with no tag its listing items'
+ *                         (`<tenant>/#<shard>`); no index of other tenants is read
  *   workflow given        one stream: byWorkflow[workflow], status as a FilterExpression
  *   only status given     one stream: byStatus[status]
  *   neither               five streams, byStatus[s] for each status, merged newest first
@@ -15,7 +18,8 @@
 import { EXECUTION_STATUSES, type ExecutionStatus } from "../core/status.js";
 import { InvalidCursorError } from "./cursor.js";
 import type { Tags } from "../core/tags.js";
-import { executionIdFromPk, executionPk, META_SK, TABLE, TAG_SHARDS, tagPartition, tagSk } from "./keys.js";
+import { executionIdFromPk, executionPk, META_SK, TABLE, TAG_SHARDS, tagPartition, tagSk, TENANT_TAG_KEY, tenantPartition } from "./keys.js";
+import { tenantOf } from "../core/tenants.js";
 
 export interface IndexStream {
   /** The stream's key in a position. */
@@ -52,17 +56,17 @@ export interface ListedItem {
   createdAtMs: number;
 }
 
-export function streamsFor(query: { workflow?: string; status?: ExecutionStatus; tags?: Tags }): IndexStream[] {
+export function streamsFor(query: { workflow?: string; status?: ExecutionStatus; tags?: Tags; tenant?: string }): IndexStream[] {
   const { byWorkflow, byStatus, byTag } = TABLE.indexes;
   const [tag] = Object.entries(query.tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (tag !== undefined) {
-    const [key, value] = tag;
+  const { tenant } = query;
+  if (tag !== undefined || tenant !== undefined) {
     return Array.from({ length: TAG_SHARDS }, (_, shard) => ({
       name: `tag${shard}`,
       indexName: byTag.name,
       partitionAttribute: byTag.partitionKey.name,
-      partitionValue: tagPartition(key, value, shard),
-      tableSk: tagSk(key),
+      partitionValue: tag === undefined ? tenantPartition(tenant as string, shard) : tagPartition(tag[0], tag[1], shard, tenant),
+      tableSk: tagSk(tag === undefined ? TENANT_TAG_KEY : tag[0]),
       ...(query.workflow === undefined ? {} : { filter: { attribute: "workflow" as const, value: query.workflow } }),
     }));
   }
@@ -92,7 +96,9 @@ export function streamsFor(query: { workflow?: string; status?: ExecutionStatus;
  * Whether a fetched execution belongs on the page: the index read found it by one filter; its
  * status may have changed since, and the other tags are checked here.
  */
-export function matchesQuery(execution: { status: ExecutionStatus; tags?: Tags }, query: { status?: ExecutionStatus; tags?: Tags }): boolean {
+export function matchesQuery(execution: { id: string; status: ExecutionStatus; tags?: Tags }, query: { status?: ExecutionStatus; tags?: Tags; tenant?: string }): boolean {
+  // The streams read the tenant's partitions only; this keeps it so should an index ever hold a stray entry.
+  if (tenantOf(execution.id) !== query.tenant) return false;
   if (query.status !== undefined && execution.status !== query.status) return false;
   return Object.entries(query.tags ?? {}).every(([key, value]) => execution.tags?.[key] === value);
 }

@@ -17,7 +17,7 @@ import { type CallbackWrite, callbackWrites } from "../store/callback-items.js";
 import { isTerminal } from "../core/status.js";
 import { type CommitPart, isLoneAppend, planCommit } from "../store/commit-plan.js";
 import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "../store/errors.js";
-import { encode, historyItem, publishedState, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, inboxItemBytes, inboxItem, startedEvent } from "../store/items.js";
+import { encode, historyItem, publishedState, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, inboxItemBytes, inboxItem, startedEvent, tagItems } from "../store/items.js";
 import { DUE_SHARD, executionPk, historySk, META_SK, PURGE_SHARD } from "../store/keys.js";
 import type { Lease, NewExecution } from "../ports/store.js";
 import { MAX_TRANSACTION_ITEMS, TransactionTooLargeError } from "../store/transaction.js";
@@ -44,7 +44,7 @@ interface PartWrites {
   meta: MetaChange;
   events: { seq: number; item: StoredItem }[];
   consumedKeys: string[];
-  childStarts: { childId: string; meta: MetaItem; started: StoredItem }[];
+  childStarts: { childId: string; meta: MetaItem; started: StoredItem; listed: StoredItem[] }[];
   notices: Notice[];
   callbacks: CallbackWrite[];
 }
@@ -118,7 +118,7 @@ function buildPart(settings: MemoryCommitSettings, lease: Lease, batch: CommitBa
   const consumedKeys = part.consumed.map(({ item }) => item.key);
   const childStarts = part.childStarts.map((child) => {
     const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId: id, position: child.parentPosition } };
-    return { childId: child.childId, meta: metaItem(request), started: historyItem(child.childId, startedEvent(request)) };
+    return { childId: child.childId, meta: metaItem(request), started: historyItem(child.childId, startedEvent(request)), listed: tagItems(request) };
   });
   const notices: Notice[] = part.childCancels.map((childId) => {
     const event = { type: "Cancel" as const, reason: "parent canceled" };
@@ -129,7 +129,7 @@ function buildPart(settings: MemoryCommitSettings, lease: Lease, batch: CommitBa
     notices.push({ target: executionId, item: inboxItem(executionId, event, nowMs, `child-${id}`), bytes: inboxItemBytes(event), kind: "parent" });
   }
   const callbacks = callbackWrites(id, part.events);
-  const itemCount = 1 + events.length + consumedKeys.length + 2 * childStarts.length + 2 * notices.length + callbacks.length;
+  const itemCount = 1 + events.length + consumedKeys.length + childStarts.reduce((n, c) => n + 2 + c.listed.length, 0) + 2 * notices.length + callbacks.length;
   // Only the item count: withinTransaction also measures the request's JSON, which this store does
   // not build (planCommit keeps parts well below 4 MB); the bytes reported are the items' own.
   if (itemCount > MAX_TRANSACTION_ITEMS) throw new TransactionTooLargeError(itemCount, writtenBytes({ meta, events, consumedKeys, childStarts, notices, callbacks }));
@@ -189,6 +189,7 @@ function apply(table: MemoryTable, executionId: string, writes: PartWrites, nowM
   for (const child of writes.childStarts) {
     table.putMeta(child.meta);
     table.putItem(child.childId, child.started);
+    for (const item of child.listed) table.putItem(child.childId, item);
   }
   for (const notice of writes.notices) {
     table.putItem(notice.target, notice.item);

@@ -6,11 +6,12 @@
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
 import type { AnyWorkflow } from "../../lambdas/core/workflow.js";
-import { startLocalStack, type LocalStack } from "../../local/stack.js";
+import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../local/stack.js";
 import { uniqueName } from "../support/services.js";
 
-export async function startApiStack(prefix: string, workflows: readonly AnyWorkflow[]): Promise<LocalStack> {
+export async function startApiStack(prefix: string, workflows: readonly AnyWorkflow[], extra: Partial<LocalStackOptions> = {}): Promise<LocalStack> {
   return startLocalStack({
+    ...extra,
     workflows,
     endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
     tableName: uniqueName(prefix),
@@ -99,15 +100,19 @@ export function expectErrorShape(answer: ApiAnswer, code?: string): void {
   if (/\n\s+at |node_modules|\.ts:\d+/.test(answer.text)) throw new Error(`error leaks a stack trace: ${answer.text.slice(0, 300)}`);
 }
 
-/** Waits until the worker has stopped writing (two snapshots 150 ms apart agree), and returns the snapshot. */
+/** Waits until the worker has stopped writing (four snapshots 150 ms apart agree), and returns the snapshot. */
 export async function quiesce(stack: LocalStack, timeoutMs = 10_000): Promise<Record<string, unknown>[]> {
   const deadline = Date.now() + timeoutMs;
   let before = JSON.stringify(await snapshotTable(stack));
+  // A busy machine can pause a worker between two writes for longer than one look: the table
+  // counts as quiet once three looks in a row, 150 ms apart, find it unchanged.
+  let quietLooks = 0;
   for (;;) {
     await new Promise((r) => setTimeout(r, 150));
     const items = await snapshotTable(stack);
     const after = JSON.stringify(items);
-    if (after === before) return items;
+    quietLooks = after === before ? quietLooks + 1 : 0;
+    if (quietLooks >= 3) return items;
     if (Date.now() > deadline) throw new Error("the table did not stop changing");
     before = after;
   }

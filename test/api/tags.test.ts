@@ -38,7 +38,8 @@ describe("tags over HTTP", () => {
     expect(listed.body.executions.map((e: { id: string }) => e.id)).toEqual([...ids].reverse());
     const gold = await call(stack, "GET", `/executions?tag.customer=c-42&tag.tier=gold&workflow=approval`);
     expect(gold.body.executions.map((e: { id: string }) => e.id)).toEqual(ids.slice(0, 4).reverse());
-    await waitForStatus(stack, "tagged-00", ["sleeping"]);
+    for (const id of ids) await waitForStatus(stack, id, ["sleeping"]);
+    await waitForStatus(stack, "untagged", ["completed"]);
 
     // Paging with a small limit goes through every shard once.
     const paged: string[] = [];

@@ -2,7 +2,11 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { createLambdaContext } from "../../local/http-api.js";
 
-export function apiEvent(method: string, path: string, options: { query?: string; body?: unknown; principal?: string; requestId?: string; sourceIp?: string } = {}): APIGatewayProxyEventV2 {
+export function apiEvent(
+  method: string,
+  path: string,
+  options: { query?: string; body?: unknown; principal?: string; claims?: Record<string, string>; requestId?: string; sourceIp?: string } = {},
+): APIGatewayProxyEventV2 {
   const query = options.query ?? "";
   return {
     version: "2.0",
@@ -17,6 +21,8 @@ export function apiEvent(method: string, path: string, options: { query?: string
       ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
       http: { method, path, protocol: "HTTP/1.1", sourceIp: options.sourceIp ?? "127.0.0.1", userAgent: "test" },
       ...(options.principal === undefined ? {} : { authorizer: { iam: { userArn: options.principal } } }),
+      // API Gateway hands JWT claims over as strings (a list claim as "[a b]").
+      ...(options.claims === undefined ? {} : { authorizer: { jwt: { claims: options.claims, scopes: null } } }),
     },
   } as unknown as APIGatewayProxyEventV2;
 }

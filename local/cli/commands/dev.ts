@@ -11,6 +11,7 @@ interface DevCommandFlags {
   dataDir?: string;
   inMemory?: boolean;
   watch: boolean;
+  tenant: string[];
 }
 
 export function devCommand(): Command {
@@ -27,6 +28,11 @@ export function devCommand(): Command {
     .addOption(new Option("--data-dir <folder>", "where executions are kept (default: <project>/.durable/data)").conflicts("inMemory"))
     .addOption(new Option("--in-memory", "keep nothing: every start is empty"))
     .option("--no-watch", "do not reload on changes")
+    .addOption(
+      new Option("--tenant <id>", "keep executions per tenant and print a token for this one (repeat for more)")
+        .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+        .default([]),
+    )
     .helpOption("-h, --help", "show help")
     .addHelpText(
       "after",
@@ -38,6 +44,7 @@ export function devCommand(): Command {
         "  durable dev                          # workflows.ts or src/workflows.ts",
         "  durable dev src/flows/index.ts --port 4000 --token dev-token",
         "  durable dev --in-memory --no-watch",
+        "  durable dev --tenant a --tenant b     # one token per tenant; each sees its own executions alone",
       ].join("\n"),
     )
     .action(async (file: string | undefined, flags: DevCommandFlags, self: Command) => {
@@ -51,6 +58,7 @@ export function devCommand(): Command {
           ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
           inMemory: flags.inMemory ?? false,
           watch: flags.watch,
+          tenants: flags.tenant,
         },
         { cwd: process.cwd(), env: process.env },
       );

@@ -11,12 +11,17 @@ export interface BannerFacts {
   inputs: readonly string[];
   /** Set when the port asked for was taken. */
   portTaken?: number;
+  /** Each tenant's token, with `--tenant`. */
+  tenantTokens?: Readonly<Record<string, string>>;
 }
 
 export function banner(facts: BannerFacts): string {
   const { options, apiUrl, workflows, inputs } = facts;
   const file = displayPath(options.workflowsFile, options.cwd);
-  const auth = `-H "authorization: Bearer ${options.token}"`;
+  const tenants = Object.entries(facts.tenantTokens ?? {});
+  // With tenants, the token of no tenant is refused: the examples use the first tenant's.
+  const token = tenants[0]?.[1] ?? options.token;
+  const auth = `-H "authorization: Bearer ${token}"`;
   const example = workflows[0]?.name ?? "my-workflow";
   const others = Math.max(0, inputs.length - 1);
   const lines = [
@@ -24,8 +29,13 @@ export function banner(facts: BannerFacts): string {
     `durable dev: serving ${workflows.length === 0 ? "no workflows" : workflowList(workflows)} from ${file}`,
     "",
     `  API        ${apiUrl}${facts.portTaken === undefined ? "" : `  (port ${facts.portTaken} is taken)`}`,
-    `  token      ${options.token}  ${tokenHint(options.tokenSource)}`,
-    `  viewer     ${apiUrl}/viewer#token=${encodeURIComponent(options.token)}  (executions in a browser: docs/viewer.md)`,
+    ...(tenants.length === 0
+      ? [`  token      ${options.token}  ${tokenHint(options.tokenSource)}`]
+      : [
+          `  tenants    executions are kept per tenant; each token sees its own tenant's alone (docs/security.md)`,
+          ...tenants.map(([tenant, tenantToken]) => `  tenant ${tenant.padEnd(12)} token ${tenantToken}`),
+        ]),
+    `  viewer     ${apiUrl}/viewer#token=${encodeURIComponent(token)}  (executions in a browser: docs/viewer.md)`,
     `  data       ${options.dataDir === undefined ? "in memory: nothing is kept when it stops" : `${options.dataDir}  (executions survive a restart; --in-memory keeps nothing)`}`,
     options.watch
       ? `  watching   ${file}${others > 0 ? ` and ${others} file${others === 1 ? "" : "s"} it imports` : ""}: a save reloads the workflows`

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from "commander";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { CliError } from "../cli-error.js";
+import { TENANT_ID } from "../../../lambdas/core/permissions.js";
 import { findProjectDir, findWorkflowsFile } from "./project.js";
 
 export const DEFAULT_PORT = 3000;
@@ -21,6 +22,8 @@ export interface DevFlags {
   inMemory?: boolean;
   /** Default true. */
   watch?: boolean;
+  /** Keep executions per tenant, with a token for each. */
+  tenants?: readonly string[];
 }
 
 export interface DevOptions {
@@ -36,6 +39,8 @@ export interface DevOptions {
   /** Where DynamoDB Local keeps its data; undefined: in memory, nothing kept. */
   dataDir: string | undefined;
   watch: boolean;
+  /** Tenants to make tokens for; none: executions belong to no tenant. */
+  tenants: string[];
   /** The folder paths are shown relative to. */
   cwd: string;
 }
@@ -56,6 +61,10 @@ export async function resolveDevOptions(flags: DevFlags, context: { cwd: string;
     throw new CliError("INVALID_PORT", `port ${port} is not a port`, "pass a whole number from 0 to 65535 (0: any free port)");
   }
   const [token, tokenSource] = chooseToken(flags.token, env.DURABLE_TOKEN);
+  const tenants = [...new Set(flags.tenants ?? [])];
+  for (const tenant of tenants) {
+    if (!TENANT_ID.test(tenant)) throw new CliError("INVALID_TENANT", `tenant "${tenant.slice(0, 80)}" is not a tenant id`, "use 1–64 characters of A–Z, a–z, 0–9, _ or -");
+  }
   return {
     workflowsFile,
     projectDir,
@@ -65,6 +74,7 @@ export async function resolveDevOptions(flags: DevFlags, context: { cwd: string;
     tokenSource,
     dataDir: flags.inMemory ? undefined : flags.dataDir !== undefined ? resolve(cwd, flags.dataDir) : join(projectDir, ".durable", "data"),
     watch: flags.watch ?? true,
+    tenants,
     cwd,
   };
 }

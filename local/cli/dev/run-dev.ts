@@ -69,13 +69,14 @@ export async function startDevServer(options: DevOptions, output: DevOutput = co
       workflows: loaded.workflows,
       port,
       bearerToken: options.token,
+      ...(options.tenants.length === 0 ? {} : { tenants: options.tenants }),
       logger: activity.logger,
       ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     });
     for (const warning of stack.warnings) output.print(`note: ${warning}`);
     const schedules = startLocalSchedules({ deps: stack.apiDeps, schedules: loaded.schedules, note: activity.note });
     // One write: whoever reads the banner (a person, a script waiting for "Ctrl-C") sees the schedules with it.
-    const shownBanner = banner({ options, apiUrl: stack.apiUrl, workflows: loaded.workflows, inputs: loaded.inputs, ...(portTaken === undefined ? {} : { portTaken }) });
+    const shownBanner = banner({ options, apiUrl: stack.apiUrl, workflows: loaded.workflows, inputs: loaded.inputs, tenantTokens: stack.tenantTokens, ...(portTaken === undefined ? {} : { portTaken }) });
     output.print(loaded.schedules.length > 0 ? `${shownBanner}${scheduleLines(loaded.schedules, schedules.nextFireAt())}` : shownBanner);
 
     const leaseWaits = watchLeaseWaits({ store: stack.deps.store, workerId: stack.deps.workerId, print: activity.note });
@@ -106,7 +107,9 @@ export async function startDevServer(options: DevOptions, output: DevOutput = co
     else await bundler.dispose();
 
     // Last, once everything answers: `durable list`, `watch`, ... find this server through it.
-    const discovery = await writeDevDiscovery(options.projectDir, { url: running.apiUrl, token: options.token, pid: process.pid, startedAt: new Date().toISOString() }).catch(
+    // With tenants, the commands act as the first tenant (the token of no tenant is refused then).
+    const commandToken = Object.values(running.tenantTokens)[0] ?? options.token;
+    const discovery = await writeDevDiscovery(options.projectDir, { url: running.apiUrl, token: commandToken, pid: process.pid, startedAt: new Date().toISOString() }).catch(
       (error: unknown) => {
         output.print(`note: could not write ${join(options.projectDir, ".durable", "dev.json")} (${error instanceof Error ? error.message : String(error)}): durable commands then need --url and --token`);
         return undefined;
