@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Token, Validations } from "aws-cdk-lib";
+import { CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import { HttpApi, HttpMethod, type HttpStage, type IHttpRouteAuthorizer, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
@@ -6,7 +6,7 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import { AttributeType, Billing, ProjectionType, TableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Grant, type IGrantable, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, LoggingFormat, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -16,6 +16,18 @@ import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import {
+  type Action,
+  ACTIONS,
+  API_ROUTE_ACTIONS,
+  AUTHORIZATION_ENV,
+  type AuthorizationPolicy,
+  DEFAULT_SCOPE_PREFIX,
+  isAction,
+  type PrincipalGrant,
+  routesFor,
+  TENANT_ID,
+} from "../lambdas/core/permissions.js";
 import type { ScheduleDefinition } from "../lambdas/starts/definitions.js";
 import { TABLE } from "../lambdas/store/schema.js";
 import { type FunctionAccess, grantAccess } from "./access.js";
@@ -24,13 +36,55 @@ import { checkWorkflowsEntry, findProject, writeHandlerEntries } from "./handler
 import { checkStarts, createStartTriggers, type DurableEventStart, eventQueuesJson } from "./starts.js";
 
 /**
- * Who may call the HTTP API. `iam`: callers sign requests with SigV4 and
- * need `execute-api:Invoke` on the API. `jwt`: callers send a bearer token
- * from `issuer` whose `aud` is one of `audience`.
+ * IAM auth: callers sign requests with SigV4 and need `execute-api:Invoke` on the routes they
+ * call (`DurableWorkflows.grantApi` grants it per action). docs/security.md describes the model.
  */
-export type DurableWorkflowsAuth =
-  | { readonly type: "iam" }
-  | { readonly type: "jwt"; readonly issuer: string; readonly audience: readonly string[] };
+export interface DurableWorkflowsIamAuth {
+  readonly type: "iam";
+  /**
+   * Callers by IAM ARN, each with its tenant and the actions the API lets it take (every action
+   * when `actions` is absent). A role's ARN matches every session of the role. Without
+   * `tenants`, a caller not listed may do whatever its `execute-api:Invoke` grants reach.
+   * @example { "arn:aws:iam::123456789012:role/billing-service": { tenant: "billing", actions: ["start", "read"] } }
+   * @default none
+   */
+  readonly principals?: Readonly<Record<string, PrincipalGrant>>;
+  /**
+   * Keep executions per tenant: every caller must be listed in `principals` with a `tenant`,
+   * and sees and acts on its tenant's executions only; any other caller is refused
+   * (403 TENANT_REQUIRED).
+   * @default false
+   */
+  readonly tenants?: boolean;
+}
+
+/**
+ * JWT auth: callers send `Authorization: Bearer <token>`, a token from `issuer` whose `aud` is
+ * one of `audience`; its scopes say what it may do. docs/security.md describes the model.
+ */
+export interface DurableWorkflowsJwtAuth {
+  readonly type: "jwt";
+  /** The token's `iss`, an https:// URL serving OpenID discovery. */
+  readonly issuer: string;
+  readonly audience: readonly string[];
+  /**
+   * What a token may do, from its `scope` (or `scp`) claim: `<prefix>:<action>` on every
+   * workflow (`durable:read`), `<workflow>:<action>` on one (`approval:signal`), `*` for every
+   * action (`durable:*`). `false`: any token the authorizer accepts may do everything.
+   * @default { prefix: "durable" }
+   */
+  readonly scopes?: false | { readonly prefix?: string };
+  /**
+   * Keep executions per tenant, the tenant read from this claim of the token (a tenant id:
+   * 1–64 characters of A–Z, a–z, 0–9, _ or -). A token without it is refused (403 TENANT_REQUIRED).
+   * @example "tenant_id"
+   * @default no tenants
+   */
+  readonly tenantClaim?: string;
+}
+
+/** Who may call the HTTP API, and what each caller may do: IAM (SigV4) or JWT (bearer token). */
+export type DurableWorkflowsAuth = DurableWorkflowsIamAuth | DurableWorkflowsJwtAuth;
 
 /** Props of {@link DurableWorkflows}. */
 export interface DurableWorkflowsProps {
@@ -81,7 +135,11 @@ export interface DurableWorkflowsProps {
    * @default 10
    */
   readonly workerConcurrency?: number;
-  /** @default { type: "iam" } */
+  /**
+   * Who may call the HTTP API and what each caller may do. Checked at synth, then handed to the
+   * API function as `DURABLE_AUTHORIZATION` (see `DurableWorkflows.authorizationPolicy`).
+   * @default { type: "iam" }
+   */
   readonly auth?: DurableWorkflowsAuth;
   /** Where the alarms send their ALARM and OK notifications. @default no notifications */
   readonly alarmTopic?: ITopic;
@@ -131,22 +189,8 @@ function attributeType(type: "S" | "N"): AttributeType {
   return type === "S" ? AttributeType.STRING : AttributeType.NUMBER;
 }
 
-/** `[method, path]` of every route the API function serves. */
-export const API_ROUTES: ReadonlyArray<readonly [HttpMethod, string]> = [
-  [HttpMethod.POST, "/executions"],
-  [HttpMethod.GET, "/executions"],
-  [HttpMethod.GET, "/executions/{id}"],
-  [HttpMethod.GET, "/executions/{id}/history"],
-  [HttpMethod.POST, "/executions/{id}/signals/{name}"],
-  [HttpMethod.POST, "/executions/{id}/cancel"],
-  [HttpMethod.POST, "/executions/{id}/terminate"],
-  [HttpMethod.POST, "/executions/{id}/redrive"],
-  [HttpMethod.POST, "/callbacks/{token}"],
-  [HttpMethod.POST, "/callbacks/{token}/fail"],
-  [HttpMethod.POST, "/callbacks/{token}/heartbeat"],
-  [HttpMethod.POST, "/bulk"],
-  [HttpMethod.GET, "/workflows"],
-];
+/** `[method, path]` of every route the API function serves (`API_ROUTE_ACTIONS`, without the actions). */
+export const API_ROUTES: ReadonlyArray<readonly [HttpMethod, string]> = API_ROUTE_ACTIONS.map((route) => [HttpMethod[route.method], route.path] as const);
 
 /**
  * What each function's code calls (lambdas/store/dynamo-store.ts,
@@ -305,6 +349,12 @@ export class DurableWorkflows extends Construct {
   /** Base URL of the HTTP API, without a trailing slash. */
   readonly apiUrl: string;
   readonly alarms: DurableWorkflowsAlarms;
+  /**
+   * The rules the API function enforces, made from `auth`: what it finds, as JSON, in its
+   * `DURABLE_AUTHORIZATION` environment variable.
+   */
+  readonly authorizationPolicy: AuthorizationPolicy;
+  private readonly authType: DurableWorkflowsAuth["type"];
 
   constructor(scope: Construct, id: string, props: DurableWorkflowsProps) {
     super(scope, id);
@@ -315,6 +365,8 @@ export class DurableWorkflows extends Construct {
     const workerConcurrency = checkWorkerConcurrency(props.workerConcurrency ?? DEFAULT_WORKER_CONCURRENCY);
     const sweepSchedule = checkSweepSchedule(props.sweepSchedule ?? DEFAULT_SWEEP_SCHEDULE);
     const auth = checkAuth(props.auth ?? { type: "iam" });
+    this.authType = auth.type;
+    this.authorizationPolicy = authorizationPolicyOf(auth);
     const schedules = props.schedules ?? [];
     const eventStarts = props.eventStarts ?? [];
     checkStarts(schedules, eventStarts);
@@ -449,6 +501,9 @@ export class DurableWorkflows extends Construct {
         // The secret's ARN only: the function reads its versions from Secrets Manager at cold
         // start (lambdas/handlers/cursor-keys.ts), so no secret value is in its environment.
         DURABLE_CURSOR_SECRET_ARN: this.cursorSecret.secretArn,
+        // Always set, so the function never guesses which rules apply. Principals' ARNs may be
+        // tokens (a role made in the same app): toJsonString renders them into the JSON.
+        [AUTHORIZATION_ENV]: Stack.of(this).toJsonString(this.authorizationPolicy),
       },
     });
     this.cursorSecret.grantRead(this.apiFunction);
@@ -559,6 +614,43 @@ export class DurableWorkflows extends Construct {
       });
     }
   }
+
+  /**
+   * Grants `grantee` `execute-api:Invoke` on exactly the routes that take `actions`
+   * (`routesFor`): `read` opens the four GET routes, `signal` the signals route, and `/bulk`
+   * opens only with all of `cancel`, `terminate` and `redrive`. Each route is one ARN,
+   * `arn:<partition>:execute-api:<region>:<account>:<api id>/$default/<METHOD><path>` with every
+   * `{param}` as `*`. IAM auth only: a JWT caller's permissions come from its token's scopes.
+   *
+   * IAM's `*` also matches `/`, so the ARN a grant of `cancel` opens also matches sending a
+   * signal named `cancel` (`POST /executions/{id}/signals/cancel`), and likewise for
+   * `terminate` and `redrive`; list the caller in `auth.principals` with its actions to have the
+   * API function hold it to exactly those.
+   *
+   * @example workflows.grantApi(opsRole, "read", "signal");
+   */
+  grantApi(grantee: IGrantable, ...actions: Action[]): Grant {
+    if (this.authType !== "iam") {
+      throw new Error(
+        "DurableWorkflows.grantApi: this API uses JWT auth, where callers get their permissions from their token's scopes " +
+          `(${scopeHint(this.authorizationPolicy)}), not from IAM; grantApi is for auth type "iam"`,
+      );
+    }
+    if (actions.length === 0) throw new Error(`DurableWorkflows.grantApi: name at least one action (${ACTIONS.join(", ")})`);
+    checkActions(actions, "DurableWorkflows.grantApi");
+    const stage = this.httpStage.stageName;
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ["execute-api:Invoke"],
+      resourceArns: routesFor(actions).map((route) => this.httpApi.arnForExecuteApi(route.method, route.path.replace(/\{[^}]+\}/g, "*"), stage)),
+    });
+  }
+}
+
+function scopeHint(policy: AuthorizationPolicy): string {
+  if (policy.scopes === false) return "scopes are off: every accepted token may do everything";
+  const prefix = policy.scopes?.prefix ?? DEFAULT_SCOPE_PREFIX;
+  return `${prefix}:<action> or <workflow>:<action>`;
 }
 
 function authorizer(auth: DurableWorkflowsAuth): IHttpRouteAuthorizer {
@@ -595,14 +687,116 @@ function checkSweepSchedule(schedule: Duration): Duration {
   return schedule;
 }
 
+const TENANT_ID_RULE = "1–64 characters of A–Z, a–z, 0–9, _ or -";
+
 function checkAuth(auth: DurableWorkflowsAuth): DurableWorkflowsAuth {
-  if (auth.type === "jwt") {
-    if (!Token.isUnresolved(auth.issuer) && !auth.issuer.startsWith("https://")) {
-      throw new Error(`DurableWorkflows: auth.issuer must be an https:// URL (the token's iss), got "${auth.issuer}"`);
-    }
-    if (auth.audience.length === 0) {
-      throw new Error("DurableWorkflows: auth.audience must name at least one audience (a token's aud must match one)");
-    }
+  switch (auth.type) {
+    case "jwt":
+      checkJwtAuth(auth);
+      break;
+    case "iam":
+      checkIamAuth(auth);
+      break;
+    default:
+      throw new Error(`DurableWorkflows: auth.type must be "iam" or "jwt", got ${JSON.stringify((auth as { type?: unknown }).type)}`);
   }
   return auth;
+}
+
+function checkJwtAuth(auth: DurableWorkflowsJwtAuth): void {
+  if (!Token.isUnresolved(auth.issuer) && !auth.issuer.startsWith("https://")) {
+    throw new Error(`DurableWorkflows: auth.issuer must be an https:// URL (the token's iss), got "${auth.issuer}"`);
+  }
+  if (auth.audience.length === 0) {
+    throw new Error("DurableWorkflows: auth.audience must name at least one audience (a token's aud must match one)");
+  }
+  const scopes = auth.scopes;
+  if (scopes !== undefined && scopes !== false) {
+    if (typeof scopes !== "object" || scopes === null) {
+      throw new Error(`DurableWorkflows: auth.scopes must be false or { prefix?: string }, got ${JSON.stringify(scopes)}`);
+    }
+    const prefix = scopes.prefix;
+    if (prefix !== undefined && !Token.isUnresolved(prefix) && !(typeof prefix === "string" && /^[^\s:]+$/.test(prefix))) {
+      throw new Error(
+        `DurableWorkflows: auth.scopes.prefix must be a non-empty string without spaces or colons (scopes read <prefix>:<action>), got ${JSON.stringify(prefix)}`,
+      );
+    }
+  }
+  const claim = auth.tenantClaim;
+  if (claim !== undefined && !Token.isUnresolved(claim) && !(typeof claim === "string" && claim.trim().length > 0)) {
+    throw new Error(`DurableWorkflows: auth.tenantClaim must name a claim of the token (such as "tenant_id"), got ${JSON.stringify(claim)}`);
+  }
+}
+
+function checkIamAuth(auth: DurableWorkflowsIamAuth): void {
+  const principals = Object.entries(auth.principals ?? {});
+  if (auth.tenants === true && principals.length === 0) {
+    throw new Error(
+      "DurableWorkflows: auth.tenants is true but auth.principals lists no principal, so every caller would be refused " +
+        "(403 TENANT_REQUIRED); list each caller's IAM ARN with its tenant",
+    );
+  }
+  for (const [arn, grant] of principals) {
+    const where = `auth.principals[${JSON.stringify(arn)}]`;
+    if (!Token.isUnresolved(arn) && !arn.startsWith("arn:")) {
+      throw new Error(`DurableWorkflows: ${where}: a principal is keyed by its IAM ARN (arn:aws:iam::123456789012:role/name), got a key that is not an ARN`);
+    }
+    if (typeof grant !== "object" || grant === null) throw new Error(`DurableWorkflows: ${where} must be { tenant?, actions? }`);
+    const tenant = grant.tenant;
+    if (tenant !== undefined && !Token.isUnresolved(tenant) && !(typeof tenant === "string" && TENANT_ID.test(tenant))) {
+      throw new Error(`DurableWorkflows: ${where}.tenant must be a tenant id (${TENANT_ID_RULE}), got ${JSON.stringify(tenant)}`);
+    }
+    if (tenant !== undefined && auth.tenants !== true) {
+      throw new Error(
+        `DurableWorkflows: ${where} names tenant ${JSON.stringify(tenant)} but auth.tenants is not true, so the tenant would be ignored ` +
+          "and the principal would reach every execution; set tenants: true, or drop the tenant",
+      );
+    }
+    if (grant.actions !== undefined) {
+      if (!Array.isArray(grant.actions)) throw new Error(`DurableWorkflows: ${where}.actions must be a list of actions (${ACTIONS.join(", ")})`);
+      checkActions(grant.actions, `DurableWorkflows: ${where}.actions`);
+    }
+  }
+}
+
+function checkActions(actions: readonly unknown[], where: string): asserts actions is readonly Action[] {
+  const unknown = actions.filter((action) => !isAction(action));
+  if (unknown.length > 0) {
+    throw new Error(`${where}: unknown action${unknown.length === 1 ? "" : "s"} ${unknown.map((a) => JSON.stringify(a)).join(", ")} (actions: ${ACTIONS.join(", ")})`);
+  }
+}
+
+/**
+ * The policy the API function enforces for `auth` (checked), every default written out. IAM
+ * callers carry no scopes: API Gateway's per-route `execute-api:Invoke` and `principals` decide.
+ * Frozen, so what the construct exposes is what the function was given.
+ */
+function authorizationPolicyOf(auth: DurableWorkflowsAuth): AuthorizationPolicy {
+  if (auth.type === "jwt") {
+    const scopes = auth.scopes === false ? false : Object.freeze({ prefix: auth.scopes?.prefix ?? DEFAULT_SCOPE_PREFIX });
+    return Object.freeze({
+      scopes,
+      ...(auth.tenantClaim === undefined ? {} : { tenants: Object.freeze({ claim: auth.tenantClaim }) }),
+    });
+  }
+  const principals = Object.entries(auth.principals ?? {});
+  return Object.freeze({
+    scopes: false,
+    ...(principals.length === 0
+      ? {}
+      : {
+          principals: Object.freeze(
+            Object.fromEntries(
+              principals.map(([arn, grant]) => [
+                arn,
+                Object.freeze({
+                  ...(grant.tenant === undefined ? {} : { tenant: grant.tenant }),
+                  ...(grant.actions === undefined ? {} : { actions: Object.freeze([...new Set(grant.actions)]) }),
+                }),
+              ]),
+            ),
+          ),
+        }),
+    ...(auth.tenants === true ? { tenants: Object.freeze({}) } : {}),
+  });
 }
