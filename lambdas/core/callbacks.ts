@@ -8,6 +8,7 @@
  * cannot be forged; and since there is no signing key, there is none to distribute to workers or
  * to rotate.
  */
+import { MAX_STORED_ID_CHARS } from "./tenants.js";
 import { randomBytes } from "node:crypto";
 import type { Duration } from "./duration.js";
 import { DurableError, type ErrorInfo } from "./errors.js";
@@ -63,7 +64,7 @@ export function decodeCallbackToken(token: string): CallbackRef | undefined {
   }
   if (!Array.isArray(parsed) || parsed.length !== 4) return undefined;
   const [executionId, run, position, callbackId] = parsed as unknown[];
-  if (typeof executionId !== "string" || executionId.length === 0 || executionId.length > 256) return undefined;
+  if (typeof executionId !== "string" || executionId.length === 0 || executionId.length > MAX_STORED_ID_CHARS) return undefined;
   if (!Number.isInteger(run) || (run as number) < 1 || !Number.isInteger(position) || (position as number) < 0) return undefined;
   if (typeof callbackId !== "string" || !/^[A-Za-z0-9_-]{22}$/.test(callbackId)) return undefined;
   return { executionId, run: run as number, position: position as number, callbackId };

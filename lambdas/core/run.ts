@@ -30,7 +30,7 @@ import {
 import type { EventBody, ExecutionStarted, HistoryEvent, SignalReceived } from "./events.js";
 import { jsonBytes, MAX_STATE_BYTES, MAX_VALUE_BYTES } from "./limits.js";
 import { createPrng, hashSeed, uuidFrom } from "./prng.js";
-import { idInTenantOf, TENANT_SEPARATOR } from "./tenants.js";
+import { idInTenantOf, MAX_LOCAL_ID_CHARS, TENANT_SEPARATOR } from "./tenants.js";
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from "./retry.js";
 import type {
   AnyWorkflow,
@@ -889,8 +889,10 @@ export function defaultChildId(parentId: string, run: number, position: number):
 
 /** A child's own id may not hold `/`: it separates a tenant from the id (tenants.ts). */
 function childIdRefused(id: string | undefined): DurableError | undefined {
-  if (id === undefined || !id.includes(TENANT_SEPARATOR)) return undefined;
-  return new DurableError("INVALID_CHILD_ID", `a child's id may not hold "${TENANT_SEPARATOR}", got "${id.slice(0, 100)}"`);
+  if (id === undefined) return undefined;
+  if (id.includes(TENANT_SEPARATOR)) return new DurableError("INVALID_CHILD_ID", `a child's id may not hold "${TENANT_SEPARATOR}", got "${id.slice(0, 100)}"`);
+  if (id.length === 0 || id.length > MAX_LOCAL_ID_CHARS) return new DurableError("INVALID_CHILD_ID", `a child's id must be 1–${MAX_LOCAL_ID_CHARS} characters, got ${id.length}`);
+  return undefined;
 }
 
 /** Execution ids the engine makes for children stay within what the API accepts in a path. */

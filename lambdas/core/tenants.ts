@@ -9,6 +9,11 @@ import { TENANT_ID } from "./permissions.js";
 
 export const TENANT_SEPARATOR = "/";
 
+/** Longest id a caller names an execution by (a path segment of the API). */
+export const MAX_LOCAL_ID_CHARS = 256;
+/** Longest id an execution is stored under: a tenant of 64 characters, `/`, and a caller's id. */
+export const MAX_STORED_ID_CHARS = 64 + 1 + MAX_LOCAL_ID_CHARS;
+
 /** The tenant an execution belongs to, from its stored id; undefined for an execution of none. */
 export function tenantOf(executionId: string): string | undefined {
   const at = executionId.indexOf(TENANT_SEPARATOR);

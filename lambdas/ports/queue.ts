@@ -2,11 +2,12 @@
  * The queue's ports: the wake-up message, where the engine sends wake-ups, and what it does with
  * a message it could not handle. SQS implements them in queue/, the test kit in memory.
  */
+import { MAX_STORED_ID_CHARS } from "../core/tenants.js";
 import { z } from "zod";
 import type { ErrorInfo } from "../core/errors.js";
 
 export const WakeupMessage = z.object({
-  executionId: z.string().min(1).max(256),
+  executionId: z.string().min(1).max(MAX_STORED_ID_CHARS),
   /** When the execution is due; absent = now. */
   dueAtMs: z.number().int().nonnegative().optional(),
 });

@@ -19,7 +19,7 @@ import { EXECUTION_STATUSES, type ExecutionStatus } from "../core/status.js";
 import { InvalidCursorError } from "./cursor.js";
 import type { Tags } from "../core/tags.js";
 import { executionIdFromPk, executionPk, META_SK, TABLE, TAG_SHARDS, tagPartition, tagSk, TENANT_TAG_KEY, tenantPartition } from "./keys.js";
-import { tenantOf } from "../core/tenants.js";
+import { MAX_STORED_ID_CHARS, tenantOf } from "../core/tenants.js";
 
 export interface IndexStream {
   /** The stream's key in a position. */
@@ -120,7 +120,7 @@ export function parsePosition(streams: readonly IndexStream[], after: unknown): 
     }
     const { at, id } = (value ?? {}) as { at?: unknown; id?: unknown };
     const wellFormed =
-      typeof at === "number" && Number.isSafeInteger(at) && at >= 0 && typeof id === "string" && id.length > 0 && id.length <= 256;
+      typeof at === "number" && Number.isSafeInteger(at) && at >= 0 && typeof id === "string" && id.length > 0 && id.length <= MAX_STORED_ID_CHARS;
     if (!wellFormed) throw new InvalidCursorError("malformed position");
     position[name] = { at, id };
   }

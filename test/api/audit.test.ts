@@ -53,3 +53,24 @@ describe("the audit trail", () => {
     expect(JSON.stringify(entries)).not.toContain("not-a-token");
   });
 });
+
+describe("the audit trail with tenants", () => {
+  it("names the tenant and the stored execution id, and logs refusals of permission and of a missing tenant", async () => {
+    const tenantEntries: AuditEntry[] = [];
+    const role = "arn:aws:iam::123456789012:role/acme-app";
+    const tenanted = createApiHandler(env.deps, {
+      authorization: { tenants: {}, principals: { [role]: { tenant: "acme", actions: ["start", "read"] } } },
+      audit: (entry) => tenantEntries.push(entry),
+    });
+    const session = "arn:aws:sts::123456789012:assumed-role/acme-app/s1";
+    const send = async (method: string, path: string, body: unknown, principal: string) => (await callHandler(tenanted, apiEvent(method, path, { body, principal }))).statusCode;
+    expect(await send("POST", "/executions", { workflow: "audit-waiter", id: "t-1" }, session)).toBe(201);
+    expect(await send("POST", "/executions/t-1/signals/go", "x", session)).toBe(403);
+    expect(await send("POST", "/executions/t-1/cancel", {}, "arn:aws:iam::123456789012:user/stranger")).toBe(403);
+    expect(tenantEntries.map((e) => [e.action, e.executionId, e.tenant, e.status, e.code, e.principal])).toEqual([
+      ["start", "acme/t-1", "acme", 201, undefined, session],
+      ["signal", "acme/t-1", "acme", 403, "PERMISSION_DENIED", session],
+      ["cancel", "t-1", undefined, 403, "TENANT_REQUIRED", "arn:aws:iam::123456789012:user/stranger"],
+    ]);
+  });
+});

@@ -18,6 +18,18 @@ const kid = defineWorkflow("tenant-kid", async (ctx, input: { n: number }) => {
   return input.n;
 });
 const family = defineWorkflow("tenant-family", async (ctx) => Promise.all([ctx.child(kid, { n: 1 }), ctx.child(kid, { n: 2 }, { id: "named-kid" })]));
+/** A child's own id may not name a tenant, nor be longer than an id in a path. */
+const badKids = defineWorkflow("tenant-bad-kids", async (ctx) => {
+  const codes: string[] = [];
+  for (const id of ["b/stolen", "x".repeat(257)]) {
+    try {
+      await ctx.child(kid, { n: 0 }, { id });
+    } catch (err) {
+      codes.push((err as { code: string }).code);
+    }
+  }
+  return codes;
+});
 const asker = defineWorkflow("tenant-asker", async (ctx) => {
   const callback = ctx.createCallback<{ answer: string }>("reply", { timeout: "1 hour" });
   ctx.setState({ token: callback.token });
@@ -29,7 +41,7 @@ let tokenA: string;
 let tokenB: string;
 
 beforeAll(async () => {
-  stack = await startApiStack("api-tenants", [greet, approval, family, kid, asker], { tenants: ["a", "b"] });
+  stack = await startApiStack("api-tenants", [greet, approval, family, kid, asker, badKids], { tenants: ["a", "b"] });
   tokenA = stack.tenantTokens.a as string;
   tokenB = stack.tenantTokens.b as string;
 }, 60_000);
@@ -150,6 +162,10 @@ describe("tenants over HTTP", () => {
     expect(ids).toEqual(expect.arrayContaining(["a/fam~1.0", "a/named-kid"]));
     for (const id of ["fam~1.0", "named-kid"]) expect((await call(stack, "POST", `/executions/${id}/signals/go`, { ...as(tokenA), body: {} })).status).toBe(202);
     expect((await poll("fam", tokenA, ["completed"])).body.output).toEqual([1, 2]);
+
+    expect((await call(stack, "POST", "/executions", { ...as(tokenA), body: { workflow: "tenant-bad-kids", id: "bad-kids" } })).status).toBe(201);
+    expect((await poll("bad-kids", tokenA, ["completed"])).body.output).toEqual(["INVALID_CHILD_ID", "INVALID_CHILD_ID"]);
+    expect((await call(stack, "GET", "/executions/stolen", as(tokenB))).status).toBe(404);
   });
 
   it("answers another tenant's callback token as one that matches no callback", async () => {
