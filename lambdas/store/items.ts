@@ -130,7 +130,7 @@ export function tagItems(request: NewExecution): Record<string, unknown>[] {
     SK: sk,
     tagKey,
     createdAtMs: request.nowMs,
-    workflow: request.workflow,
+    tagWorkflow: request.workflow,
     // As every item but META: a purge tells this execution's items from a later one's by it.
     atMs: request.nowMs,
   });

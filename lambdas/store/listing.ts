@@ -30,7 +30,7 @@ export interface IndexStream {
   /** The table sort key of the stream's items (an index's LastEvaluatedKey holds it). */
   tableSk: string;
   /** Only items whose attribute has this value. A FilterExpression: a query's Limit counts items before it. */
-  filter?: { attribute: "status" | "workflow"; value: string };
+  filter?: { attribute: "status" | "workflow" | "tagWorkflow"; value: string };
 }
 
 export interface ItemPosition {
@@ -67,7 +67,7 @@ export function streamsFor(query: { workflow?: string; status?: ExecutionStatus;
       partitionAttribute: byTag.partitionKey.name,
       partitionValue: tag === undefined ? tenantPartition(tenant as string, shard) : tagPartition(tag[0], tag[1], shard, tenant),
       tableSk: tagSk(tag === undefined ? TENANT_TAG_KEY : tag[0]),
-      ...(query.workflow === undefined ? {} : { filter: { attribute: "workflow" as const, value: query.workflow } }),
+      ...(query.workflow === undefined ? {} : { filter: { attribute: "tagWorkflow" as const, value: query.workflow } }),
     }));
   }
   if (query.workflow !== undefined) {

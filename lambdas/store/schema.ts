@@ -45,7 +45,9 @@ export const TABLE = {
      * Tag items (`TAG#<key>` in an execution's partition), one per tag: `tagKey` is
      * `<key>=<value>#<shard>`, the shard taken from the execution id (keys.ts TAG_SHARDS), so a
      * tag every execution carries spreads over several partitions instead of making one hot.
+     * Their workflow is `tagWorkflow`, not `workflow`: an item with `workflow` and `createdAtMs`
+     * would be in the byWorkflow index too, listed there once more under another sort key.
      */
-    byTag: index("byTag", "tagKey", "createdAtMs", ["workflow"]),
+    byTag: index("byTag", "tagKey", "createdAtMs", ["tagWorkflow"]),
   },
 } as const;

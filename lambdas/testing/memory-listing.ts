@@ -25,7 +25,8 @@ interface IndexItem {
   createdAtMs: number;
   /** The attributes a filter may test (the index projects them). */
   status?: string;
-  workflow: string;
+  workflow?: string;
+  tagWorkflow?: string;
 }
 
 export function listExecutionsInMemory(table: MemoryTable, query: ListExecutionsQuery): ExecutionListPage {
@@ -71,7 +72,7 @@ function indexPartition(table: MemoryTable, stream: IndexStream): IndexItem[] {
     return table
       .itemsWithPrefix(TAG_PREFIX)
       .filter(({ item }) => item.tagKey === stream.partitionValue)
-      .map(({ executionId, item }): IndexItem => ({ PK: executionPk(executionId), createdAtMs: Number(item.createdAtMs), workflow: String(item.workflow) }));
+      .map(({ executionId, item }): IndexItem => ({ PK: executionPk(executionId), createdAtMs: Number(item.createdAtMs), tagWorkflow: String(item.tagWorkflow) }));
   }
   const attribute = stream.partitionAttribute === "workflow" ? "workflow" : "status";
   return table

@@ -1,5 +1,6 @@
 /** listExecutions: newest first, filters, paging with an opaque JSON `next`, and cursors it did not make. */
 import { beforeAll, describe, expect, it } from "vitest";
+import type { HistoryEvent } from "../../../lambdas/core/events.js";
 import type { ExecutionStatus } from "../../../lambdas/core/status.js";
 import { InvalidCursorError } from "../../../lambdas/store/cursor.js";
 import type { ExecutionListPage, ExecutionStore, ListExecutionsQuery } from "../../../lambdas/ports/store.js";
@@ -173,6 +174,58 @@ export function listingContract(kit: StoreKit): void {
         expect(listed[0]).toBe("tie-newer");
         expect([...listed.slice(1)].sort()).toEqual([...ids].sort());
       }
+    });
+  });
+
+  describe("listExecutions for a tenant", () => {
+    let tenanted: ExecutionStore;
+    beforeAll(async () => {
+      tenanted = await kit.newStore();
+      const starts: [string, string, Record<string, string> | undefined][] = [
+        ["t1/a", "alpha", { team: "red" }],
+        ["t2/a", "alpha", { team: "red" }],
+        ["u-a", "alpha", { team: "red" }],
+        ["t1/b", "beta", undefined],
+        ["t10/a", "alpha", { team: "red" }],
+        ["t1/c", "alpha", { team: "blue" }],
+      ];
+      for (const [i, [id, workflow, tags]] of starts.entries()) {
+        await tenanted.createExecution(newExecution(id, { workflow, nowMs: T0 + i, ...(tags === undefined ? {} : { tags }) }));
+      }
+      // A child started by a tenant's execution is listed with that tenant's.
+      const taken = await lease(tenanted, "t1/b", "w", T0 + 10);
+      const event: HistoryEvent = { seq: 2, atMs: T0 + 10, type: "ChildStarted", position: 0, name: "kid", childId: "t1/b~1.0", workflow: "kid", version: 1 };
+      await tenanted.commit(taken.lease, batch([event], { childStarts: [{ childId: "t1/b~1.0", workflow: "kid", version: 1, input: null, parentPosition: 0 }] }), T0 + 10);
+    });
+
+    it("reads the tenant's own entries alone, by workflow, status and tag, and paged", async () => {
+      const cases: [Omit<ListExecutionsQuery, "limit" | "after">, string[]][] = [
+        [{ tenant: "t1" }, ["t1/b~1.0", "t1/c", "t1/b", "t1/a"]],
+        [{ tenant: "t1", workflow: "alpha" }, ["t1/c", "t1/a"]],
+        [{ tenant: "t1", status: "running" }, ["t1/b~1.0", "t1/c", "t1/b", "t1/a"]],
+        [{ tenant: "t1", tags: { team: "red" } }, ["t1/a"]],
+        [{ tenant: "t2" }, ["t2/a"]],
+        [{ tenant: "t10" }, ["t10/a"]],
+        [{ tenant: "t3" }, []],
+        [{}, ["u-a"]],
+        [{ tags: { team: "red" } }, ["u-a"]],
+        [{ workflow: "alpha" }, ["u-a"]],
+      ];
+      for (const [query, ids] of cases) {
+        for (const limit of [1, 3, 50]) {
+          const pages = await allPages(tenanted, { ...query, limit }).catch((err: unknown) => {
+            throw new Error(`${JSON.stringify(query)} limit ${limit}: ${String(err)}`);
+          });
+          expect(idsOf(pages), `${JSON.stringify(query)} limit ${limit}`).toEqual(ids);
+        }
+      }
+    });
+
+    it("refuses another tenant's position as it refuses one it did not make", async () => {
+      const first = await tenanted.listExecutions({ tenant: "t1", limit: 1 });
+      expect(first.next).toBeDefined();
+      const other = await tenanted.listExecutions({ tenant: "t2", limit: 1, after: first.next });
+      expect(other.executions.every((e) => e.id.startsWith("t2/"))).toBe(true);
     });
   });
 }
