@@ -54,12 +54,20 @@ function globalIndex(index: IndexSchema): GlobalSecondaryIndex {
   };
 }
 
-/** Creates the indexes of the schema a table made by an earlier version lacks, one at a time. */
+/**
+ * Creates the indexes of the schema a table made by an earlier version lacks, one at a time, and
+ * makes again one whose projection changed since (an index is rebuilt from the table's items).
+ */
 async function addMissingIndexes(client: DynamoDBClient, tableName: string): Promise<void> {
   const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
-  const existing = new Set((described.Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  const existing = new Map((described.Table?.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName, i]));
   for (const index of Object.values(TABLE.indexes)) {
-    if (existing.has(index.name)) continue;
+    const current = existing.get(index.name);
+    if (current && sameProjection(current.Projection?.NonKeyAttributes ?? [], index.include)) continue;
+    if (current) {
+      await client.send(new UpdateTableCommand({ TableName: tableName, GlobalSecondaryIndexUpdates: [{ Delete: { IndexName: index.name } }] }));
+      await waitUntil(client, tableName, (table) => !(table?.GlobalSecondaryIndexes ?? []).some((g) => g.IndexName === index.name));
+    }
     await client.send(
       new UpdateTableCommand({
         TableName: tableName,
@@ -69,6 +77,10 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
     );
     await waitUntil(client, tableName, (table) => table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === index.name)?.IndexStatus === "ACTIVE");
   }
+}
+
+function sameProjection(projected: readonly string[], wanted: readonly string[]): boolean {
+  return [...projected].sort().join(",") === [...wanted].sort().join(",");
 }
 
 async function waitUntil(client: DynamoDBClient, tableName: string, ready: (table: TableDescription | undefined) => boolean): Promise<void> {
