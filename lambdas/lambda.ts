@@ -11,6 +11,7 @@
  */
 import type { AnyWorkflow } from "./core/workflow.js";
 import { apiHandlerFromEnv } from "./handlers/api.js";
+import { cursorKeyRotationHandlerFromEnv } from "./handlers/rotate-cursor-key.js";
 import { starterHandlerFromEnv } from "./handlers/starter.js";
 import { sweeperHandlerFromEnv } from "./handlers/sweeper.js";
 import { workerHandlerFromEnv } from "./handlers/worker.js";
@@ -36,4 +37,12 @@ export function sweeperHandler(): ReturnType<typeof sweeperHandlerFromEnv> {
  */
 export function starterHandler(workflows: readonly AnyWorkflow[]): ReturnType<typeof starterHandlerFromEnv> {
   return starterHandlerFromEnv(workflows);
+}
+
+/**
+ * The Secrets Manager rotation function of the API's cursor-signing secret: a new random key each
+ * rotation; cursors signed with the key rotated out keep working until the next rotation.
+ */
+export function cursorKeyRotationHandler(): ReturnType<typeof cursorKeyRotationHandlerFromEnv> {
+  return cursorKeyRotationHandlerFromEnv();
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
+import { CfnOutput, Duration, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import { HttpApi, HttpMethod, type HttpStage, type IHttpRouteAuthorizer, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
@@ -6,13 +6,13 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import { AttributeType, Billing, ProjectionType, TableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { Grant, type IGrantable, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Architecture, LoggingFormat, Runtime } from "aws-cdk-lib/aws-lambda";
+import { Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Architecture, Function as LambdaFunctionRef, LoggingFormat, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ScheduleGroup, Schedule as StartSchedule } from "aws-cdk-lib/aws-scheduler";
-import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { RotationSchedule, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
@@ -161,6 +161,14 @@ export interface DurableWorkflowsProps {
    */
   readonly sweepSchedule?: Duration;
   /**
+   * How often Secrets Manager rotates the API's cursor-signing key (`cursorSecret`), through the
+   * construct's rotation function; at least one day. The API re-reads the key every 5 minutes and
+   * keeps accepting the previous one, so a cursor issued before a rotation keeps working until
+   * the next rotation (a client paging slower than this starts again from the first page).
+   * @default Duration.days(30)
+   */
+  readonly cursorKeyRotation?: Duration;
+  /**
    * Workflows started on a schedule, each by an EventBridge Scheduler schedule invoking the
    * starter function. The execution a fire starts is named `<name>-<fire time>`
    * (`nightly-20261202T020000Z`), so a retried fire never starts a second one. Checked at synth.
@@ -264,6 +272,9 @@ const ACCESS = {
     queue: ["SendMessage"],
     deadLetterQueue: [],
   },
+  // The cursor key's rotation touches neither the table nor the queues: its secret's actions
+  // are granted next to it (ROTATION_ACTIONS).
+  cursorKeyRotation: { table: [], queriedIndexes: [], queue: [], deadLetterQueue: [] },
 } as const satisfies Record<string, FunctionAccess>;
 
 const DEFAULT_RETENTION = Duration.days(30);
@@ -276,6 +287,11 @@ const API_MEMORY_MB = 1024;
 const API_TIMEOUT = Duration.seconds(10);
 const SWEEPER_MEMORY_MB = 256;
 const SWEEPER_TIMEOUT = Duration.seconds(60);
+const DEFAULT_CURSOR_KEY_ROTATION = Duration.days(30);
+const ROTATION_MEMORY_MB = 256;
+const ROTATION_TIMEOUT = Duration.seconds(30);
+/** What the rotation function calls (lambdas/handlers/rotate-cursor-key.ts), on the cursor secret only. */
+const ROTATION_ACTIONS = ["DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"].map((a) => `secretsmanager:${a}`);
 const STARTER_MEMORY_MB = 512;
 // A start is a few small writes; 30 s is also the visibility timeout an SQS queue has by
 // default, and a queue start's queue must hide a message at least this long.
@@ -340,6 +356,9 @@ export class DurableWorkflows extends Construct {
   readonly eventStartRules: Readonly<Record<string, Rule>>;
   /** The key the API signs pagination cursors with: it reads it at cold start (`DURABLE_CURSOR_SECRET_ARN`). */
   readonly cursorSecret: Secret;
+  /** Rotates `cursorSecret` every `cursorKeyRotation` (Secrets Manager invokes it). */
+  readonly cursorKeyRotationFunction: NodejsFunction;
+  readonly cursorKeyRotationSchedule: RotationSchedule;
   /** Runs the sweeper every `sweepSchedule`. */
   readonly sweepRule: Rule;
   readonly httpApi: HttpApi;
@@ -364,6 +383,7 @@ export class DurableWorkflows extends Construct {
     const retention = checkRetention(props.retention ?? DEFAULT_RETENTION);
     const workerConcurrency = checkWorkerConcurrency(props.workerConcurrency ?? DEFAULT_WORKER_CONCURRENCY);
     const sweepSchedule = checkSweepSchedule(props.sweepSchedule ?? DEFAULT_SWEEP_SCHEDULE);
+    const cursorKeyRotation = checkCursorKeyRotation(props.cursorKeyRotation ?? DEFAULT_CURSOR_KEY_ROTATION);
     const auth = checkAuth(props.auth ?? { type: "iam" });
     this.authType = auth.type;
     this.authorizationPolicy = authorizationPolicyOf(auth);
@@ -410,7 +430,7 @@ export class DurableWorkflows extends Construct {
       ...(removalPolicy ? { removalPolicy } : {}),
     });
 
-    const entries = writeHandlerEntries(workflowsEntry, project.projectRoot, props.handlersModule, ["api", "worker", "sweeper"]);
+    const entries = writeHandlerEntries(workflowsEntry, project.projectRoot, props.handlersModule, ["api", "worker", "sweeper", "cursorKeyRotation"]);
     const environment = {
       DURABLE_TABLE_NAME: this.table.tableName,
       DURABLE_QUEUE_URL: this.queue.queueUrl,
@@ -485,12 +505,35 @@ export class DurableWorkflows extends Construct {
       // Losing it only invalidates cursors in flight: clients page again from the start.
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    Validations.of(this.cursorSecret).acknowledge({
-      id: "AwsSolutions-SMG4",
-      reason:
-        "The secret only signs short-lived pagination cursors. Rotation would need a custom rotation function and would " +
-        "invalidate cursors in flight; if it leaks, forged cursors still only page through lists the caller may already read.",
+    this.cursorKeyRotationFunction = engineFunction("CursorKeyRotation", ACCESS.cursorKeyRotation, {
+      entry: entries.cursorKeyRotation,
+      description: "Durable workflows: rotates the API's cursor-signing key (Secrets Manager rotation)",
+      memorySize: ROTATION_MEMORY_MB,
+      timeout: ROTATION_TIMEOUT,
+      // Neither the table nor the queues: only the secret, whose ARN comes in each event.
+      environment: { POWERTOOLS_SERVICE_NAME: environment.POWERTOOLS_SERVICE_NAME, NODE_OPTIONS: environment.NODE_OPTIONS },
+      // Secrets Manager retries a failed step itself.
+      retryAttempts: 0,
     });
+    // The grants here, not RotationSchedule's: given a function of this stack, it would also
+    // grant secretsmanager:GetRandomPassword on "*", which the function never calls (node's
+    // crypto makes the key). A reference to the function has no permissions node, so it grants nothing.
+    this.cursorKeyRotationFunction.addToRolePolicy(new PolicyStatement({ actions: ROTATION_ACTIONS, resources: [this.cursorSecret.secretArn] }));
+    this.cursorKeyRotationFunction.addPermission("InvokedBySecretsManager", {
+      principal: new ServicePrincipal("secretsmanager.amazonaws.com"),
+      // This secret's rotation only (no confused deputy).
+      sourceArn: this.cursorSecret.secretArn,
+      sourceAccount: Stack.of(this).account,
+    });
+    this.cursorKeyRotationSchedule = this.cursorSecret.addRotationSchedule("Rotation", {
+      rotationLambda: LambdaFunctionRef.fromFunctionAttributes(this, "CursorKeyRotationRef", {
+        functionArn: this.cursorKeyRotationFunction.functionArn,
+        sameEnvironment: true,
+      }),
+      automaticallyAfter: cursorKeyRotation,
+    });
+    // Secrets Manager may rotate as soon as the schedule exists: it must be allowed to invoke by then.
+    this.cursorKeyRotationSchedule.node.addDependency(this.cursorKeyRotationFunction.node.findChild("InvokedBySecretsManager"));
     this.apiFunction = engineFunction("Api", ACCESS.api, {
       entry: entries.api,
       description: "Durable workflows: HTTP API (start, inspect, signal, cancel executions)",
@@ -675,6 +718,13 @@ function checkRetention(retention: Duration): Duration {
     throw new Error(`DurableWorkflows: retention must be at least one hour, got ${retention.toHumanString()}`);
   }
   return retention;
+}
+
+function checkCursorKeyRotation(rotation: Duration): Duration {
+  if (!rotation.isUnresolved() && (rotation.toSeconds() < 86_400 || rotation.toSeconds() > 1_000 * 86_400)) {
+    throw new Error(`DurableWorkflows: cursorKeyRotation must be from one day to 1000 days, got ${rotation.toHumanString()}`);
+  }
+  return rotation;
 }
 
 function checkSweepSchedule(schedule: Duration): Duration {

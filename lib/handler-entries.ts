@@ -4,14 +4,15 @@ import * as path from "node:path";
 
 /**
  * The handler factories each entry binds (`durable-aws/lambda`). The API, the worker and the
- * starter serve the user's workflows; the sweeper only reads the table and sends wake-ups, so its
- * bundle leaves the workflow code out.
+ * starter serve the user's workflows; the sweeper only reads the table and sends wake-ups, and the
+ * cursor key's rotation only touches its secret, so their bundles leave the workflow code out.
  */
 const HANDLERS = {
   api: { factory: "apiHandler", takesWorkflows: true },
   worker: { factory: "workerHandler", takesWorkflows: true },
   sweeper: { factory: "sweeperHandler", takesWorkflows: false },
   starter: { factory: "starterHandler", takesWorkflows: true },
+  cursorKeyRotation: { factory: "cursorKeyRotationHandler", takesWorkflows: false },
 } as const;
 
 export type HandlerName = keyof typeof HANDLERS;

@@ -106,7 +106,8 @@ describe("a configured DurableWorkflows", () => {
     expect(table.Properties.Replicas[0].DeletionProtectionEnabled).toBe(false);
     for (const q of [w.queue, w.deadLetterQueue]) expect(resourceOf(configured, configured.logicalId(q)).DeletionPolicy).toBe("Delete");
     const logGroups = Object.values(configured.template.findResources("AWS::Logs::LogGroup")) as Resource[];
-    expect(logGroups).toHaveLength(4);
+    // API access logs and the worker's, sweeper's, API's and cursor key rotation's logs.
+    expect(logGroups).toHaveLength(5);
     for (const lg of logGroups) expect(lg.DeletionPolicy).toBe("Delete");
   });
 

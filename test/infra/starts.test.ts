@@ -334,7 +334,7 @@ describe("the starter", () => {
     const acknowledged = starts.stack.node
       .findAll()
       .flatMap((c) => c.node.metadata.filter((m) => m.type === "aws:cdk:acknowledged-rules").map(() => c.node.path));
-    expect(acknowledged).toEqual(["Configured/Workflows/CursorSecret"]);
+    expect(acknowledged).toEqual([]);
   });
 });
 
@@ -342,7 +342,8 @@ describe("without schedules or event starts", () => {
   it("there is no starter, no Scheduler resource, and nothing else new", () => {
     const types = Object.values(plain.template.toJSON().Resources as Record<string, Resource>).map((r) => r.Type);
     expect(types.filter((t) => t.startsWith("AWS::Scheduler::"))).toEqual([]);
-    expect(types.filter((t) => t === "AWS::Lambda::Function")).toHaveLength(3);
+    // Worker, API, sweeper, and the cursor key's rotation.
+    expect(types.filter((t) => t === "AWS::Lambda::Function")).toHaveLength(4);
     expect(types.filter((t) => t === "AWS::SQS::Queue")).toHaveLength(2);
     expect(types.filter((t) => t === "AWS::Events::Rule")).toHaveLength(1);
     expect(types.filter((t) => t === "AWS::CloudWatch::Alarm")).toHaveLength(4);
