@@ -133,8 +133,8 @@ describe("the durable-aws package, installed into a user's app", () => {
     expectOk(synth, "cdk synth of the scratch app");
     const template = JSON.parse(await readFile(join(outdir, "ScratchOrders.template.json"), "utf8")) as { Resources: Record<string, { Type: string }>; Outputs: Record<string, unknown> };
     const types = Object.values(template.Resources).map((r) => r.Type);
-    // The API, the worker, the sweeper, and the starter of the app's schedule.
-    expect(types.filter((t) => t === "AWS::Lambda::Function")).toHaveLength(4);
+    // The API, the worker, the sweeper, the cursor key's rotation, and the starter of the app's schedule.
+    expect(types.filter((t) => t === "AWS::Lambda::Function")).toHaveLength(5);
     expect(types.filter((t) => t === "AWS::Scheduler::Schedule")).toHaveLength(1);
     expect(types).toContain("AWS::ApiGatewayV2::Api");
     expect(Object.keys(template.Outputs).some((k) => k.startsWith("OrdersApiUrl"))).toBe(true);
@@ -149,7 +149,7 @@ describe("the durable-aws package, installed into a user's app", () => {
     expect(withWorkflow).toHaveLength(3);
     const entries = join(app, ".durable", "entries");
     const [hash] = await readdir(entries);
-    expect((await readdir(join(entries, hash!))).sort()).toEqual(["api.ts", "starter.ts", "sweeper.ts", "worker.ts"]);
+    expect((await readdir(join(entries, hash!))).sort()).toEqual(["api.ts", "cursorKeyRotation.ts", "starter.ts", "sweeper.ts", "worker.ts"]);
     expect(await readFile(join(entries, hash!, "worker.ts"), "utf8")).toContain('from "durable-aws/lambda"');
     // Nothing generated inside the installed package.
     const inPackage = await readdir(join(app, "node_modules", "durable-aws"));
