@@ -32,6 +32,13 @@ export const API_ROUTE_ACTIONS: ReadonlyArray<{ readonly method: "GET" | "POST";
   { method: "GET", path: "/workflows", actions: ["read"] },
 ];
 
+/** The actions of the route `method path`; throws for a route not in the table, so the two cannot drift. */
+export function routeActions(method: "GET" | "POST", path: string): readonly Action[] {
+  const route = API_ROUTE_ACTIONS.find((r) => r.method === method && r.path === path);
+  if (!route) throw new Error(`no route ${method} ${path} in API_ROUTE_ACTIONS`);
+  return route.actions;
+}
+
 /** The routes a grant of `actions` opens: a route whose every action is granted. */
 export function routesFor(actions: readonly Action[]): typeof API_ROUTE_ACTIONS {
   return API_ROUTE_ACTIONS.filter((route) => route.actions.every((action) => actions.includes(action)));

@@ -48,7 +48,7 @@ import {
 } from "../engine/executions.js";
 import { createCursorCodec, type CursorCodec } from "../store/cursor.js";
 import { CallbackNotFoundError, ExecutionNotFoundError } from "../store/errors.js";
-import { type Action, AUTHORIZATION_ENV, type AuthorizationPolicy } from "../core/permissions.js";
+import { type Action, AUTHORIZATION_ENV, type AuthorizationPolicy, routeActions } from "../core/permissions.js";
 import { localExecutionId, tenantExecutionId, tenantOf } from "../core/tenants.js";
 import { allows, allowsSomewhere, type Caller, denied, type LocalCaller, parseAuthorizationPolicy, principalOf, resolveCaller } from "./authorization.js";
 import { randomUUID } from "node:crypto";
@@ -187,9 +187,6 @@ interface RequestScope {
   requireOn(action: Action, storedId: string): Promise<void>;
 }
 
-/** The actions a bulk job may take: a caller needs the one its body names. */
-const BULK_ACTIONS = ["cancel", "terminate", "redrive"] as const;
-
 type Route = (event: APIGatewayProxyEventV2, params: string[], scope: RequestScope) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
@@ -199,14 +196,14 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
   const newId = () => (engine.newId ?? randomUUID)();
 
   /**
-   * `action`: what the route does (a caller needs it on some workflow to get further than 403);
+   * `actions`: what the route may do (core/permissions.ts; a caller needs one on some workflow to get further than 403);
    * `audit`: the action a state-changing route takes, logged for every request to it (see AuditEntry).
    */
-  const routes: { method: string; pattern: RegExp; action: Action | "bulk"; audit?: AuditAction; run: Route }[] = [
+  const routes: { method: string; pattern: RegExp; actions: readonly Action[]; audit?: AuditAction; run: Route }[] = [
     {
       method: "POST",
       pattern: /^\/executions$/,
-      action: "start",
+      actions: routeActions("POST", "/executions"),
       audit: "start",
       run: async (event, _params, scope) => {
         const body = parseWith(StartBody, requireBody(event, 'a JSON object like {"workflow": "greet", "input": {...}}'), "body");
@@ -220,7 +217,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "GET",
       pattern: /^\/executions$/,
-      action: "read",
+      actions: routeActions("GET", "/executions"),
       run: async (event, _params, scope) => {
         const { tags, rest } = splitTagParams(event.queryStringParameters ?? {});
         const query = parseWith(ListQuery, rest, "query");
@@ -237,7 +234,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "GET",
       pattern: /^\/executions\/([^/]+)$/,
-      action: "read",
+      actions: routeActions("GET", "/executions/{id}"),
       run: async (_event, [id], scope) => {
         const execution = await getExecution(engine, scope.stored(parseWith(ID, id, "execution id")));
         if (!allows(scope.caller.grants, "read", execution.workflow)) throw denied("read", policy, execution.workflow);
@@ -247,7 +244,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "GET",
       pattern: /^\/executions\/([^/]+)\/history$/,
-      action: "read",
+      actions: routeActions("GET", "/executions/{id}/history"),
       run: async (event, [id], scope) => {
         const executionId = scope.stored(parseWith(ID, id, "execution id"));
         const query = parseWith(HistoryQuery, event.queryStringParameters ?? {}, "query");
@@ -259,7 +256,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/signals\/([^/]+)$/,
-      action: "signal",
+      actions: routeActions("POST", "/executions/{id}/signals/{name}"),
       audit: "signal",
       run: async (event, [id, name], scope) => {
         const executionId = scope.stored(parseWith(ID, id, "execution id"));
@@ -273,7 +270,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/cancel$/,
-      action: "cancel",
+      actions: routeActions("POST", "/executions/{id}/cancel"),
       audit: "cancel",
       run: async (event, [id], scope) => {
         const executionId = scope.stored(parseWith(ID, id, "execution id"));
@@ -286,7 +283,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/terminate$/,
-      action: "terminate",
+      actions: routeActions("POST", "/executions/{id}/terminate"),
       audit: "terminate",
       run: async (event, [id], scope) => {
         const executionId = scope.stored(parseWith(ID, id, "execution id"));
@@ -299,7 +296,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/executions\/([^/]+)\/redrive$/,
-      action: "redrive",
+      actions: routeActions("POST", "/executions/{id}/redrive"),
       audit: "redrive",
       run: async (event, [id], scope) => {
         const executionId = scope.stored(parseWith(ID, id, "execution id"));
@@ -312,7 +309,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/callbacks\/([^/]+)$/,
-      action: "callback",
+      actions: routeActions("POST", "/callbacks/{token}"),
       audit: "callback.complete",
       run: async (event, [token], scope) => {
         const result = readJsonBody(event) ?? null;
@@ -324,7 +321,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/callbacks\/([^/]+)\/fail$/,
-      action: "callback",
+      actions: routeActions("POST", "/callbacks/{token}/fail"),
       audit: "callback.fail",
       run: async (event, [token], scope) => {
         const body = parseWith(CallbackFailBody, readJsonBody(event) ?? {}, "body");
@@ -342,14 +339,14 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "POST",
       pattern: /^\/callbacks\/([^/]+)\/heartbeat$/,
-      action: "callback",
+      actions: routeActions("POST", "/callbacks/{token}/heartbeat"),
       audit: "callback.heartbeat",
       run: async (_event, [token], scope) => json(200, await heartbeatCallback(engine, await callbackTokenFor(decodePathSegment(token ?? ""), scope))),
     },
     {
       method: "POST",
       pattern: /^\/bulk$/,
-      action: "bulk",
+      actions: routeActions("POST", "/bulk"),
       audit: "bulk",
       run: async (event, _params, scope) => {
         const body = parseWith(BulkBody, requireBody(event, 'a JSON object like {"action": "cancel", "filter": {"workflow": "greet", "status": "sleeping"}}'), "body");
@@ -377,7 +374,7 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
     {
       method: "GET",
       pattern: /^\/workflows$/,
-      action: "read",
+      actions: routeActions("GET", "/workflows"),
       run: async (_event, _params, scope) => json(200, { workflows: engine.registry.list().filter((w) => allows(scope.caller.grants, "read", w.name)) }),
     },
   ];
@@ -453,9 +450,8 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
       const run = async (): Promise<APIGatewayProxyStructuredResultV2> => {
         const who = caller ?? resolveCaller(event, policy, undefined);
         caller = who;
-        const { action } = match.route;
-        const somewhere = action === "bulk" ? BULK_ACTIONS.some((a) => allowsSomewhere(who.grants, a)) : allowsSomewhere(who.grants, action);
-        if (!somewhere) throw denied(action === "bulk" ? "cancel" : action, policy);
+        const { actions } = match.route;
+        if (!actions.some((a) => allowsSomewhere(who.grants, a))) throw denied(actions[0] as Action, policy);
         return match.route.run(event, match.params, scopeFor(who));
       };
       if (!match.route.audit) return await run();

@@ -95,11 +95,18 @@ function tokenCaller(event: APIGatewayProxyEventV2, tokens: ReadonlyMap<string, 
   throw unauthorized();
 }
 
-function gatewayCaller(event: APIGatewayProxyEventV2, policy: AuthorizationPolicy | undefined): Caller {
+/** What API Gateway's authorizer put in the request: an IAM caller's ARN, or a JWT's claims. */
+function authorizedBy(event: APIGatewayProxyEventV2): { arn?: string; claims?: Record<string, unknown> } {
   const authorizer = (event.requestContext as { authorizer?: AuthorizerContext }).authorizer;
   const arn = authorizer?.iam?.userArn;
-  if (typeof arn === "string" && arn.length > 0) return iamCaller(arn, policy);
+  if (typeof arn === "string" && arn.length > 0) return { arn };
   const claims = authorizer?.jwt?.claims;
+  return claims ? { claims } : {};
+}
+
+function gatewayCaller(event: APIGatewayProxyEventV2, policy: AuthorizationPolicy | undefined): Caller {
+  const { arn, claims } = authorizedBy(event);
+  if (arn !== undefined) return iamCaller(arn, policy);
   if (claims) return jwtCaller(claims, policy);
   // Nothing authorized at the gateway: a handler called directly (tests) or behind no authorizer.
   return { grants: ALL };
@@ -135,10 +142,8 @@ export function principalGrant(arn: string, principals: Readonly<Record<string, 
 
 /** Who API Gateway authorized: the IAM caller's ARN, or a JWT's issuer#subject; undefined for neither. */
 export function principalOf(event: APIGatewayProxyEventV2): string | undefined {
-  const authorizer = (event.requestContext as { authorizer?: AuthorizerContext }).authorizer;
-  const arn = authorizer?.iam?.userArn;
-  if (typeof arn === "string" && arn.length > 0) return truncate(arn, 512);
-  const claims = authorizer?.jwt?.claims;
+  const { arn, claims } = authorizedBy(event);
+  if (arn !== undefined) return truncate(arn, 512);
   return claims ? jwtPrincipal(claims) : undefined;
 }
 
