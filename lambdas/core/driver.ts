@@ -144,6 +144,8 @@ export interface DriveOptions {
   inboxCheckIntervalMs?: number;
   /** True when this drive is the first thing the invocation does: a step may start even if its timeout exceeds the time left. */
   freshInvocation?: boolean;
+  /** Largest value, as JSON, the store records: a larger step result or output fails at once. Default MAX_VALUE_BYTES. */
+  maxValueBytes?: number;
 }
 
 export async function drive(run: WorkflowRun, deps: DriveDeps, options: DriveOptions): Promise<DriveResult> {
@@ -180,6 +182,7 @@ class Driver {
   private readonly turnEndMarginMs: number;
   private readonly inboxCheckIntervalMs: number;
   private readonly freshInvocation: boolean;
+  private readonly maxValueBytes: number;
   /**
    * When the inbox was last read, on a monotonic clock (the wall clock may be a test's, frozen or
    * jumping; the pacing of inbox reads is about real time only).
@@ -192,6 +195,7 @@ class Driver {
     options: DriveOptions,
   ) {
     this.status = options.currentStatus;
+    this.maxValueBytes = options.maxValueBytes ?? MAX_VALUE_BYTES;
     this.minRemainingMs = options.minRemainingMs ?? 10_000;
     this.turnEndMarginMs = Math.min(options.turnEndMarginMs ?? 3_000, this.minRemainingMs);
     this.inboxCheckIntervalMs = options.inboxCheckIntervalMs ?? 1_000;
@@ -486,7 +490,7 @@ class Driver {
                 }, step.timeoutMs);
               }),
             ]);
-      const result = jsonClone(value, `the result of step "${step.name}"`);
+      const result = jsonClone(value, `the result of step "${step.name}"`, this.maxValueBytes);
       this.deps.onStepAttempt?.({ name: step.name, position: step.position, attempt, durationMs: this.deps.clock() - started, ok: true });
       return { type: "StepCompleted", position: step.position, name: step.name, attempt, ...(result === undefined ? {} : { result }) };
     } catch (err) {
@@ -604,7 +608,7 @@ class Driver {
     const fatal = run.fatal;
     if (fatal) return this.failWith(toErrorInfo(fatal));
     if (run.continueAsNew) {
-      const input = safeClone(run.continueAsNew.input, "the continue-as-new input");
+      const input = safeClone(run.continueAsNew.input, "the continue-as-new input", this.maxValueBytes);
       if (!input.ok) return this.failWith(input.error);
       const carried = run.unconsumedSignals().map((e) => e.seq);
       if (carried.length > MAX_CARRIED_SIGNALS) {
@@ -639,7 +643,7 @@ class Driver {
     }
     const result = run.result;
     if (result.kind === "returned") {
-      const output = safeClone(result.value, "the workflow's output");
+      const output = safeClone(result.value, "the workflow's output", this.maxValueBytes);
       if (!output.ok) return this.failWith(output.error);
       return {
         events: [{ type: "ExecutionCompleted", ...(output.value === undefined ? {} : { output: output.value }) }],
@@ -797,7 +801,7 @@ export class StepAbandonedError extends DurableError {
  * JSON round trip, so the first run sees exactly what a replay will read back; a value too large
  * to record fails at once (retrying would not make it smaller).
  */
-function jsonClone(value: unknown, what: string): unknown {
+function jsonClone(value: unknown, what: string, limitBytes: number): unknown {
   if (value === undefined) return undefined;
   let text: string | undefined;
   try {
@@ -807,18 +811,18 @@ function jsonClone(value: unknown, what: string): unknown {
   }
   if (text === undefined) throw new NonRetryableError(`${what} must be JSON-serialisable`, { code: "NOT_SERIALIZABLE" });
   const bytes = jsonBytes(text);
-  if (bytes > MAX_VALUE_BYTES) {
-    throw new NonRetryableError(`${what} is ${bytes} bytes of JSON; the limit is ${MAX_VALUE_BYTES} bytes`, {
+  if (bytes > limitBytes) {
+    throw new NonRetryableError(`${what} is ${bytes} bytes of JSON; the limit is ${limitBytes} bytes`, {
       code: "PAYLOAD_TOO_LARGE",
-      details: { bytes, limitBytes: MAX_VALUE_BYTES },
+      details: { bytes, limitBytes },
     });
   }
   return JSON.parse(text);
 }
 
-function safeClone(value: unknown, what: string): { ok: true; value: unknown } | { ok: false; error: ErrorInfo } {
+function safeClone(value: unknown, what: string, limitBytes: number): { ok: true; value: unknown } | { ok: false; error: ErrorInfo } {
   try {
-    return { ok: true, value: jsonClone(value, what) };
+    return { ok: true, value: jsonClone(value, what, limitBytes) };
   } catch (err) {
     return { ok: false, error: toErrorInfo(err) };
   }

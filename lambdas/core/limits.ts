@@ -1,10 +1,23 @@
 /**
- * Size limits. Every value the engine records (a step result, an input, an output, a signal
- * payload) is one DynamoDB item's worth at most; the API refuses what the engine could not commit.
+ * Size limits. Without an object store, every value the engine records (a step result, an input,
+ * an output, a signal payload) is one DynamoDB item's worth at most; with one (the deployed
+ * engine, `durable dev`), values above the offload threshold go to S3 and the limits are the
+ * transport's: what Lambda accepts in a request for values that come through the API, 50 MB for
+ * what the engine records itself. The API refuses what the engine could not commit.
  */
 
-/** Largest value (step result, input, output, signal payload, child input), as UTF-8 JSON. */
+/** Largest value (step result, input, output, signal payload, child input) kept in an item, as UTF-8 JSON. */
 export const MAX_VALUE_BYTES = 350_000;
+
+/** Largest step result, output, child or continue-as-new input when values are offloaded, as UTF-8 JSON. */
+export const MAX_OFFLOADED_VALUE_BYTES = 50 * 1024 * 1024;
+
+/**
+ * Largest value that comes through the API (a start's input, a signal's payload, a callback's
+ * result) when values are offloaded: Lambda takes at most 6 MB (6,291,456 bytes) per request,
+ * event envelope included, so the value gets what is left after a generous envelope.
+ */
+export const MAX_API_VALUE_BYTES = 6_000_000;
 
 /** Largest published state (`ctx.setState`), as JSON: it lives on the execution item, read by every GET. */
 export const MAX_STATE_BYTES = 16_384;
@@ -16,6 +29,11 @@ export const MAX_STATE_BYTES = 16_384;
  * so any value within MAX_VALUE_BYTES fits.
  */
 export const MAX_EVENT_BYTES = 395_000;
+
+/** Largest history event or inbox item, as JSON, a store whose values are at most `maxValueBytes` records. */
+export function maxEventBytesFor(maxValueBytes: number): number {
+  return maxValueBytes <= MAX_VALUE_BYTES ? MAX_EVENT_BYTES : maxValueBytes + (MAX_EVENT_BYTES - MAX_VALUE_BYTES);
+}
 
 /**
  * An execution's inbox (signals, cancel requests, children's results not yet taken into history)

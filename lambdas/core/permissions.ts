@@ -21,6 +21,7 @@ export const API_ROUTE_ACTIONS: ReadonlyArray<{ readonly method: "GET" | "POST";
   { method: "GET", path: "/executions", actions: ["read"] },
   { method: "GET", path: "/executions/{id}", actions: ["read"] },
   { method: "GET", path: "/executions/{id}/history", actions: ["read"] },
+  { method: "GET", path: "/executions/{id}/values/{name}", actions: ["read"] },
   { method: "POST", path: "/executions/{id}/signals/{name}", actions: ["signal"] },
   { method: "POST", path: "/executions/{id}/cancel", actions: ["cancel"] },
   { method: "POST", path: "/executions/{id}/terminate", actions: ["terminate"] },

@@ -189,6 +189,8 @@ export interface WorkflowRunOptions {
    * oldest first. Required when `started.carried` is not empty.
    */
   carried?: readonly (HistoryEvent & SignalReceived)[];
+  /** Largest value, as JSON, the store records (a child's input beyond it is refused). Default MAX_VALUE_BYTES. */
+  maxValueBytes?: number;
 }
 
 /** A signal in the buffer: received, not yet taken by a wait. */
@@ -201,6 +203,7 @@ export class WorkflowRun {
   readonly executionId: string;
   readonly definition: AnyWorkflow;
   readonly runNumber: number;
+  readonly maxValueBytes: number;
 
   private readonly clock: () => number;
   private readonly defaultRetry: ResolvedRetryPolicy | undefined;
@@ -235,6 +238,7 @@ export class WorkflowRun {
     this.executionId = options.executionId;
     this.definition = options.definition;
     this.runNumber = options.started.run;
+    this.maxValueBytes = options.maxValueBytes ?? MAX_VALUE_BYTES;
     this.clock = options.clock;
     this.defaultRetry = options.defaultRetry;
     this.timeMs = options.started.atMs;
@@ -729,7 +733,7 @@ export class WorkflowRun {
           input,
         }));
         // Checked when the call is made, from the input alone: a replay decides the same way.
-        const refused = run.records.has(c.position) ? undefined : (childIdRefused(options.id) ?? valueTooLarge(input, `the input of child workflow "${workflow.name}"`));
+        const refused = run.records.has(c.position) ? undefined : (childIdRefused(options.id) ?? valueTooLarge(input, `the input of child workflow "${workflow.name}"`, run.maxValueBytes));
         if (refused) {
           c.deferred.reject(refused);
           return c.deferred.promise as Promise<O>;
@@ -898,8 +902,8 @@ function childIdRefused(id: string | undefined): DurableError | undefined {
 /** Execution ids the engine makes for children stay within what the API accepts in a path. */
 export const MAX_DEFAULT_CHILD_ID_CHARS = 200;
 
-/** A JSON value over MAX_VALUE_BYTES, as the error a call rejects with; undefined if it fits. */
-function valueTooLarge(value: unknown, what: string): NonRetryableError | undefined {
+/** A JSON value over `limitBytes`, as the error a call rejects with; undefined if it fits. */
+function valueTooLarge(value: unknown, what: string, limitBytes: number): NonRetryableError | undefined {
   let text: string | undefined;
   try {
     text = JSON.stringify(value);
@@ -907,10 +911,10 @@ function valueTooLarge(value: unknown, what: string): NonRetryableError | undefi
     return new NonRetryableError(`${what} must be JSON-serialisable`, { code: "NOT_SERIALIZABLE" });
   }
   const bytes = text === undefined ? 0 : jsonBytes(text);
-  if (bytes <= MAX_VALUE_BYTES) return undefined;
-  return new NonRetryableError(`${what} is ${bytes} bytes of JSON; the limit is ${MAX_VALUE_BYTES} bytes`, {
+  if (bytes <= limitBytes) return undefined;
+  return new NonRetryableError(`${what} is ${bytes} bytes of JSON; the limit is ${limitBytes} bytes`, {
     code: "PAYLOAD_TOO_LARGE",
-    details: { bytes, limitBytes: MAX_VALUE_BYTES },
+    details: { bytes, limitBytes },
   });
 }
 

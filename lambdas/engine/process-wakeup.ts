@@ -8,7 +8,7 @@ import { ATTR, contextFromTraceparent, inSpan } from "./tracing.js";
 import { type CommitBatch, drive } from "../core/driver.js";
 import { DurableError, toErrorInfo } from "../core/errors.js";
 import type { ExecutionStarted, HistoryEvent, SignalReceived } from "../core/events.js";
-import { WAKE_TOLERANCE_MS } from "../core/limits.js";
+import { MAX_VALUE_BYTES, WAKE_TOLERANCE_MS } from "../core/limits.js";
 import { isTerminal } from "../core/status.js";
 import { WorkflowRun } from "../core/run.js";
 import { HistoryConflictError, LeaseLostError, InboxConflictError } from "../store/errors.js";
@@ -217,6 +217,7 @@ async function runUnderLease(
         started: runStart,
         clock: deps.clock,
         carried: await carriedSignals(deps, executionId, runStart),
+        maxValueBytes: valueLimitOf(deps.store),
       });
     warmRun = undefined;
     await run.replay(history);
@@ -267,6 +268,7 @@ async function runUnderLease(
         currentStatus,
         inbox,
         freshInvocation: fresh,
+        maxValueBytes: valueLimitOf(deps.store),
         ...(options.minRemainingMs === undefined ? {} : { minRemainingMs: options.minRemainingMs }),
         ...(options.turnEndMarginMs === undefined ? {} : { turnEndMarginMs: options.turnEndMarginMs }),
         ...(options.inboxCheckIntervalMs === undefined ? {} : { inboxCheckIntervalMs: options.inboxCheckIntervalMs }),
@@ -282,7 +284,7 @@ async function runUnderLease(
 
     if (outcome.kind === "continued") {
       // The new run starts with the signals the old one had not consumed, in memory already.
-      warmRun = new WorkflowRun({ executionId, definition: definitionFor(deps, outcome.started.workflow, outcome.started.version), started: outcome.started, clock: deps.clock, carried: run.unconsumedSignals() });
+      warmRun = new WorkflowRun({ executionId, definition: definitionFor(deps, outcome.started.workflow, outcome.started.version), started: outcome.started, clock: deps.clock, carried: run.unconsumedSignals(), maxValueBytes: valueLimitOf(deps.store) });
       runStart = outcome.started;
       history = [];
       inbox = [];
@@ -347,4 +349,9 @@ async function carriedSignals(deps: EngineDeps, executionId: string, started: Hi
 /** The user's workflow of this name and version, or the engine's own (bulk actions). */
 function definitionFor(deps: EngineDeps, name: string, version: number): AnyWorkflow {
   return name === BULK_WORKFLOW ? (bulkWorkflow(deps) as unknown as AnyWorkflow) : deps.registry.get(name, version);
+}
+
+/** Largest value the store records, as JSON. */
+export function valueLimitOf(store: { maxValueBytes?: number }): number {
+  return store.maxValueBytes ?? MAX_VALUE_BYTES;
 }

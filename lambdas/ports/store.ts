@@ -154,6 +154,11 @@ export interface ExecutionSnapshot {
  */
 export interface ExecutionStore {
   /**
+   * Largest value (step result, input, output, signal payload), as JSON, the store records.
+   * Absent: MAX_VALUE_BYTES (what one DynamoDB item holds).
+   */
+  readonly maxValueBytes?: number;
+  /**
    * Creates the execution and its first event atomically; `created: false` if the id exists. An
    * execution under that id whose retention has ended is removed first, and the id used again.
    */

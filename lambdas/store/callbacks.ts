@@ -62,7 +62,7 @@ export async function completeCallback(ctx: StoreContext, ref: CallbackRef, outc
       });
       tx.update(ctx.tableName, admission.key, admission.update);
       tx.put(ctx.tableName, admission.item, newItemCondition);
-    });
+    }, ctx.values);
   } catch (err) {
     throw refusal(err, ref, nowMs, admission.refused);
   }
@@ -91,7 +91,7 @@ export async function heartbeatCallback(ctx: StoreContext, ref: CallbackRef, now
         ExpressionAttributeValues: NOT_ENDED.values,
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       });
-    });
+    }, ctx.values);
   } catch (err) {
     throw refusal(err, ref, nowMs, (meta) => (meta ? new ExecutionEndedError(ref.executionId, String(meta.status)) : new ExecutionNotFoundError(ref.executionId)));
   }

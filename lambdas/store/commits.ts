@@ -21,17 +21,20 @@ import { callbackWrites } from "./callback-items.js";
 import { isTerminal } from "../core/status.js";
 import { type CommitPart, isLoneAppend, planCommit } from "./commit-plan.js";
 import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "./errors.js";
-import { encode, historyItem, publishedState, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, newItemCondition, inboxItemBytes, inboxItem, startedEvent, tagItems, unmarshallItem } from "./items.js";
+import { encode, historyItem, publishedState, INLINE_INPUT_BYTES, type MetaItem, metaItem, newItemCondition, inboxItemBytes, inboxItem, startedEvent, tagItems, unmarshallItem } from "./items.js";
 import { DUE_SHARD, executionPk, META_SK, PURGE_SHARD } from "./keys.js";
 import type { Lease, NewExecution } from "../ports/store.js";
 import { TransactionConflict, type TransactWrite, withinTransaction } from "./transaction.js";
 import { translate } from "./translate.js";
+import type { StoredValues } from "./stored-values.js";
 
 export interface CommitSettings {
   doc: DynamoDBDocumentClient;
   tableName: string;
   retentionSeconds: number;
   singlePutSteps: boolean;
+  /** How values are sealed and offloaded (stored-values.ts). */
+  values: StoredValues;
   /** TESTS ONLY, deliberately broken (see DynamoStoreOptions). */
   unsafeSkipLeaseCheck: boolean;
   /** TESTS ONLY, deliberately broken (see DynamoStoreOptions). */
@@ -66,7 +69,8 @@ export async function commitBatch(settings: CommitSettings, lease: Lease, batch:
     // whoever wins a seq, history stays one writer's consistent account.
     const event = batch.events[0] as HistoryEvent;
     try {
-      await settings.doc.send(new PutCommand({ TableName: settings.tableName, Item: historyItem(id, event), ...newItemCondition }));
+      const item = await settings.values.sealItem(historyItem(id, event));
+      await settings.doc.send(new PutCommand({ TableName: settings.tableName, Item: item, ...newItemCondition }));
       return;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) throw new HistoryConflictError(id, event.seq);
@@ -84,7 +88,7 @@ export async function commitBatch(settings: CommitSettings, lease: Lease, batch:
     await updateExecution(settings, lease, batch, nowMs, inboxSeen);
     return;
   }
-  const parts = planCommit(batch, partSizes(id, nowMs));
+  const parts = planCommit(batch, partSizes(settings.values, id, nowMs));
   for (const part of parts) await commitPart(settings, lease, batch, part, nowMs, inboxSeen);
 }
 
@@ -99,7 +103,7 @@ async function updateExecution(settings: CommitSettings, lease: Lease, batch: Co
         UpdateExpression: write.UpdateExpression as string,
         ConditionExpression: write.ConditionExpression,
         ...(write.ExpressionAttributeNames ? { ExpressionAttributeNames: write.ExpressionAttributeNames } : {}),
-        ...(write.ExpressionAttributeValues ? { ExpressionAttributeValues: write.ExpressionAttributeValues } : {}),
+        ...(write.ExpressionAttributeValues ? { ExpressionAttributeValues: await settings.values.sealUpdateValues(lease.executionId, write.ExpressionAttributeValues) } : {}),
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       }),
     );
@@ -119,7 +123,7 @@ async function commitPart(settings: CommitSettings, lease: Lease, batch: CommitB
       ...(notifyParent && !dropped.notifyParent ? { notifyParent } : {}),
     };
     try {
-      await withinTransaction(settings.doc, (tx) => writePart(settings, tx, lease, batch, current, nowMs, inboxSeen));
+      await withinTransaction(settings.doc, (tx) => writePart(settings, tx, lease, batch, current, nowMs, inboxSeen), settings.values);
       return;
     } catch (err) {
       if (!(err instanceof TransactionConflict)) throw translate(err, lease.executionId);
@@ -162,7 +166,7 @@ function writePart(settings: CommitSettings, tx: TransactWrite, lease: Lease, ba
   for (const { item } of part.consumed) tx.delete(table, { PK: executionPk(id), SK: item.key }, { ConditionExpression: "attribute_exists(PK)" });
   for (const child of part.childStarts) {
     const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId: id, position: child.parentPosition } };
-    tx.put(table, metaItem(request), newItemCondition);
+    tx.put(table, metaItem(request, settings.values.maxValueBytes), newItemCondition);
     tx.put(table, historyItem(child.childId, startedEvent(request)), newItemCondition);
     // A tenant's child is listed with its tenant's executions (keys.ts tenantPartition).
     for (const listed of tagItems(request)) tx.put(table, listed);
@@ -242,9 +246,9 @@ function metaWrite(settings: CommitSettings, lease: Lease, batch: CommitBatch, p
     }
     if (update.releaseLease) remove.push("leaseOwner", "leaseExpiresAtMs");
     if (update.output !== undefined) {
-      const output = encode(update.output, "the output") as string;
+      const output = encode(update.output, "the output", settings.values.maxValueBytes) as string;
       const lastEvent = part.events[part.events.length - 1];
-      if (Buffer.byteLength(output) <= INLINE_VALUE_BYTES || !lastEvent) {
+      if (Buffer.byteLength(output) <= settings.values.inlineOutputBytes || !lastEvent) {
         set.push("#output = :output");
         values[":output"] = output;
       } else {
@@ -266,7 +270,7 @@ function metaWrite(settings: CommitSettings, lease: Lease, batch: CommitBatch, p
       set.push("#run = :run", "runStartSeq = :runStart");
       values[":run"] = update.run.run;
       values[":runStart"] = update.run.runStartSeq;
-      const input = encode(update.run.input, "the input") ?? "null";
+      const input = encode(update.run.input, "the input", settings.values.maxValueBytes) ?? "null";
       if (Buffer.byteLength(input) <= INLINE_INPUT_BYTES) {
         set.push("#input = :input");
         values[":input"] = input;
@@ -346,14 +350,14 @@ function whyRefused(lease: Lease, item: MetaItem | undefined, inboxSeen: number 
 }
 
 /** Approximate bytes of what each part of a commit writes, for splitting by DynamoDB's 4 MB. */
-function partSizes(executionId: string, nowMs: number) {
-  const itemBytes = (item: Record<string, unknown>) => Buffer.byteLength(JSON.stringify(item));
+function partSizes(values: StoredValues, executionId: string, nowMs: number) {
+  const itemBytes = (item: Record<string, unknown>) => values.storedBytes(item);
   return {
     event: (event: HistoryEvent) => itemBytes(historyItem(executionId, event)),
     consumed: (c: ConsumedItem) => 100 + c.item.key.length,
     childStart: (child: { childId: string; workflow: string; version: number; input: unknown; parentPosition: number }) => {
       const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId, position: child.parentPosition } };
-      return itemBytes(metaItem(request)) + itemBytes(historyItem(child.childId, startedEvent(request)));
+      return itemBytes(metaItem(request, values.maxValueBytes)) + itemBytes(historyItem(child.childId, startedEvent(request)));
     },
     childCancel: () => 600,
     notifyParent: (notice: NonNullable<CommitBatch["notifyParent"]>) => itemBytes(inboxItem(notice.executionId, notice.event, nowMs, `child-${executionId}`)) + 300,

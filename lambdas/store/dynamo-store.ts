@@ -5,7 +5,9 @@
  *   EXEC#<id> | H#<seq>           history, immutable, put with attribute_not_exists
  *   EXEC#<id> | P#<arrivedAt>#<id> inbox: signals, cancel, child results not yet in history
  *
- * Event bodies and payloads are stored as JSON strings so a value reads back exactly as written.
+ * Event bodies and payloads are stored as JSON strings so a value reads back exactly as written;
+ * with `payloads`, they are sealed by a codec chain and large ones kept in an object store
+ * (stored-values.ts).
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
@@ -43,6 +45,7 @@ import type { StoreContext } from "./store-context.js";
 import { completeCallback, heartbeatCallback, readCallbackHeartbeats } from "./callbacks.js";
 import { batchGetAll } from "./batch-get.js";
 import type { CallbackRef } from "../core/callbacks.js";
+import { type ObjectCounts, type PayloadOptions, StoredValues } from "./stored-values.js";
 
 
 export { INLINE_VALUE_BYTES, MAX_VALUE_BYTES };
@@ -56,6 +59,12 @@ export interface DynamoStoreOptions {
    * through TransactWriteItems with the lease check: the benchmark compares the two.
    */
   singlePutSteps?: boolean;
+  /**
+   * Where large values go and how values are sealed: an object store (S3) for values above the
+   * threshold, a codec chain (compression, encryption) for every value. Without it values are
+   * JSON in their items, at most MAX_VALUE_BYTES each.
+   */
+  payloads?: PayloadOptions;
   /**
    * TESTS ONLY, deliberately broken: commits skip the lease condition (owner + fencing token), so
    * a zombie worker can overwrite the execution item. The fault suite runs with it to show that it
@@ -77,6 +86,7 @@ export class DynamoExecutionStore implements ExecutionStore {
   private readonly commitSettings: CommitSettings;
   private readonly purgeSettings: PurgeSettings;
   private readonly ctx: StoreContext;
+  private readonly values: StoredValues;
 
   constructor(options: DynamoStoreOptions) {
     this.tableName = options.tableName;
@@ -85,10 +95,12 @@ export class DynamoExecutionStore implements ExecutionStore {
         ? options.client
         : DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
     this.retentionSeconds = options.retentionSeconds ?? 30 * 86_400;
-    this.purgeSettings = { doc: this.doc, tableName: this.tableName };
-    this.ctx = { doc: this.doc, tableName: this.tableName, retentionSeconds: this.retentionSeconds };
+    this.values = new StoredValues(options.payloads, INLINE_VALUE_BYTES);
+    this.purgeSettings = { doc: this.doc, tableName: this.tableName, values: this.values };
+    this.ctx = { doc: this.doc, tableName: this.tableName, retentionSeconds: this.retentionSeconds, values: this.values };
     this.commitSettings = {
       doc: this.doc,
+      values: this.values,
       tableName: this.tableName,
       retentionSeconds: this.retentionSeconds,
       singlePutSteps: options.singlePutSteps ?? true,
@@ -98,17 +110,27 @@ export class DynamoExecutionStore implements ExecutionStore {
     };
   }
 
+  /** Largest value (as JSON) this store records: MAX_VALUE_BYTES, or 50 MB with an object store. */
+  get maxValueBytes(): number {
+    return this.values.maxValueBytes;
+  }
+
+  /** Object-store requests made so far (and reads served from the warm cache). */
+  get objectCounts(): ObjectCounts {
+    return { ...this.values.counts };
+  }
+
   async createExecution(request: NewExecution): Promise<{ created: boolean; execution: ExecutionRecord }> {
     for (let attempt = 1; ; attempt += 1) {
-      const meta = metaItem(request);
+      const meta = metaItem(request, this.values.maxValueBytes);
       try {
         await withinTransaction(this.doc, (tx) => {
           tx.put(this.tableName, meta, newItemCondition);
           tx.put(this.tableName, historyItem(request.id, startedEvent(request)), newItemCondition);
           for (const tag of tagItems(request)) tx.put(this.tableName, tag);
-        });
+        }, this.values);
         // The input as stored (JSON), not the caller's object: what every later read returns.
-        return { created: true, execution: { ...toRecord(meta), input: decode(encode(request.input ?? null, "the input")) } };
+        return { created: true, execution: { ...toRecord(meta), input: decode(encode(request.input ?? null, "the input", this.values.maxValueBytes)) } };
       } catch (err) {
         if (!(err instanceof TransactionConflict)) throw translate(err, request.id);
         if (attempt > 2) throw new StoreBusyError(`execution "${request.id}" kept changing while it was created; try again`, err);
@@ -151,6 +173,7 @@ export class DynamoExecutionStore implements ExecutionStore {
       new GetCommand({ TableName: this.tableName, Key: { PK: executionPk(executionId), SK: META_SK }, ConsistentRead: true }),
     );
     if (!out.Item) return undefined;
+    await this.values.openItem(out.Item);
     const item = out.Item as MetaItem;
     const record = toRecord(item);
     // Large values live only in history (one copy, and the execution item stays far below 400 KB).
@@ -169,7 +192,9 @@ export class DynamoExecutionStore implements ExecutionStore {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: { PK: executionPk(executionId), SK: historySk(seq) }, ConsistentRead: true }),
     );
-    return out.Item ? decodeEvent(out.Item) : undefined;
+    if (!out.Item) return undefined;
+    await this.values.openItem(out.Item);
+    return decodeEvent(out.Item);
   }
 
   async readHistory(executionId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<{ events: HistoryEvent[]; lastSeq?: number }> {
@@ -188,6 +213,7 @@ export class DynamoExecutionStore implements ExecutionStore {
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(new QueryCommand({ ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }));
+      await this.values.openItems(out.Items ?? []);
       for (const item of out.Items ?? []) events.push(decodeEvent(item));
       startKey = options.limit === undefined ? out.LastEvaluatedKey : undefined;
       if (options.limit !== undefined && out.LastEvaluatedKey && events.length === options.limit) {
@@ -217,11 +243,13 @@ export class DynamoExecutionStore implements ExecutionStore {
     } while (startKey);
     const metaItem = items.find((i) => i.SK === META_SK) as MetaItem | undefined;
     if (!metaItem) return undefined;
+    // Only what this run needs: history from its first event (the query may reach back further
+    // when the caller knew less), the execution item and the inbox.
+    const runStartSeq = Number(metaItem.runStartSeq ?? 1);
+    const needed = items.filter((i) => !String(i.SK).startsWith(HISTORY_PREFIX) || seqFromHistorySk(String(i.SK)) >= runStartSeq);
+    await this.values.openItems(needed);
     const execution = toRecord(metaItem);
-    const history = items
-      .filter((i) => String(i.SK).startsWith(HISTORY_PREFIX))
-      .map(decodeEvent)
-      .filter((e) => e.seq >= execution.runStartSeq);
+    const history = needed.filter((i) => String(i.SK).startsWith(HISTORY_PREFIX)).map(decodeEvent);
     // The whole inbox, whatever its items' times say: they are stamped by other machines' clocks.
     const inbox = items.filter((i) => String(i.SK).startsWith(INBOX_PREFIX)).map(decodeInboxItem);
     return { execution, history, inbox };
@@ -244,7 +272,9 @@ export class DynamoExecutionStore implements ExecutionStore {
   async readEvents(executionId: string, seqs: readonly number[]): Promise<HistoryEvent[]> {
     const keys = [...new Set(seqs)].map((seq) => ({ PK: executionPk(executionId), SK: historySk(seq) }));
     const found = new Map<number, HistoryEvent>();
-    for (const item of await batchGetAll(this.ctx, keys, "history")) {
+    const items = await batchGetAll(this.ctx, keys, "history");
+    await this.values.openItems(items);
+    for (const item of items) {
       const event = decodeEvent(item);
       found.set(event.seq, event);
     }

@@ -59,7 +59,7 @@ export async function addToInbox(ctx: StoreContext, executionId: string, event: 
     await withinTransaction(ctx.doc, (tx) => {
       tx.update(ctx.tableName, admission.key, admission.update);
       tx.put(ctx.tableName, admission.item, newItemCondition);
-    });
+    }, ctx.values);
   } catch (err) {
     if (err instanceof TransactionConflict && err.reasons[0] === "ConditionalCheckFailed") {
       const raw = err.original.CancellationReasons?.[0]?.Item;
@@ -95,6 +95,7 @@ export async function readInbox(ctx: StoreContext, executionId: string): Promise
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),
     );
+    await ctx.values.openItems(out.Items ?? []);
     for (const item of out.Items ?? []) items.push(decodeInboxItem(item));
     startKey = out.LastEvaluatedKey;
   } while (startKey);

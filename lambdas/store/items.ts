@@ -4,7 +4,7 @@
  */
 import type { ErrorInfo } from "../core/errors.js";
 import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
-import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../core/limits.js";
+import { MAX_VALUE_BYTES } from "../core/limits.js";
 import type { ExecutionStatus } from "../core/status.js";
 import { PayloadTooLargeError } from "./errors.js";
 import { DUE_SHARD, executionPk, historySk, META_SK, inboxSk, tagPartition, tagShard, tagSk, TENANT_TAG_KEY, tenantPartition } from "./keys.js";
@@ -71,18 +71,15 @@ export type MetaItem = {
   purgeClaimUntilMs?: number;
 };
 
+/** A history event's item; its size is checked, and its value sealed, as it is written (stored-values.ts). */
 export function historyItem(executionId: string, event: HistoryEvent): Record<string, unknown> {
   const data = JSON.stringify(event);
-  const bytes = Buffer.byteLength(data);
-  if (bytes > MAX_EVENT_BYTES) throw new PayloadTooLargeError(`history event ${event.type} at seq ${event.seq}`, bytes, MAX_EVENT_BYTES);
   // `atMs` lets a purge tell this execution's items from those of a later one under the same id.
   return { PK: executionPk(executionId), SK: historySk(event.seq), type: event.type, atMs: event.atMs, data };
 }
 
 export function inboxItem(executionId: string, event: InboxEvent, nowMs: number, eventId: string): Record<string, unknown> {
   const data = JSON.stringify(event);
-  const bytes = Buffer.byteLength(data);
-  if (bytes > MAX_EVENT_BYTES) throw new PayloadTooLargeError(`the ${event.type.toLowerCase()} event`, bytes, MAX_EVENT_BYTES);
   return { PK: executionPk(executionId), SK: inboxSk(nowMs, eventId), type: event.type, arrivedAtMs: nowMs, atMs: nowMs, data };
 }
 
@@ -91,8 +88,8 @@ export function inboxItemBytes(event: InboxEvent): number {
   return Buffer.byteLength(JSON.stringify(event));
 }
 
-export function metaItem(request: NewExecution): MetaItem {
-  const encoded = encode(request.input, "the input");
+export function metaItem(request: NewExecution, maxValueBytes = MAX_VALUE_BYTES): MetaItem {
+  const encoded = encode(request.input, "the input", maxValueBytes);
   const inline = encoded === undefined || Buffer.byteLength(encoded) <= INLINE_INPUT_BYTES;
   const input = inline ? encoded : undefined;
   return {
@@ -160,24 +157,39 @@ export function startedEvent(request: NewExecution): HistoryEvent {
   };
 }
 
-export function encode(value: unknown, what: string): string | undefined {
+export function encode(value: unknown, what: string, maxValueBytes = MAX_VALUE_BYTES): string | undefined {
   if (value === undefined) return undefined;
   const text = JSON.stringify(value);
   const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(what, bytes, MAX_VALUE_BYTES);
+  if (bytes > maxValueBytes) throw new PayloadTooLargeError(what, bytes, maxValueBytes);
   return text;
 }
 
+/** A value attribute as JSON text; a sealed one must have been opened first (StoredValues.openItem). */
 export function decode(text: unknown): unknown {
+  if (text instanceof Uint8Array) throw new SealedValueError();
   return typeof text === "string" ? JSON.parse(text) : undefined;
 }
 
 export function decodeEvent(item: Record<string, unknown>): HistoryEvent {
-  return JSON.parse(String(item.data)) as HistoryEvent;
+  return JSON.parse(dataOf(item)) as HistoryEvent;
 }
 
 export function decodeInboxItem(item: Record<string, unknown>): InboxItem {
-  return { key: String(item.SK), arrivedAtMs: Number(item.arrivedAtMs), event: JSON.parse(String(item.data)) as InboxEvent };
+  return { key: String(item.SK), arrivedAtMs: Number(item.arrivedAtMs), event: JSON.parse(dataOf(item)) as InboxEvent };
+}
+
+function dataOf(item: Record<string, unknown>): string {
+  if (typeof item.data !== "string") throw new SealedValueError();
+  return item.data;
+}
+
+/** A sealed or offloaded value read as if it were JSON text: a read path that does not open its items. */
+class SealedValueError extends Error {
+  constructor() {
+    super("a sealed or offloaded value was read without being opened (StoredValues.openItem)");
+    this.name = "SealedValueError";
+  }
 }
 
 /** What a list reads of each execution item: everything but input, output and error (up to 350 KB each). */
@@ -252,8 +264,8 @@ export function publishedState(events: readonly HistoryEvent[]): { publishedStat
 export function unmarshallItem(item: Record<string, unknown>): MetaItem {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(item)) {
-    const v = value as { S?: string; N?: string; BOOL?: boolean } | string | number;
-    if (typeof v === "object" && v !== null) out[key] = v.S ?? (v.N !== undefined ? Number(v.N) : v.BOOL);
+    const v = value as { S?: string; N?: string; BOOL?: boolean; B?: Uint8Array } | string | number;
+    if (typeof v === "object" && v !== null) out[key] = v.S ?? (v.N !== undefined ? Number(v.N) : (v.BOOL ?? v.B));
     else out[key] = v;
   }
   return out as unknown as MetaItem;

@@ -62,11 +62,14 @@ export async function acquireLease(ctx: StoreContext, executionId: string, optio
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       }),
     );
+    await ctx.values.openItem(out.Attributes ?? {});
     const { execution, lease, previous } = leaseTaken(toRecord(out.Attributes as MetaItem), options.owner, expiresAtMs);
     return { acquired: true, lease, execution, previous, unlock: () => releaseLease(ctx, lease) };
   } catch (err) {
     if (err instanceof ConditionalCheckFailedException) {
-      const old = err.Item ? toRecord(unmarshallItem(err.Item)) : undefined;
+      const raw = err.Item ? unmarshallItem(err.Item) : undefined;
+      if (raw) await ctx.values.openItem(raw as unknown as Record<string, unknown>);
+      const old = raw ? toRecord(raw) : undefined;
       if (!old) return { acquired: false, reason: "not-found" };
       if (isTerminal(old.status)) return { acquired: false, reason: "terminal", execution: old };
       const leaseHeld = old.leaseExpiresAtMs !== undefined && old.leaseExpiresAtMs >= options.nowMs;

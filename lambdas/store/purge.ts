@@ -20,10 +20,13 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { executionIdFromPk, executionPk, META_SK, PURGE_SHARD, TABLE } from "./keys.js";
 import { translate } from "./translate.js";
+import type { StoredValues } from "./stored-values.js";
 
 export interface PurgeSettings {
   doc: DynamoDBDocumentClient;
   tableName: string;
+  /** Its objects in the object store go with the items that refer to them. */
+  values: StoredValues;
 }
 
 /** How long a purge holds an execution before another may take it up. */
@@ -104,6 +107,11 @@ export async function purgeOrphans(settings: PurgeSettings, executionId: string,
 
 /** Deletes the execution's items (all but META) written before `beforeMs`; false if it stopped at the deadline. */
 async function deleteItemsBefore(settings: PurgeSettings, executionId: string, beforeMs: number, deadlineMs: number | undefined): Promise<boolean> {
+  // Objects first, on the same condition (written before `beforeMs`, by the object store's clock,
+  // which is far from the middle of the retention): an item is never left referring to nothing
+  // that a reader could still reach, and an orphan object (a crash between its write and the
+  // commit) goes too.
+  await settings.values.deleteObjects(executionId, new Date(beforeMs));
   let startKey: Record<string, unknown> | undefined;
   do {
     if (deadlineMs !== undefined && Date.now() > deadlineMs) return false;

@@ -35,13 +35,15 @@ export async function redriveExecution(ctx: StoreContext, executionId: string, r
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       });
       tx.put(ctx.tableName, historyItem(executionId, { ...redriven, seq, atMs: nowMs }), newItemCondition);
-    });
+    }, ctx.values);
   } catch (err) {
     if (!(err instanceof TransactionConflict)) throw translate(err, executionId);
     if (err.reasons[0] === "ConditionalCheckFailed") {
       const old = err.original.CancellationReasons?.[0]?.Item;
       if (!old) throw new ExecutionNotFoundError(executionId);
-      throw refusal(executionId, unmarshallItem(old), nowMs);
+      const meta = unmarshallItem(old);
+      await ctx.values.openItem(meta as unknown as Record<string, unknown>);
+      throw refusal(executionId, meta, nowMs);
     }
     if (err.reasons[1] === "ConditionalCheckFailed") throw new StoreBusyError(`execution "${executionId}" changed while it was redriven; try again`, err);
     throw translate(err, executionId);

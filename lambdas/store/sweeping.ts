@@ -132,7 +132,7 @@ export async function endWithoutLease(
           tx.put(ctx.tableName, inboxItem(parent.executionId, notice, nowMs, `child-${executionId}`));
           markDue(tx, ctx.tableName, parent.executionId, nowMs, inboxItemBytes(notice));
         }
-      });
+      }, ctx.values);
       return true;
     } catch (err) {
       if (!(err instanceof TransactionConflict)) throw translate(err, executionId);

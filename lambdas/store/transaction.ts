@@ -6,6 +6,8 @@
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, TransactWriteCommand, type TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
 import { DurableError } from "../core/errors.js";
+import { executionIdFromPk, META_SK } from "./keys.js";
+import type { StoredValues } from "./stored-values.js";
 
 /** DynamoDB's limits for one transaction. */
 export const MAX_TRANSACTION_ITEMS = 100;
@@ -64,19 +66,25 @@ export class TransactionTooLargeError extends DurableError {
   }
 }
 
+/**
+ * Collects the writes `fn` makes and sends them as one transaction, their values sealed by
+ * `values` first (large ones written to the object store before the transaction is sent).
+ */
 export async function withinTransaction(
   doc: DynamoDBDocumentClient,
   fn: (tx: TransactWrite) => void | Promise<void>,
+  values: StoredValues,
 ): Promise<void> {
   const tx = new TransactWrite();
   await fn(tx);
   if (tx.items.length === 0) return;
-  const bytes = Buffer.byteLength(JSON.stringify(tx.items));
-  if (tx.items.length > MAX_TRANSACTION_ITEMS || bytes > MAX_TRANSACTION_BYTES) {
-    throw new TransactionTooLargeError(tx.items.length, bytes);
+  const items = await sealTransactItems(tx.items, values);
+  const bytes = transactionBytes(items);
+  if (items.length > MAX_TRANSACTION_ITEMS || bytes > MAX_TRANSACTION_BYTES) {
+    throw new TransactionTooLargeError(items.length, bytes);
   }
   try {
-    await doc.send(new TransactWriteCommand({ TransactItems: tx.items }));
+    await doc.send(new TransactWriteCommand({ TransactItems: items }));
   } catch (err) {
     if (err instanceof TransactionCanceledException) {
       const reasons = (err.CancellationReasons ?? []).map((r) => r.Code ?? "None");
@@ -84,4 +92,24 @@ export async function withinTransaction(
     }
     throw err;
   }
+}
+
+/** The transaction's items with their values sealed; the builder's own objects are left as they were. */
+async function sealTransactItems(items: readonly Item[], values: StoredValues): Promise<Item[]> {
+  return Promise.all(
+    items.map(async (item): Promise<Item> => {
+      if (item.Put) return { Put: { ...item.Put, Item: await values.sealItem(item.Put.Item as Record<string, unknown>) } };
+      const update = item.Update;
+      if (update && update.Key?.SK === META_SK && typeof update.Key.PK === "string" && update.ExpressionAttributeValues) {
+        const sealed = await values.sealUpdateValues(executionIdFromPk(update.Key.PK), update.ExpressionAttributeValues);
+        return { Update: { ...update, ...(sealed ? { ExpressionAttributeValues: sealed } : {}) } };
+      }
+      return item;
+    }),
+  );
+}
+
+/** Bytes of a transaction as DynamoDB counts them, near enough: binary values by their length. */
+function transactionBytes(items: readonly Item[]): number {
+  return Buffer.byteLength(JSON.stringify(items, (_key, value: unknown) => (value instanceof Uint8Array ? "x".repeat(value.length) : value)));
 }

@@ -12,12 +12,14 @@
  */
 import type { CommitBatch, ConsumedItem } from "../core/driver.js";
 import { InboxChangedError } from "../core/errors.js";
-import type { HistoryEvent } from "../core/events.js";
+import type { HistoryEvent, InboxEvent } from "../core/events.js";
 import { type CallbackWrite, callbackWrites } from "../store/callback-items.js";
 import { isTerminal } from "../core/status.js";
 import { type CommitPart, isLoneAppend, planCommit } from "../store/commit-plan.js";
 import { ChildIdInUseError, HistoryConflictError, LeaseLostError, InboxConflictError, StoreBusyError } from "../store/errors.js";
-import { encode, historyItem, publishedState, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, inboxItemBytes, inboxItem, startedEvent, tagItems } from "../store/items.js";
+import { encode, historyItem, inboxItem, publishedState, INLINE_INPUT_BYTES, INLINE_VALUE_BYTES, type MetaItem, metaItem, inboxItemBytes, startedEvent, tagItems } from "../store/items.js";
+import { StoredValues } from "../store/stored-values.js";
+import { memoryBlobStore } from "../payloads/blob-store.js";
 import { DUE_SHARD, executionPk, historySk, META_SK, PURGE_SHARD } from "../store/keys.js";
 import type { Lease, NewExecution } from "../ports/store.js";
 import { MAX_TRANSACTION_ITEMS, TransactionTooLargeError } from "../store/transaction.js";
@@ -63,7 +65,7 @@ export function commitBatchInMemory(table: MemoryTable, settings: MemoryCommitSe
   if (settings.singlePutSteps && isLoneAppend(batch, inboxSeen)) {
     // A step result: one put on its sequence number, whoever holds the lease (see commits.ts).
     const event = batch.events[0] as HistoryEvent;
-    const item = historyItem(id, event);
+    const item = checkedHistoryItem(id, event);
     if (table.item(id, String(item.SK)) !== undefined) throw new HistoryConflictError(id, event.seq);
     table.putItem(id, item);
     return;
@@ -114,19 +116,19 @@ function commitPart(table: MemoryTable, settings: MemoryCommitSettings, lease: L
 function buildPart(settings: MemoryCommitSettings, lease: Lease, batch: CommitBatch, part: CommitPart, nowMs: number): PartWrites {
   const id = lease.executionId;
   const meta = metaChange(settings, batch, part, nowMs);
-  const events = part.events.map((event) => ({ seq: event.seq, item: historyItem(id, event) }));
+  const events = part.events.map((event) => ({ seq: event.seq, item: checkedHistoryItem(id, event) }));
   const consumedKeys = part.consumed.map(({ item }) => item.key);
   const childStarts = part.childStarts.map((child) => {
     const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId: id, position: child.parentPosition } };
-    return { childId: child.childId, meta: metaItem(request), started: historyItem(child.childId, startedEvent(request)), listed: tagItems(request) };
+    return { childId: child.childId, meta: metaItem(request, MEMORY_VALUES.maxValueBytes), started: checkedHistoryItem(child.childId, startedEvent(request)), listed: tagItems(request) };
   });
   const notices: Notice[] = part.childCancels.map((childId) => {
     const event = { type: "Cancel" as const, reason: "parent canceled" };
-    return { target: childId, item: inboxItem(childId, event, nowMs, `cancel-${id}`), bytes: inboxItemBytes(event), kind: "child-cancel" };
+    return { target: childId, item: checkedInboxItem(childId, event, nowMs, `cancel-${id}`), bytes: inboxItemBytes(event), kind: "child-cancel" };
   });
   if (part.notifyParent) {
     const { executionId, event } = part.notifyParent;
-    notices.push({ target: executionId, item: inboxItem(executionId, event, nowMs, `child-${id}`), bytes: inboxItemBytes(event), kind: "parent" });
+    notices.push({ target: executionId, item: checkedInboxItem(executionId, event, nowMs, `child-${id}`), bytes: inboxItemBytes(event), kind: "parent" });
   }
   const callbacks = callbackWrites(id, part.events);
   const itemCount = 1 + events.length + consumedKeys.length + childStarts.reduce((n, c) => n + 2 + c.listed.length, 0) + 2 * notices.length + callbacks.length;
@@ -219,9 +221,9 @@ function metaChange(settings: MemoryCommitSettings, batch: CommitBatch, part: Co
   }
   if (update.releaseLease) change.remove.push("leaseOwner", "leaseExpiresAtMs");
   if (update.output !== undefined) {
-    const output = encode(update.output, "the output") as string;
+    const output = encode(update.output, "the output", MEMORY_VALUES.maxValueBytes) as string;
     const lastEvent = part.events[part.events.length - 1];
-    if (Buffer.byteLength(output) <= INLINE_VALUE_BYTES || !lastEvent) change.set.output = output;
+    if (Buffer.byteLength(output) <= MEMORY_VALUES.inlineOutputBytes || !lastEvent) change.set.output = output;
     else change.set.outputSeq = lastEvent.seq;
   }
   if (update.error !== undefined) change.set.error = JSON.stringify(update.error);
@@ -232,7 +234,7 @@ function metaChange(settings: MemoryCommitSettings, batch: CommitBatch, part: Co
   if (update.run) {
     change.set.run = update.run.run;
     change.set.runStartSeq = update.run.runStartSeq;
-    const input = encode(update.run.input, "the input") ?? "null";
+    const input = encode(update.run.input, "the input", MEMORY_VALUES.maxValueBytes) ?? "null";
     if (Buffer.byteLength(input) <= INLINE_INPUT_BYTES) {
       change.set.input = input;
       change.remove.push("inputInHistory");
@@ -254,15 +256,35 @@ function whyRefused(lease: Lease, meta: MetaItem | undefined, inboxSeen: number 
 
 /** Sizes of what each part writes, as commits.ts's partSizes measures them, so batches split at the same points. */
 function partSizes(executionId: string, nowMs: number) {
-  const itemBytes = (item: Record<string, unknown>) => Buffer.byteLength(JSON.stringify(item));
+  const itemBytes = (item: Record<string, unknown>) => MEMORY_VALUES.storedBytes(item);
   return {
-    event: (event: HistoryEvent) => itemBytes(historyItem(executionId, event)),
+    event: (event: HistoryEvent) => itemBytes(checkedHistoryItem(executionId, event)),
     consumed: (c: ConsumedItem) => 100 + c.item.key.length,
     childStart: (child: { childId: string; workflow: string; version: number; input: unknown; parentPosition: number }) => {
       const request: NewExecution = { id: child.childId, workflow: child.workflow, version: child.version, input: child.input, nowMs, parent: { executionId, position: child.parentPosition } };
-      return itemBytes(metaItem(request)) + itemBytes(historyItem(child.childId, startedEvent(request)));
+      return itemBytes(metaItem(request, MEMORY_VALUES.maxValueBytes)) + itemBytes(checkedHistoryItem(child.childId, startedEvent(request)));
     },
     childCancel: () => 600,
-    notifyParent: (notice: NonNullable<CommitBatch["notifyParent"]>) => itemBytes(inboxItem(notice.executionId, notice.event, nowMs, `child-${executionId}`)) + 300,
+    notifyParent: (notice: NonNullable<CommitBatch["notifyParent"]>) => itemBytes(checkedInboxItem(notice.executionId, notice.event, nowMs, `child-${executionId}`)) + 300,
   };
+}
+
+/**
+ * The memory store records what the deployed store does, whose large values go to the object
+ * store: the same limits, the same item sizes in a commit's plan (values are not sealed here).
+ */
+export const MEMORY_VALUES = new StoredValues({ blobs: memoryBlobStore() }, INLINE_VALUE_BYTES);
+
+/** A history event's item, refused (PayloadTooLargeError) as the deployed store refuses it. */
+export function checkedHistoryItem(executionId: string, event: HistoryEvent): Record<string, unknown> {
+  const item = historyItem(executionId, event);
+  MEMORY_VALUES.checkItemSize(item);
+  return item;
+}
+
+/** An inbox item, refused (PayloadTooLargeError) as the deployed store refuses it. */
+export function checkedInboxItem(executionId: string, event: InboxEvent, nowMs: number, eventId: string): Record<string, unknown> {
+  const item = inboxItem(executionId, event, nowMs, eventId);
+  MEMORY_VALUES.checkItemSize(item);
+  return item;
 }

@@ -22,7 +22,7 @@ import { endingEvent } from "../store/sweeping.js";
 import type { CallbackRef } from "../core/callbacks.js";
 import { callbackRefusal, callbackResultEvent } from "../store/callback-items.js";
 import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError, LeaseLostError, StoreBusyError } from "../store/errors.js";
-import { decodeEvent, decodeInboxItem, historyItem, metaItem, nextArrivalCounter, inboxItemBytes, inboxItem, startedEvent, tagItems, toRecord } from "../store/items.js";
+import { decodeEvent, decodeInboxItem, metaItem, nextArrivalCounter, inboxItemBytes, startedEvent, tagItems, toRecord } from "../store/items.js";
 import { callbackSk, DUE_SHARD, HISTORY_PREFIX, historySk, INBOX_PREFIX, PURGE_SHARD, seqFromHistorySk } from "../store/keys.js";
 import type {
   CallbackOutcome,
@@ -38,7 +38,7 @@ import type {
   LeaselessEnd,
   ScheduleState,
 } from "../ports/store.js";
-import { commitBatchInMemory, type MemoryCommitSettings } from "./memory-commits.js";
+import { checkedHistoryItem, checkedInboxItem, commitBatchInMemory, MEMORY_VALUES, type MemoryCommitSettings } from "./memory-commits.js";
 import { applyChange, leaseHeldBy, markDueChange, MemoryValidationError, notEnded } from "./memory-conditions.js";
 import { listExecutionsInMemory } from "./memory-listing.js";
 import { findExpired, purgeExecution, purgeOrphans } from "./memory-purge.js";
@@ -71,10 +71,15 @@ export class MemoryExecutionStore implements ExecutionStore {
     };
   }
 
+  /** As the deployed store, whose large values go to the object store: 50 MB. */
+  get maxValueBytes(): number {
+    return MEMORY_VALUES.maxValueBytes;
+  }
+
   async createExecution(request: NewExecution): Promise<{ created: boolean; execution: ExecutionRecord }> {
     for (let attempt = 1; ; attempt += 1) {
-      const meta = metaItem(request);
-      const started = historyItem(request.id, startedEvent(request));
+      const meta = metaItem(request, MEMORY_VALUES.maxValueBytes);
+      const started = checkedHistoryItem(request.id, startedEvent(request));
       const metaTaken = this.table.meta(request.id) !== undefined;
       const firstEventTaken = this.table.item(request.id, String(started.SK)) !== undefined;
       if (!metaTaken && !firstEventTaken) {
@@ -222,7 +227,7 @@ export class MemoryExecutionStore implements ExecutionStore {
     // Same key as the DynamoDB store: arrival time, then this process's arrival counter (shared
     // with it, so items written by both stores in one process keep one order).
     const unique = uniqueId ?? (event.type === "Signal" ? event.signalId : `${event.type.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`);
-    const item = inboxItem(executionId, event, nowMs, `${nextArrivalCounter()}#${unique}`);
+    const item = checkedInboxItem(executionId, event, nowMs, `${nextArrivalCounter()}#${unique}`);
     const bytes = inboxItemBytes(event);
     // A cancel gets a little room beyond the limits, so a flooded execution can still be canceled.
     const maxItems = event.type === "Cancel" ? MAX_INBOX_ITEMS + CANCEL_HEADROOM_ITEMS : MAX_INBOX_ITEMS;
@@ -348,10 +353,10 @@ export class MemoryExecutionStore implements ExecutionStore {
     // The ending event goes after the last event of any run (or a zombie's late append).
     const last = this.table.range(executionId, historySk(0), HISTORY_END).at(-1);
     const event = endingEvent(end, (last ? seqFromHistorySk(String(last.SK)) : 0) + 1, nowMs);
-    const ending = historyItem(executionId, event);
+    const ending = checkedHistoryItem(executionId, event);
     const parent = options.parent;
     const notice: InboxEvent | undefined = parent ? { type: "ChildEnded", position: parent.position, childId: executionId, status: end.status, error: end.error } : undefined;
-    const noticeItem = parent && notice ? inboxItem(parent.executionId, notice, nowMs, `child-${executionId}`) : undefined;
+    const noticeItem = parent && notice ? checkedInboxItem(parent.executionId, notice, nowMs, `child-${executionId}`) : undefined;
     applyChange(meta, {
       // The fencing token moves on: a worker still holding a lease cannot commit over this.
       set: {
@@ -388,7 +393,7 @@ export class MemoryExecutionStore implements ExecutionStore {
       remove: ["error", "purgeAtMs", "purgeShard", "purgeClaimUntilMs", "leaseOwner", "leaseExpiresAtMs"],
       add: {},
     });
-    this.table.putItem(executionId, historyItem(executionId, { ...redriven, seq, atMs: nowMs }));
+    this.table.putItem(executionId, checkedHistoryItem(executionId, { ...redriven, seq, atMs: nowMs }));
   }
 
   async listExecutions(query: ListExecutionsQuery): Promise<ExecutionListPage> {

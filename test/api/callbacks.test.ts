@@ -4,6 +4,7 @@
  * table exactly as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_API_VALUE_BYTES } from "../../lambdas/core/limits.js";
 import { CallbackFailedError, defineWorkflow } from "../../lambdas/index.js";
 import { decodeCallbackToken, encodeCallbackToken } from "../../lambdas/core/callbacks.js";
 import type { LocalStack } from "../../local/stack.js";
@@ -80,7 +81,7 @@ describe("POST /callbacks/{token}", () => {
       [`/callbacks/${encodeCallbackToken({ ...ref, position: ref.position + 3 })}/heartbeat`, undefined, 404, "CALLBACK_NOT_FOUND"],
       [`/callbacks/${token}/fail`, { message: 5 }, 400, "INVALID_INPUT"],
       [`/callbacks/${token}/fail`, { reason: "unknown key" }, 400, "INVALID_INPUT"],
-      [`/callbacks/${token}`, { text: "x".repeat(400_000) }, 413, "PAYLOAD_TOO_LARGE"],
+      [`/callbacks/${token}`, { text: "x".repeat(MAX_API_VALUE_BYTES) }, 413, "PAYLOAD_TOO_LARGE"],
     ];
     for (const [path, body, status, code] of cases) {
       const answer = await call(stack, "POST", path, body === undefined ? {} : { body });

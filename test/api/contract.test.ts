@@ -4,7 +4,7 @@
  * to leave the table exactly as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_VALUE_BYTES } from "../../lambdas/core/limits.js";
+import { MAX_API_VALUE_BYTES } from "../../lambdas/core/limits.js";
 import { MAX_REQUEST_BODY_BYTES } from "../../lambdas/handlers/http.js";
 import type { LocalStack } from "../../local/stack.js";
 import { approval, greet } from "../../examples/index.js";
@@ -120,12 +120,12 @@ describe("POST /executions", () => {
     expectErrorShape(answer, "INVALID_INPUT");
   });
 
-  it("413: a body over the item limit names the limit and writes nothing", async () => {
-    const body = { workflow: "greet", id: "contract-too-large", input: { name: "x".repeat(MAX_VALUE_BYTES) } };
+  it("413: an input over the API's value limit names the limit and writes nothing", async () => {
+    const body = { workflow: "greet", id: "contract-too-large", input: { name: "x".repeat(MAX_API_VALUE_BYTES) } };
     const answer = await expectNothingWritten(stack, () => call(stack, "POST", "/executions", { body }));
     expect(answer.status).toBe(413);
     expectErrorShape(answer, "PAYLOAD_TOO_LARGE");
-    expect(answer.body.error.message).toContain(String(MAX_VALUE_BYTES));
+    expect(answer.body.error.message).toContain(String(MAX_API_VALUE_BYTES));
   });
 
   it.each(["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1", "multipart/form-data; boundary=x"])(
@@ -269,23 +269,23 @@ describe("POST /executions/{id}/signals/{name}", () => {
 
   it("413: a payload over the limit, nothing written", async () => {
     const answer = await expectNothingWritten(stack, () =>
-      call(stack, "POST", `/executions/${waitingId}/signals/decision`, { body: { blob: "x".repeat(MAX_VALUE_BYTES) } }),
+      call(stack, "POST", `/executions/${waitingId}/signals/decision`, { body: { blob: "x".repeat(MAX_API_VALUE_BYTES) } }),
     );
     expect(answer.status).toBe(413);
     expectErrorShape(answer, "PAYLOAD_TOO_LARGE");
-    expect(answer.body.error.message).toContain(String(MAX_VALUE_BYTES));
+    expect(answer.body.error.message).toContain(String(MAX_API_VALUE_BYTES));
   });
 
   it("413: a payload that is larger once written than the request spelled it, nothing written", async () => {
     // `1e5` is 3 bytes in the request and 6 once stored: the limit holds for what is stored.
-    const spelled = `[${Array.from({ length: Math.ceil(MAX_VALUE_BYTES / 4) }, () => "1e5").join(",")}]`;
+    const spelled = `[${Array.from({ length: Math.ceil(MAX_API_VALUE_BYTES / 4) }, () => "1e5").join(",")}]`;
     expect(Buffer.byteLength(spelled)).toBeLessThan(MAX_REQUEST_BODY_BYTES);
     const answer = await expectNothingWritten(stack, () =>
       call(stack, "POST", `/executions/${waitingId}/signals/decision`, { body: spelled, headers: { "content-type": "application/json" } }),
     );
     expect(answer.status).toBe(413);
     expectErrorShape(answer, "PAYLOAD_TOO_LARGE");
-    expect(answer.body.error.message).toContain(String(MAX_VALUE_BYTES));
+    expect(answer.body.error.message).toContain(String(MAX_API_VALUE_BYTES));
   });
 
   it("415: a non-JSON body, nothing written", async () => {

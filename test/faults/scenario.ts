@@ -35,6 +35,7 @@ import { isTerminal } from "../../lambdas/core/status.js";
 import { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
 import { executionIdFromPk, META_SK } from "../../lambdas/store/keys.js";
 import { type LocalStack, startLocalStack } from "../../local/stack.js";
+import { s3BlobStore } from "../../lambdas/payloads/blob-store.js";
 import {
   type ApiFaultProfile,
   type FaultInjector,
@@ -198,7 +199,13 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
     const apiDeps = (stacks[0] as LocalStack).apiDeps;
     const deadLetterQueueUrl = (stacks[0] as LocalStack).deadLetterQueueUrl;
     const clients = testClients();
-    const reader = new DynamoExecutionStore({ client: clients.doc, tableName });
+    // Reads as the stacks do: large values from the stacks' bucket, through no fault injection.
+    const payloadBucket = (stacks[0] as LocalStack).payloadBucket;
+    const reader = new DynamoExecutionStore({
+      client: clients.doc,
+      tableName,
+      ...(payloadBucket === undefined ? {} : { payloads: { blobs: s3BlobStore({ client: clients.s3, bucket: payloadBucket }) } }),
+    });
     const api = new ScenarioApi(apiDeps, faults);
     const drive: DriveContext = { api, faults, random: seededRandom(options.seed ^ 0x5eed), reader, skew, bounds, apiClock: apiDeps.clock };
 

@@ -13,6 +13,7 @@ import { STORE_KITS } from "./contract/kits.js";
 import { leaseContract } from "./contract/leases.js";
 import { listingContract } from "./contract/listing.js";
 import { sweepContract } from "./contract/sweeping.js";
+import { valuesContract } from "./contract/values.js";
 
 describe.each(STORE_KITS)("$name", (kit) => {
   describe("executions and history", () => executionContract(kit));
@@ -22,4 +23,5 @@ describe.each(STORE_KITS)("$name", (kit) => {
   describe("inbox", () => inboxContract(kit));
   describe("sweeping", () => sweepContract(kit));
   describe("listing", () => listingContract(kit));
+  describe("values", () => valuesContract(kit));
 });

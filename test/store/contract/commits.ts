@@ -1,7 +1,7 @@
 /** commit: single puts, the closing update with the inbox counter, transactions and their splitting, size limits. */
 import { beforeAll, describe, expect, it } from "vitest";
 import { InboxChangedError } from "../../../lambdas/core/errors.js";
-import { MAX_EVENT_BYTES, MAX_VALUE_BYTES } from "../../../lambdas/core/limits.js";
+import { MAX_VALUE_BYTES, maxEventBytesFor } from "../../../lambdas/core/limits.js";
 import { HistoryConflictError, LeaseLostError, PayloadTooLargeError, InboxConflictError } from "../../../lambdas/store/errors.js";
 import type { ExecutionStore } from "../../../lambdas/ports/store.js";
 import { batch, completion, lease, MINUTE, newExecution, signal, signalReceived, sleepingUntil, step, T0 } from "./fixtures.js";
@@ -196,26 +196,31 @@ export function commitContract(kit: StoreKit): void {
   });
 
   describe("commit: size limits", () => {
-    it("refuses an event over MAX_EVENT_BYTES with PayloadTooLargeError, by put or transaction, writing nothing", async () => {
+    // What the store records: one item's worth (MAX_VALUE_BYTES), or 50 MB when large values go
+    // to an object store (the memory store models that one).
+    const valueLimit = () => store.maxValueBytes ?? MAX_VALUE_BYTES;
+    const eventLimit = () => maxEventBytesFor(valueLimit());
+
+    it("refuses an event over the store's event limit with PayloadTooLargeError, by put or transaction, writing nothing", async () => {
       await store.createExecution(newExecution("size-1"));
       const taken = await lease(store, "size-1");
-      const huge = "h".repeat(MAX_EVENT_BYTES);
+      const huge = "h".repeat(eventLimit());
       await expect(store.commit(taken.lease, batch([step(2, huge)]), T0)).rejects.toBeInstanceOf(PayloadTooLargeError);
       await expect(store.commit(taken.lease, batch([step(2), step(3, huge)], { execution: sleepingUntil(null) }), T0)).rejects.toMatchObject({
         code: "PAYLOAD_TOO_LARGE",
-        details: { limitBytes: MAX_EVENT_BYTES },
+        details: { limitBytes: eventLimit() },
       });
       expect((await store.readHistory("size-1")).events).toHaveLength(1);
       expect((await store.getExecution("size-1"))?.status).toBe("running");
     });
 
-    it("refuses an output over MAX_VALUE_BYTES, writing nothing", async () => {
+    it("refuses an output over the store's value limit, writing nothing", async () => {
       await store.createExecution(newExecution("size-2"));
       const taken = await lease(store, "size-2");
-      const output = "o".repeat(MAX_VALUE_BYTES);
+      const output = "o".repeat(valueLimit());
       await expect(store.commit(taken.lease, batch([], { execution: { status: "completed", nextWakeAtMs: null, releaseLease: true, output } }), T0)).rejects.toMatchObject({
         code: "PAYLOAD_TOO_LARGE",
-        details: { limitBytes: MAX_VALUE_BYTES },
+        details: { limitBytes: valueLimit() },
       });
       expect((await store.getExecution("size-2"))?.status).toBe("running");
     });
@@ -231,10 +236,10 @@ export function commitContract(kit: StoreKit): void {
       expect(await store.getExecution("size-4")).toMatchObject({ status: "sleeping", inboxSeq: 150 });
     });
 
-    it("takes a value at MAX_VALUE_BYTES exactly", async () => {
+    it("takes a value at the store's value limit exactly", async () => {
       await store.createExecution(newExecution("size-3"));
       const taken = await lease(store, "size-3");
-      const result = "v".repeat(MAX_VALUE_BYTES - 2); // with its quotes, MAX_VALUE_BYTES of JSON
+      const result = "v".repeat(valueLimit() - 2); // with its quotes, the limit's bytes of JSON
       await store.commit(taken.lease, batch([step(2, result)]), T0);
       expect((await store.readHistory("size-3", { afterSeq: 1 })).events[0]).toMatchObject({ result });
     });

@@ -64,8 +64,8 @@ export function executionContract(kit: StoreKit): void {
       expect((await store.readHistory("create-big")).events[0]).toMatchObject({ input });
     });
 
-    it("refuses an input over MAX_VALUE_BYTES with PayloadTooLargeError and writes nothing", async () => {
-      const input = "x".repeat(MAX_VALUE_BYTES);
+    it("refuses an input over the store's value limit with PayloadTooLargeError and writes nothing", async () => {
+      const input = "x".repeat(store.maxValueBytes ?? MAX_VALUE_BYTES);
       await expect(store.createExecution(newExecution("create-huge", { input }))).rejects.toBeInstanceOf(PayloadTooLargeError);
       expect(await store.getExecution("create-huge")).toBeUndefined();
       expect((await store.readHistory("create-huge")).events).toEqual([]);

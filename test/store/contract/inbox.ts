@@ -1,7 +1,7 @@
 /** addToInbox, readInbox, readInboxSeq: the inbox, its order, its counter and its limits. */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { InboxEvent } from "../../../lambdas/core/events.js";
-import { CANCEL_HEADROOM_ITEMS, MAX_EVENT_BYTES, MAX_INBOX_BYTES, MAX_INBOX_ITEMS } from "../../../lambdas/core/limits.js";
+import { CANCEL_HEADROOM_ITEMS, MAX_INBOX_BYTES, MAX_INBOX_ITEMS, MAX_VALUE_BYTES, maxEventBytesFor } from "../../../lambdas/core/limits.js";
 import { ExecutionEndedError, ExecutionNotFoundError, InboxFullError, PayloadTooLargeError, StoreBusyError } from "../../../lambdas/store/errors.js";
 import type { ExecutionStore } from "../../../lambdas/ports/store.js";
 import { batch, completeExecution, lease, newExecution, signal, signalReceived, T0 } from "./fixtures.js";
@@ -78,9 +78,10 @@ export function inboxContract(kit: StoreKit): void {
       await expect(retained.addToInbox("signal-expired", signal("s", 1), purgeAtMs)).rejects.toBeInstanceOf(ExecutionNotFoundError);
     });
 
-    it("refuses an event over MAX_EVENT_BYTES with PayloadTooLargeError, writing nothing", async () => {
+    it("refuses an event over the store's event limit with PayloadTooLargeError, writing nothing", async () => {
       await store.createExecution(newExecution("signal-huge"));
-      await expect(store.addToInbox("signal-huge", signal("s", "x".repeat(MAX_EVENT_BYTES)), T0)).rejects.toBeInstanceOf(PayloadTooLargeError);
+      const limit = maxEventBytesFor(store.maxValueBytes ?? MAX_VALUE_BYTES);
+      await expect(store.addToInbox("signal-huge", signal("s", "x".repeat(limit)), T0)).rejects.toBeInstanceOf(PayloadTooLargeError);
       expect(await store.readInbox("signal-huge")).toEqual([]);
       expect(await store.readInboxSeq("signal-huge")).toBe(0);
     });
