@@ -27,6 +27,7 @@ export interface Answer {
   /** The URL without its query (cursors are long and say nothing to a person). */
   url: string;
   status: number;
+  headers: Headers;
   text: string;
 }
 
@@ -41,6 +42,36 @@ export function parseSuccess<T>(answer: Answer, schema: z.ZodType<T>): T {
     throw new UnexpectedResponseError(answer.method, answer.url, answer.status, `JSON of another shape (${where}: ${issue?.message ?? "invalid"})`, excerpt(answer.text));
   }
   return result.data;
+}
+
+/** One part of a value (`GET /executions/{id}/values/{name}`): a slice of its JSON text, and where it stands. */
+export interface ValuePart {
+  text: string;
+  part: number;
+  parts: number;
+  /** Bytes of the whole value's JSON. */
+  bytes: number;
+  /** The answer's `etag`, the same on every part of one value (absent from older servers). */
+  etag?: string;
+}
+
+/**
+ * A 2xx answer of the values route: its body as text (JSON only when the value is one part), what
+ * it is told by the `x-durable-value-*` headers.
+ */
+export function parseValuePart(answer: Answer): ValuePart {
+  const count = (name: string): number => {
+    const raw = answer.headers.get(`x-durable-value-${name}`);
+    return raw !== null && /^[0-9]{1,12}$/.test(raw) ? Number(raw) : Number.NaN;
+  };
+  const part = count("part");
+  const parts = count("parts");
+  const bytes = count("bytes");
+  if (!(part < parts) || Number.isNaN(bytes)) {
+    throw new UnexpectedResponseError(answer.method, answer.url, answer.status, "no x-durable-value-part, -parts and -bytes headers of a value's part", excerpt(answer.text));
+  }
+  const etag = answer.headers.get("etag");
+  return { text: answer.text, part, parts, bytes, ...(etag === null ? {} : { etag }) };
 }
 
 /** The error for a non-2xx answer. */

@@ -1,26 +1,32 @@
 /**
  * `createClient()`: the API's routes as typed methods (docs/api.md). Each method is one request
- * (plus the retries of retry.ts), except `result()`, which polls, and the iterators, which page.
+ * (plus the retries of retry.ts), except `result()`, which polls, the iterators, which page, and
+ * `value()`, which reads a large value part by part (values.ts), as `get()`, `result()` and
+ * `start()` do for an input or output the API answered by reference.
  */
 import type { ExecutionStatus } from "../core/status.js";
 import type { WorkflowDefinition } from "../core/workflow.js";
 import { type ClientAuth, createAuthorizer } from "./auth.js";
-import { ExecutionCanceledError, ExecutionFailedError, ExecutionTerminatedError, InvalidArgumentError } from "./errors.js";
+import { parseValuePart } from "./answers.js";
+import { ExecutionCanceledError, ExecutionFailedError, ExecutionTerminatedError, InvalidArgumentError, ValueChangedError } from "./errors.js";
 import { itemsOfPages } from "./pagination.js";
 import { type ResultOptions, waitUntilEnded } from "./result.js";
 import { type RetryOptions, retryPolicy } from "./retry.js";
 import { callbackAnswerSchema, cancelAnswerSchema, executionPageSchema, heartbeatAnswerSchema, executionSchema, historyPageSchema, bulkAnswerSchema, redriveAnswerSchema, signalReceiptSchema, terminateAnswerSchema, workflowsSchema } from "./schemas.js";
 import { createTransport, pathSegment } from "./transport.js";
+import { readValue, resolveValues } from "./values.js";
 import type {
   AnyWorkflowDefinition,
   Execution,
   ExecutionHandle,
   ExecutionPage,
   ExecutionSummary,
+  ExecutionWithRefs,
   HistoryEventView,
   HistoryPage,
   SignalReceipt,
   StartedExecution,
+  ValueRef,
   WorkflowInfo,
 } from "./types.js";
 
@@ -65,6 +71,23 @@ export interface BulkJobRequest {
   id?: string;
 }
 
+export interface GetOptions {
+  /**
+   * `"resolve"` (the default): an input or output too large for the API to answer inline (over
+   * 1 000 000 bytes of JSON) is fetched with `value()` into its field, so `input` and `output`
+   * are the values. `"refs"`: the execution as the API answered it, such a value absent from its
+   * field and named in `valueRefs` (with its size), to fetch with `value()` when wanted.
+   */
+  values?: "resolve" | "refs";
+  /** Stops the read, and the fetching of values, when aborted: the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface ValueOptions {
+  /** Stops fetching when aborted: the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
 export interface HistoryOptions {
   /** Events per page, 1–1000 (default 100). */
   limit?: number;
@@ -104,19 +127,42 @@ export interface DurableClient {
   start<I = unknown, O = unknown>(workflow: string, input?: I, options?: StartOptions): Promise<StartedExecution<I, O>>;
 
   /**
-   * Reads one execution: status, input, output once completed, error once failed.
+   * Reads one execution: status, input, output once completed, error once failed. An input or
+   * output the API answers by reference (over 1 000 000 bytes of JSON) is fetched too, part by
+   * part; `{ values: "refs" }` leaves it named in `valueRefs` instead (see GetOptions).
    * Throws NotFoundError (404) for an unknown id or one whose retention has ended.
    * @example
    * const execution = await client.get(run);
    * if (execution.status === "failed") console.log(execution.error?.message);
+   * const { valueRefs } = await client.get(run, { values: "refs" }); // sizes only, no large download
    */
-  get<I, O>(execution: ExecutionHandle<I, O>): Promise<Execution<I, O>>;
-  get<I = unknown, O = unknown>(executionId: string): Promise<Execution<I, O>>;
+  get<I, O>(execution: ExecutionHandle<I, O>, options?: GetOptions & { values?: "resolve" }): Promise<Execution<I, O>>;
+  get<I = unknown, O = unknown>(executionId: string, options?: GetOptions & { values?: "resolve" }): Promise<Execution<I, O>>;
+  get<I, O>(execution: ExecutionHandle<I, O>, options: GetOptions): Promise<ExecutionWithRefs<I, O>>;
+  get<I = unknown, O = unknown>(executionId: string, options: GetOptions): Promise<ExecutionWithRefs<I, O>>;
+
+  /**
+   * One of the execution's values, whole and parsed: `"input"`, `"output"`, `"<seq>.<field>"` of
+   * a history event (`"7.result"`), or a `ValueRef` from `valueRefs`. Fetches its parts from `GET
+   * /executions/{id}/values/{name}` one after another and checks they add up to one value (else
+   * ValueChangedError: it changed meanwhile, as an execution's input does at a continue-as-new;
+   * with a ValueRef, also when it is no longer the size the reference said). Throws
+   * InvalidRequestError (`INVALID_VALUE_NAME`) for a name of no value, NotFoundError
+   * (`VALUE_NOT_FOUND`, `EXECUTION_NOT_FOUND`) when there is none. The type is the caller's to give.
+   * @example
+   * for await (const event of client.iterateHistory(run)) {
+   *   if (event.type === "StepCompleted" && event.valueRefs?.result) console.log(await client.value<string>(run, event.valueRefs.result));
+   * }
+   */
+  value<T = unknown>(execution: ExecutionRef, name: string | ValueRef, options?: ValueOptions): Promise<T>;
 
   /**
    * Waits until the execution ends and returns its output. Throws ExecutionFailedError (with the
    * execution's error as `failure`) when it failed, ExecutionCanceledError when it was canceled,
-   * ResultTimeoutError after `timeoutMs`, and the signal's reason when `signal` aborts.
+   * ResultTimeoutError after `timeoutMs`, and the signal's reason when `signal` aborts. The polls
+   * fetch no large value; an output the API answers by reference is fetched once it has completed
+   * (after `timeoutMs`'s wait, stopped by `signal`). The execution an error carries is as the API
+   * answered it, a large input named in `valueRefs`.
    * @example
    * const output = await client.result(run, { timeoutMs: 60_000 });
    */
@@ -124,14 +170,16 @@ export interface DurableClient {
   result<O = unknown>(executionId: string, options?: ResultOptions): Promise<O>;
 
   /**
-   * One page of the execution's history, oldest first; pass `cursor` back for the next page.
+   * One page of the execution's history, oldest first; pass `cursor` back for the next page. An
+   * event's value over 1 000 000 bytes of JSON is named in its `valueRefs` and left to `value()`.
    * @example
    * const { events, cursor } = await client.history(run, { limit: 50 });
    */
   history(execution: ExecutionRef, options?: HistoryOptions): Promise<HistoryPage>;
 
   /**
-   * Every event of the execution's history, oldest first, fetching page after page.
+   * Every event of the execution's history, oldest first, fetching page after page; large values
+   * stay in `valueRefs`, as in `history()`.
    * @example
    * for await (const event of client.iterateHistory(run)) console.log(event.seq, event.type, event.at);
    */
@@ -244,8 +292,31 @@ export function createClient(options: ClientOptions): DurableClient {
   const send = createTransport({ baseUrl, authorize: createAuthorizer(options.auth, baseUrl), retry: retryPolicy(options.retry), fetch: fetchImpl });
 
   const executionPath = (execution: ExecutionRef) => `/executions/${pathSegment(idOf(execution), "the execution id")}`;
-  const read = async (execution: ExecutionRef, signal?: AbortSignal): Promise<Execution> =>
+  const read = async (execution: ExecutionRef, signal?: AbortSignal): Promise<ExecutionWithRefs> =>
     (await send({ method: "GET", path: executionPath(execution), ...(signal === undefined ? {} : { signal }) }, executionSchema)).body;
+
+  const value = async (execution: ExecutionRef, name: string | ValueRef, signal?: AbortSignal): Promise<unknown> => {
+    const ref = typeof name === "object" && name !== null ? name : undefined;
+    const valueName = ref === undefined ? (name as string) : ref.name;
+    const path = `${executionPath(execution)}/values/${pathSegment(valueName, "the value name")}`;
+    const target = { executionId: idOf(execution), name: valueName, ...(ref === undefined ? {} : { expected: ref }) };
+    return readValue(target, async (part) => (await send({ method: "GET", path, query: { part }, ...(signal === undefined ? {} : { signal }) }, parseValuePart)).body);
+  };
+
+  const resolve = (execution: ExecutionRef, view: ExecutionWithRefs, signal?: AbortSignal, known?: { input?: unknown }) =>
+    resolveValues(view, (ref) => value(execution, ref, signal), known);
+
+  /** An input changes at a continue-as-new: one read between the view and its value's parts sees another value, so read both again. */
+  const readResolved = async (execution: ExecutionRef, signal?: AbortSignal): Promise<Execution> => {
+    for (let attempt = 1; ; attempt += 1) {
+      const view = await read(execution, signal);
+      try {
+        return await resolve(execution, view, signal);
+      } catch (err) {
+        if (!(err instanceof ValueChangedError) || attempt >= MAX_RESOLVING_READS) throw err;
+      }
+    }
+  };
 
   const history = async (execution: ExecutionRef, page: HistoryOptions = {}): Promise<HistoryPage> =>
     (await send({ method: "GET", path: `${executionPath(execution)}/history`, query: { limit: page.limit, cursor: page.cursor } }, historyPageSchema)).body;
@@ -275,7 +346,17 @@ export function createClient(options: ClientOptions): DurableClient {
       },
       executionSchema,
     );
-    return { id: body.id, workflow: body.workflow, version: body.version, created: status === 201, execution: body };
+    const created = status === 201;
+    // A new execution's input is the one just sent: parse what was sent rather than download it again.
+    const known = created && body.valueRefs?.input !== undefined ? { input: JSON.parse(JSON.stringify(input)) as unknown } : {};
+    const execution = await resolve(body.id, body, undefined, known);
+    return { id: body.id, workflow: body.workflow, version: body.version, created, execution };
+  };
+
+  const get = async (execution: ExecutionRef, getOptions: GetOptions = {}): Promise<ExecutionWithRefs> => {
+    const { values = "resolve", signal } = getOptions;
+    if (values !== "resolve" && values !== "refs") throw new InvalidArgumentError(`values must be "resolve" or "refs", got ${JSON.stringify(values)}`);
+    return values === "refs" ? read(execution, signal) : readResolved(execution, signal);
   };
 
   const result = async (execution: ExecutionRef, waitOptions: ResultOptions = {}): Promise<unknown> => {
@@ -283,12 +364,15 @@ export function createClient(options: ClientOptions): DurableClient {
     if (ended.status === "failed") throw new ExecutionFailedError(ended);
     if (ended.status === "canceled") throw new ExecutionCanceledError(ended);
     if (ended.status === "terminated") throw new ExecutionTerminatedError(ended);
-    return ended.output;
+    // A completed execution's output never changes: the reference of the last poll holds.
+    const outputRef = ended.valueRefs?.output;
+    return outputRef === undefined ? ended.output : value(execution, outputRef, waitOptions.signal);
   };
 
   return {
     start: start as DurableClient["start"],
-    get: ((execution: ExecutionRef) => read(execution)) as DurableClient["get"],
+    get: get as DurableClient["get"],
+    value: ((execution: ExecutionRef, name: string | ValueRef, valueOptions: ValueOptions = {}) => value(execution, name, valueOptions.signal)) as DurableClient["value"],
     result: result as DurableClient["result"],
     history,
     iterateHistory: (execution, page = {}) =>
@@ -340,6 +424,9 @@ export function createClient(options: ClientOptions): DurableClient {
     workflows: async () => (await send({ method: "GET", path: "/workflows" }, workflowsSchema)).body,
   };
 }
+
+/** Reads of an execution `get()` makes when its input changes under it before giving up (ValueChangedError). */
+const MAX_RESOLVING_READS = 3;
 
 function idOf(execution: ExecutionRef): string {
   return typeof execution === "string" ? execution : execution?.id;

@@ -6,13 +6,14 @@
  *   ├─ ApiError                      an HTTP answer other than 2xx; `status`, `code`, `origin`
  *   │  ├─ InvalidRequestError        400, 405, 415: INVALID_INPUT, INVALID_JSON, INVALID_CURSOR, WORKFLOW_NOT_FOUND, ...
  *   │  ├─ AuthError                  401, 403: UNAUTHORIZED, or API Gateway refusing a signature or a JWT
- *   │  ├─ NotFoundError              404: EXECUTION_NOT_FOUND, ROUTE_NOT_FOUND
+ *   │  ├─ NotFoundError              404: EXECUTION_NOT_FOUND, VALUE_NOT_FOUND, ROUTE_NOT_FOUND
  *   │  ├─ ConflictError              409: EXECUTION_EXISTS, EXECUTION_ENDED, EXECUTION_NOT_FAILED
  *   │  ├─ PayloadTooLargeError       413: PAYLOAD_TOO_LARGE
  *   │  ├─ RateLimitError             429: INBOX_FULL, or API Gateway throttling
  *   │  ├─ ServiceUnavailableError    503, 504: STORE_BUSY, or API Gateway when the function failed or timed out
  *   │  └─ ServerError                500 and other 5xx: INTERNAL
  *   ├─ UnexpectedResponseError       a 2xx answer that is not the JSON this route returns
+ *   ├─ ValueChangedError             value(): the parts of a value did not add up to one value
  *   ├─ NetworkError                  no answer at all (refused, reset, DNS)
  *   ├─ InvalidArgumentError          refused before sending (an empty id, a bad URL, no region)
  *   ├─ CredentialsError              IAM auth: no AWS credentials could be had to sign with
@@ -22,7 +23,7 @@
  *   └─ ResultTimeoutError            result(): it had not ended within `timeoutMs`
  */
 import { DurableError } from "../core/errors.js";
-import type { Execution, ExecutionFailure } from "./types.js";
+import type { ExecutionFailure, ExecutionWithRefs } from "./types.js";
 
 /** Root of every error the client throws on purpose: `instanceof DurableClientError` catches them all. */
 export class DurableClientError extends DurableError {}
@@ -62,7 +63,7 @@ export class ApiError extends DurableClientError {
 export class InvalidRequestError extends ApiError {}
 /** 401, 403: missing or wrong bearer token, or a request API Gateway did not accept as signed or authorized. */
 export class AuthError extends ApiError {}
-/** 404: no such execution (or its retention ended), or no such route. */
+/** 404: no such execution (or its retention ended), no such value of it, or no such route. */
 export class NotFoundError extends ApiError {}
 /** 409: the id is taken by another workflow or input (EXECUTION_EXISTS), or the execution has ended (EXECUTION_ENDED). */
 export class ConflictError extends ApiError {}
@@ -83,6 +84,24 @@ export class UnexpectedResponseError extends DurableClientError {
       details: { method, url, status, bodyExcerpt },
     });
     this.status = status;
+  }
+}
+
+/**
+ * `value()`: the parts read do not make one value: an answer said another number of parts or
+ * bytes than the first (or than the reference given), or the parts add up to another length. The
+ * value changed while it was read (an execution's `input` at a continue-as-new), or an answer was
+ * altered on the way. Reading it again gets the value as it is now.
+ */
+export class ValueChangedError extends DurableClientError {
+  readonly executionId: string;
+  readonly valueName: string;
+  constructor(executionId: string, valueName: string, problem: string) {
+    super("VALUE_CHANGED", `value "${valueName}" of execution "${executionId}" did not read whole: ${problem}; it changed while it was read, or an answer was altered on the way`, {
+      details: { executionId, name: valueName },
+    });
+    this.executionId = executionId;
+    this.valueName = valueName;
   }
 }
 
@@ -121,8 +140,8 @@ export class CredentialsError extends DurableClientError {
 export class ExecutionFailedError extends DurableClientError {
   readonly executionId: string;
   readonly failure: ExecutionFailure;
-  readonly execution: Execution;
-  constructor(execution: Execution) {
+  readonly execution: ExecutionWithRefs;
+  constructor(execution: ExecutionWithRefs) {
     const failure: ExecutionFailure = execution.error ?? { name: "Error", message: "the execution failed without a recorded error" };
     super("EXECUTION_FAILED", `execution "${execution.id}" failed: ${failure.code === undefined ? "" : `${failure.code}: `}${failure.message}`, {
       details: { executionId: execution.id, failure },
@@ -136,8 +155,8 @@ export class ExecutionFailedError extends DurableClientError {
 /** `result()`: the execution ended `canceled`. */
 export class ExecutionCanceledError extends DurableClientError {
   readonly executionId: string;
-  readonly execution: Execution;
-  constructor(execution: Execution) {
+  readonly execution: ExecutionWithRefs;
+  constructor(execution: ExecutionWithRefs) {
     super("EXECUTION_CANCELED", `execution "${execution.id}" was canceled`, { details: { executionId: execution.id } });
     this.executionId = execution.id;
     this.execution = execution;
@@ -147,8 +166,8 @@ export class ExecutionCanceledError extends DurableClientError {
 /** `result()`: the execution was terminated (`terminate()`): it ended at once, without cleanup. */
 export class ExecutionTerminatedError extends DurableClientError {
   readonly executionId: string;
-  readonly execution: Execution;
-  constructor(execution: Execution) {
+  readonly execution: ExecutionWithRefs;
+  constructor(execution: ExecutionWithRefs) {
     super("EXECUTION_TERMINATED", `execution "${execution.id}" was terminated${execution.error?.message ? ` (${execution.error.message})` : ""}`, { details: { executionId: execution.id } });
     this.executionId = execution.id;
     this.execution = execution;

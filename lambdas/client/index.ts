@@ -1,6 +1,6 @@
 /** `durable-aws/client`: a typed client of the HTTP API (docs/client.md). */
 export { createClient } from "./client.js";
-export type { BulkJobRequest, ClientOptions, DurableClient, ExecutionRef, HistoryOptions, ListOptions, StartOptions } from "./client.js";
+export type { BulkJobRequest, ClientOptions, DurableClient, ExecutionRef, GetOptions, HistoryOptions, ListOptions, StartOptions, ValueOptions } from "./client.js";
 export type { BearerAuth, ClientAuth, IamAuth } from "./auth.js";
 export type { AwsCredentialProvider, AwsCredentials } from "./sigv4.js";
 export type { ResultOptions } from "./result.js";
@@ -13,10 +13,13 @@ export type {
   ExecutionPage,
   ExecutionStatus,
   ExecutionSummary,
+  ExecutionWithRefs,
   HistoryEventView,
   HistoryPage,
   SignalReceipt,
   StartedExecution,
+  ValueRef,
+  ValueRefs,
   WorkflowInfo,
   WorkflowInput,
   WorkflowOutput,
@@ -40,5 +43,6 @@ export {
   ServerError,
   ServiceUnavailableError,
   UnexpectedResponseError,
+  ValueChangedError,
 } from "./errors.js";
 export type { ErrorOrigin } from "./errors.js";

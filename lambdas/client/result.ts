@@ -6,7 +6,7 @@
 import { TERMINAL_STATUSES } from "../core/status.js";
 import { InvalidArgumentError, ResultTimeoutError } from "./errors.js";
 import { sleep } from "./retry.js";
-import type { Execution } from "./types.js";
+import type { ExecutionWithRefs } from "./types.js";
 
 export interface ResultOptions {
   /** Give up after this long with a ResultTimeoutError (the execution goes on). Default: wait as long as it takes. */
@@ -23,9 +23,9 @@ const DEFAULT_POLL_INTERVAL_MS = 1_000;
 /** Reads the execution until it has ended, and returns that last read. */
 export async function waitUntilEnded(
   executionId: string,
-  read: (signal: AbortSignal) => Promise<Execution>,
+  read: (signal: AbortSignal) => Promise<ExecutionWithRefs>,
   options: ResultOptions = {},
-): Promise<Execution> {
+): Promise<ExecutionWithRefs> {
   const { timeoutMs, signal } = options;
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   if (!(pollIntervalMs > 0) || !Number.isFinite(pollIntervalMs)) throw new InvalidArgumentError(`pollIntervalMs must be a positive number of ms, got ${pollIntervalMs}`);
@@ -34,7 +34,7 @@ export async function waitUntilEnded(
 
   // One signal for everything in flight (the read, the pause), aborted by the caller or the deadline.
   const controller = new AbortController();
-  let last: Execution | undefined;
+  let last: ExecutionWithRefs | undefined;
   const onAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   const deadline =

@@ -4,7 +4,7 @@
  * with a newer API. The casts to the typed views are the trust boundary: past it, types hold.
  */
 import { z } from "zod";
-import type { Execution, ExecutionPage, HistoryPage, SignalReceipt, WorkflowInfo } from "./types.js";
+import type { ExecutionPage, ExecutionWithRefs, HistoryPage, SignalReceipt, WorkflowInfo } from "./types.js";
 
 const SummaryShape = z.looseObject({
   id: z.string(),
@@ -17,7 +17,13 @@ const SummaryShape = z.looseObject({
   updatedAt: z.string(),
 });
 
-export const executionSchema = SummaryShape.transform((value) => value as unknown as Execution);
+/** What `value()` needs of a reference: the name to ask for, and the size to hold the parts to. */
+const ValueRefShape = z.looseObject({ name: z.string(), bytes: z.number().int().nonnegative(), parts: z.number().int().positive() });
+
+/** As the API answers it: a large input or output named in `valueRefs` instead (values.ts resolves them). */
+export const executionSchema = SummaryShape.extend({ valueRefs: z.looseObject({ input: ValueRefShape.optional(), output: ValueRefShape.optional() }).optional() }).transform(
+  (value) => value as unknown as ExecutionWithRefs,
+);
 
 export const executionPageSchema = z
   .looseObject({ executions: z.array(SummaryShape), cursor: z.string().optional() })
@@ -25,7 +31,7 @@ export const executionPageSchema = z
 
 export const historyPageSchema = z
   .looseObject({
-    events: z.array(z.looseObject({ seq: z.number(), type: z.string(), at: z.string() })),
+    events: z.array(z.looseObject({ seq: z.number(), type: z.string(), at: z.string(), valueRefs: z.record(z.string(), ValueRefShape).optional() })),
     cursor: z.string().optional(),
   })
   .transform((value) => value as unknown as HistoryPage);

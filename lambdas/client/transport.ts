@@ -31,12 +31,21 @@ export interface Success<T> {
   body: T;
 }
 
-export type Transport = <T>(request: ApiRequest, schema: z.ZodType<T>) => Promise<Success<T>>;
+/**
+ * How a 2xx answer becomes a value: its JSON checked against a schema, or, for a route whose body
+ * is not JSON (a value's part), a function of the whole answer that throws when it is not what
+ * the route returns.
+ */
+export type SuccessReader<T> = z.ZodType<T> | ((answer: Answer) => T);
+
+export type Transport = <T>(request: ApiRequest, reader: SuccessReader<T>) => Promise<Success<T>>;
+
+const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 export function createTransport(options: TransportOptions): Transport {
   const base = options.baseUrl.href.replace(/\/+$/, "");
 
-  const once = async <T>(request: ApiRequest, schema: z.ZodType<T>): Promise<Success<T>> => {
+  const once = async <T>(request: ApiRequest, reader: SuccessReader<T>): Promise<Success<T>> => {
     const url = new URL(`${base}${request.path}${queryString(request.query)}`);
     const body = request.body === undefined ? undefined : toJson(request.body);
     const headers = await options.authorize({
@@ -47,6 +56,7 @@ export function createTransport(options: TransportOptions): Transport {
     });
     const shownUrl = `${url.origin}${url.pathname}`;
     let status: number;
+    let responseHeaders: Headers;
     let text: string;
     try {
       const response = await options.fetch(url, {
@@ -56,21 +66,23 @@ export function createTransport(options: TransportOptions): Transport {
         ...(request.signal === undefined ? {} : { signal: request.signal }),
       });
       status = response.status;
-      text = await response.text();
+      responseHeaders = response.headers;
+      // Not response.text(): it drops a byte order mark at the start, which a value's part may begin with.
+      text = UTF8.decode(await response.arrayBuffer());
     } catch (err) {
       // An abort is the caller's decision, not a network failure: give back its reason, as fetch does.
       if (request.signal?.aborted) throw request.signal.reason;
       throw new NetworkError(request.method, shownUrl, err);
     }
-    const answer: Answer = { method: request.method, url: shownUrl, status, text };
+    const answer: Answer = { method: request.method, url: shownUrl, status, headers: responseHeaders, text };
     if (status < 200 || status > 299) throw errorFromAnswer(answer);
-    return { status, body: parseSuccess(answer, schema) };
+    return { status, body: typeof reader === "function" ? reader(answer) : parseSuccess(answer, reader) };
   };
 
-  return async (request, schema) => {
+  return async (request, reader) => {
     for (let retry = 0; ; retry += 1) {
       try {
-        return await once(request, schema);
+        return await once(request, reader);
       } catch (err) {
         if (!isRetried(err) || retry >= options.retry.maxRetries) throw err;
         await sleep(retryDelayMs(retry, options.retry), request.signal);

@@ -74,22 +74,64 @@ export interface Execution<I = unknown, O = unknown> {
   tags?: Record<string, string>;
   /** A delayed start: when the workflow function begins (ISO 8601, UTC). */
   startAt?: string;
+  /**
+   * An input or output too large to answer inline (over 1 000 000 bytes of JSON), which the API
+   * left out of its field and named here. `get()`, `result()` and `start()` fetch them
+   * (`client.value()`) into `input` and `output` and drop their references, so this is seen only
+   * from `get(execution, { values: "refs" })` and on the execution an error of `result()`
+   * carries.
+   */
+  valueRefs?: ValueRefs<"input" | "output">;
 }
 
+/**
+ * An execution as the API answers it, from `get(execution, { values: "refs" })`: an input or
+ * output named in `valueRefs` is absent from its field.
+ */
+export type ExecutionWithRefs<I = unknown, O = unknown> = Omit<Execution<I, O>, "input"> & { input?: I };
+
 /** An execution in a list: no input, output or error (GET the execution for those). */
-export type ExecutionSummary = Omit<Execution, "input" | "output" | "error">;
+export type ExecutionSummary = Omit<Execution, "input" | "output" | "error" | "valueRefs">;
+
+/**
+ * A value the API did not answer inline. `client.value(execution, ref)` fetches it; so does
+ * `GET {href}?part=0` … `?part=<parts - 1>`, each part a slice of its JSON text.
+ */
+export interface ValueRef {
+  /** What `client.value()` and `GET /executions/{id}/values/{name}` take: `input`, `output`, `<seq>.<field>`. */
+  name: string;
+  /** Bytes of the value's JSON (UTF-8). */
+  bytes: number;
+  /** How many parts the route serves it in. */
+  parts: number;
+  /** The route that serves it, relative to the API's base URL: `/executions/<id>/values/<name>`. */
+  href: string;
+}
+
+/** The values a view left out, by the field each was taken from. */
+export type ValueRefs<F extends string = string> = { [K in F]?: ValueRef };
 
 /** Distributes `Omit` over a union, so each event keeps its own fields. */
 type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type PublicError<E> = E extends { error: ErrorInfo } ? Omit<E, "error"> & { error: ExecutionFailure } : E;
+
+/** Fields of history events that hold a workflow's values, which the API may answer by reference. */
+type EventValueField = "input" | "output" | "result" | "payload";
+/** An event with value fields may name them in `valueRefs` (`{ result?: ValueRef }` on a StepCompleted). */
+type WithValueRefs<E> = E extends unknown ? ([Extract<keyof E, EventValueField>] extends [never] ? E : E & { valueRefs?: ValueRefs<Extract<keyof E, EventValueField>> }) : never;
 
 /**
  * A history event as the API returns it: the engine's event with `at` (ISO 8601) instead of
  * `atMs`, and errors without stacks. A union on `type`, so `if (e.type === "StepCompleted")`
  * narrows to the step's fields. Other times inside events (`fireAtMs`, `retryAtMs`,
  * `deadlineAtMs`, `arrivedAtMs`) stay epoch milliseconds, as the API sends them.
+ *
+ * A value over 1 000 000 bytes of JSON (a step's `result`, a signal's `payload`, an `input` or
+ * `output`) is absent from its field and named in `valueRefs` instead; the client leaves it
+ * there, to be fetched when wanted:
+ * `if (e.type === "StepCompleted" && e.valueRefs?.result) await client.value(run, e.valueRefs.result)`.
  */
-export type HistoryEventView = OmitEach<PublicError<HistoryEvent>, "atMs"> & { at: string };
+export type HistoryEventView = WithValueRefs<OmitEach<PublicError<HistoryEvent>, "atMs"> & { at: string }>;
 
 /** One page of `GET /executions/{id}/history`: oldest first; no `cursor` on the last page. */
 export interface HistoryPage {

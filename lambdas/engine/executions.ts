@@ -13,11 +13,12 @@ import { checkStartAt, checkTags, type Tags } from "../core/tags.js";
 import type { WorkflowRegistry } from "../core/workflow.js";
 import { createCursorCodec, type CursorCodec, InvalidCursorError } from "../store/cursor.js";
 import { ExecutionEndedError, ExecutionNotFailedError, ExecutionNotFoundError, PayloadTooLargeError } from "../store/errors.js";
-import { jsonBytes, MAX_VALUE_BYTES } from "../core/limits.js";
+import { jsonBytes, MAX_API_VALUE_BYTES, MAX_VALUE_BYTES } from "../core/limits.js";
 import type { CallbackOutcome, ExecutionListing, ExecutionRecord, ExecutionStore } from "../ports/store.js";
 import type { WakeupScheduler } from "../ports/queue.js";
 import { type EngineLogger, type EngineMetrics, silentLogger } from "./observability.js";
 import { activeTraceparent } from "./tracing.js";
+import { eventValue, parseValueName, referEventValues, referExecutionValues, type ValueRefs, ValueNotFoundError, type ValuePart, valuePart } from "./values.js";
 
 export interface ApiDeps {
   store: ExecutionStore;
@@ -57,10 +58,12 @@ export interface ExecutionView {
   tags?: Record<string, string>;
   /** A delayed start: when the workflow function begins. */
   startAt?: string;
+  /** Input or output too large to hold inline: fetch them from GET /executions/{id}/values/{name}. */
+  valueRefs?: ValueRefs;
 }
 
 /** An execution in a list: no input, output or error, so a page stays small; GET the execution for those. */
-export type ExecutionSummary = Omit<ExecutionView, "input" | "output" | "error">;
+export type ExecutionSummary = Omit<ExecutionView, "input" | "output" | "error" | "valueRefs">;
 
 export function toView(record: ExecutionRecord): ExecutionView {
   const view: ExecutionView = {
@@ -86,7 +89,7 @@ export function toView(record: ExecutionRecord): ExecutionView {
     view.state = record.state.value;
     view.stateUpdatedAt = new Date(record.state.atMs).toISOString();
   }
-  return view;
+  return referExecutionValues(view);
 }
 
 /** An execution whose retention has ended is gone for every reader, removed or not yet. */
@@ -99,7 +102,7 @@ export function toEventView(event: HistoryEvent): Record<string, unknown> {
   const { atMs, ...rest } = event as HistoryEvent & { error?: ErrorInfo };
   const view: Record<string, unknown> = { ...rest, at: new Date(atMs).toISOString() };
   if (rest.error) view.error = publicError(rest.error);
-  return view;
+  return referEventValues(view, event.seq);
 }
 
 function publicError(error: ErrorInfo): Omit<ErrorInfo, "stack"> {
@@ -138,7 +141,7 @@ export async function startExecution(deps: ApiDeps, request: StartRequest, optio
   const id = request.id ?? (deps.newId ?? randomUUID)();
   const nowMs = deps.clock();
   const input = request.input ?? null;
-  requireValueSize(input, "the input");
+  requireValueSize(deps, input, "the input");
   const tags = request.tags === undefined ? undefined : checkTags(request.tags);
   const startAtMs = checkStartAt(request.startAt, nowMs);
   const { created, execution } = await deps.store.createExecution({
@@ -229,6 +232,25 @@ export async function getHistory(
   return { events, ...(more ? { cursor: cursors.encode(query, afterSeq) } : {}) };
 }
 
+/**
+ * Part `part` of one of the execution's values (values.ts): `input`, `output`, or `<seq>.<field>`
+ * of a history event, as JSON text.
+ */
+export async function getValue(deps: ApiDeps, executionId: string, name: string, part: number): Promise<ValuePart> {
+  const which = parseValueName(name);
+  const record = visible(await deps.store.getExecution(executionId), deps.clock());
+  if (!record) throw new ExecutionNotFoundError(executionId);
+  let value: unknown;
+  if (which.kind === "execution") value = record[which.field];
+  else {
+    const { events } = await deps.store.readHistory(executionId, { afterSeq: which.seq - 1, limit: 1 });
+    const event = events[0];
+    value = event?.seq === which.seq ? eventValue(event, which.field) : undefined;
+  }
+  if (value === undefined) throw new ValueNotFoundError(executionId, name);
+  return valuePart(value, part);
+}
+
 function historyPosition(position: unknown): number {
   if (typeof position === "number" && Number.isSafeInteger(position) && position >= 0) return position;
   throw new InvalidCursorError("malformed position");
@@ -280,7 +302,7 @@ function toSummary(record: ExecutionListing): ExecutionSummary {
 export async function sendSignal(deps: ApiDeps, executionId: string, name: string, payload: unknown): Promise<{ signalId: string }> {
   const signalId = (deps.newId ?? randomUUID)();
   const value = payload === undefined ? null : payload;
-  requireValueSize(value, "the signal's payload");
+  requireValueSize(deps, value, "the signal's payload");
   await deps.store.addToInbox(executionId, { type: "Signal", name, signalId, payload: value }, deps.clock());
   await sendOrLog(deps, () => deps.scheduler.wakeNow([executionId]), executionId);
   return { signalId };
@@ -294,7 +316,7 @@ export async function sendSignal(deps: ApiDeps, executionId: string, name: strin
 export async function answerCallback(deps: ApiDeps, token: string, outcome: CallbackOutcome): Promise<{ executionId: string }> {
   const ref = decodeCallbackToken(token);
   if (!ref) throw new InvalidCallbackTokenError();
-  if (outcome.ok) requireValueSize(outcome.result, "the callback's result");
+  if (outcome.ok) requireValueSize(deps, outcome.result, "the callback's result");
   const bounded: CallbackOutcome = outcome.ok ? outcome : { ok: false, error: boundErrorInfo(outcome.error) };
   await deps.store.completeCallback(ref, bounded, deps.clock());
   await sendOrLog(deps, () => deps.scheduler.wakeNow([ref.executionId]), ref.executionId);
@@ -422,13 +444,19 @@ async function sendOrLog(deps: ApiDeps, send: () => Promise<void>, executionId: 
 }
 
 /**
- * A value the engine will store must be at most MAX_VALUE_BYTES as JSON, measured as it will be
- * written (not as the request spelled it: `1e5` is written `100000`). What passes here, the engine
- * can always commit.
+ * A value that comes through the API must fit what the store records and what Lambda takes in a
+ * request (apiValueLimit), as JSON measured as it will be written (not as the request spelled it:
+ * `1e5` is written `100000`). What passes here, the engine can always commit.
  */
-function requireValueSize(value: unknown, what: string): void {
+function requireValueSize(deps: ApiDeps, value: unknown, what: string): void {
   const bytes = jsonBytes(JSON.stringify(value) ?? "null");
-  if (bytes > MAX_VALUE_BYTES) throw new PayloadTooLargeError(what, bytes, MAX_VALUE_BYTES);
+  const limit = apiValueLimit(deps.store);
+  if (bytes > limit) throw new PayloadTooLargeError(what, bytes, limit);
+}
+
+/** Largest value the API accepts: what the store records, and at most MAX_API_VALUE_BYTES. */
+export function apiValueLimit(store: { maxValueBytes?: number }): number {
+  return Math.min(store.maxValueBytes ?? MAX_VALUE_BYTES, MAX_API_VALUE_BYTES);
 }
 
 /** JSON with sorted keys, to compare inputs regardless of key order. */

@@ -7,6 +7,7 @@
  *   GET  /executions                       list, newest first (?workflow=&status=&tag.<key>=<value>&cursor=&limit=)
  *   GET  /executions/{id}                  one execution
  *   GET  /executions/{id}/history          its history, paged (?cursor=&limit=)
+ *   GET  /executions/{id}/values/{name}    a value too large to answer inline, in parts (?part=)
  *   POST /executions/{id}/signals/{name}   send a signal (JSON body = payload)
  *   POST /executions/{id}/cancel           ask it to cancel ({ "reason"?: string })
  *   POST /executions/{id}/terminate        end it at once, no cleanup ({ "reason"?: string })
@@ -38,6 +39,7 @@ import {
   type ApiDeps,
   cancelExecution,
   getExecution,
+  getValue,
   getHistory,
   heartbeatCallback,
   listExecutions,
@@ -54,6 +56,7 @@ import { allows, allowsSomewhere, type Caller, denied, type LocalCaller, parseAu
 import { randomUUID } from "node:crypto";
 import { cursorCodecFrom, secretsManagerReader } from "./cursor-keys.js";
 import { BULK_WORKFLOW, startBulk } from "../engine/bulk.js";
+import type { ValueRefs } from "../engine/values.js";
 import { readCursorSecret, readCursorSecretArn } from "./config.js";
 import { createEngineDeps } from "./deps.js";
 import { errorResponse, HttpError, json, parseWith, readJsonBody, truncate } from "./http.js";
@@ -167,6 +170,16 @@ const HistoryQuery = z
   })
   .strict();
 
+const ValueQuery = z
+  .object({
+    part: z
+      .string()
+      .regex(/^(0|[1-9][0-9]{0,5})$/, "must be a part number: 0, 1, 2, …")
+      .transform(Number)
+      .optional(),
+  })
+  .strict();
+
 const ListQuery = z
   .object({
     workflow: WORKFLOW_NAME.optional(),
@@ -250,7 +263,29 @@ export function createApiHandler(deps: ApiDeps, options: ApiOptions = {}) {
         const query = parseWith(HistoryQuery, event.queryStringParameters ?? {}, "query");
         await scope.requireOn("read", executionId);
         const page = await getHistory(engine, executionId, { limit: query.limit ?? 100, ...(query.cursor === undefined ? {} : { cursor: query.cursor }) });
-        return json(200, { ...page, events: page.events.map((e) => localEvent(e, scope)) });
+        const localId = scope.local(executionId);
+        return json(200, { ...page, events: page.events.map((e) => localEvent(e, scope, localId)) });
+      },
+    },
+    {
+      method: "GET",
+      pattern: /^\/executions\/([^/]+)\/values\/([^/]+)$/,
+      actions: routeActions("GET", "/executions/{id}/values/{name}"),
+      run: async (event, [id, name], scope) => {
+        const executionId = scope.stored(parseWith(ID, id, "execution id"));
+        const query = parseWith(ValueQuery, event.queryStringParameters ?? {}, "query");
+        await scope.requireOn("read", executionId);
+        const value = await getValue(engine, executionId, decodePathSegment(name ?? ""), query.part ?? 0);
+        const headers = {
+          "content-type": value.parts === 1 ? "application/json" : "text/plain; charset=utf-8",
+          "cache-control": "no-store",
+          "x-durable-value-bytes": String(value.bytes),
+          "x-durable-value-part": String(value.part),
+          "x-durable-value-parts": String(value.parts),
+          // Parts of one value carry one tag: a value that changed between parts (a new run's input) shows.
+          etag: `"${value.sha256}"`,
+        };
+        return { statusCode: 200, headers, body: value.text };
       },
     },
     {
@@ -479,14 +514,26 @@ function localTokens(options: ApiOptions): ReadonlyMap<string, LocalCaller> | un
 }
 
 /** An execution (or list entry) with its ids as the caller knows them. */
-function localView<T extends { id: string; parentId?: string }>(view: T, scope: RequestScope): T {
-  return { ...view, id: scope.local(view.id), ...(view.parentId === undefined ? {} : { parentId: scope.local(view.parentId) }) };
+function localView<T extends { id: string; parentId?: string; valueRefs?: ValueRefs }>(view: T, scope: RequestScope): T {
+  const id = scope.local(view.id);
+  return {
+    ...view,
+    id,
+    ...(view.parentId === undefined ? {} : { parentId: scope.local(view.parentId) }),
+    ...(view.valueRefs === undefined ? {} : { valueRefs: withHrefs(view.valueRefs, id) }),
+  };
+}
+
+/** Each reference with the route that serves it. */
+function withHrefs(refs: ValueRefs, localId: string): ValueRefs {
+  return Object.fromEntries(Object.entries(refs).map(([field, ref]) => [field, { ...ref, href: `/executions/${encodeURIComponent(localId)}/values/${encodeURIComponent(ref.name)}` }]));
 }
 
 /** A history event with the ids of the parent and of children as the caller knows them. */
-function localEvent(event: Record<string, unknown>, scope: RequestScope): Record<string, unknown> {
-  if (scope.caller.tenant === undefined) return event;
-  const local: Record<string, unknown> = { ...event };
+function localEvent(event: Record<string, unknown>, scope: RequestScope, localId: string): Record<string, unknown> {
+  const withRefs = event.valueRefs === undefined ? event : { ...event, valueRefs: withHrefs(event.valueRefs as ValueRefs, localId) };
+  if (scope.caller.tenant === undefined) return withRefs;
+  const local: Record<string, unknown> = { ...withRefs };
   if (typeof event.childId === "string") local.childId = scope.local(event.childId);
   const parent = event.parent as { executionId?: unknown } | undefined;
   if (parent && typeof parent.executionId === "string") local.parent = { ...parent, executionId: scope.local(parent.executionId) };
@@ -495,7 +542,7 @@ function localEvent(event: Record<string, unknown>, scope: RequestScope): Record
 
 /** An error answer whose message names stored ids, with the caller's tenant taken off them. */
 function localAnswer(response: APIGatewayProxyStructuredResultV2, tenant: string): APIGatewayProxyStructuredResultV2 {
-  if (typeof response.body !== "string" || !response.body.includes(`${tenant}/`)) return response;
+  if ((response.statusCode ?? 200) < 400 || typeof response.body !== "string" || !response.body.includes(`${tenant}/`)) return response;
   try {
     const body = JSON.parse(response.body) as { error?: { message?: unknown } };
     if (typeof body.error?.message === "string") body.error.message = body.error.message.split(`"${tenant}/`).join('"');

@@ -22,6 +22,12 @@ export interface EngineConfig {
   /** Set only for local runs (DynamoDB Local / the SQS emulator). */
   dynamoEndpoint?: string;
   sqsEndpoint?: string;
+  /**
+   * DURABLE_PAYLOAD_BUCKET: where values above the threshold go (DURABLE_PAYLOAD_THRESHOLD_BYTES,
+   * default 32 KB); DURABLE_PAYLOAD_KMS_KEY: the KMS key values are sealed under (envelope
+   * encryption), none when unset. DURABLE_S3_ENDPOINT: set only for local runs.
+   */
+  payloads?: { bucket: string; thresholdBytes?: number; kmsKeyId?: string; s3Endpoint?: string };
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -47,6 +53,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   if (env.DURABLE_DLQ_URL) config.deadLetterQueueUrl = env.DURABLE_DLQ_URL;
   if (env.DURABLE_DYNAMODB_ENDPOINT) config.dynamoEndpoint = env.DURABLE_DYNAMODB_ENDPOINT;
   if (env.DURABLE_SQS_ENDPOINT) config.sqsEndpoint = env.DURABLE_SQS_ENDPOINT;
+  if (env.DURABLE_PAYLOAD_BUCKET) {
+    config.payloads = { bucket: env.DURABLE_PAYLOAD_BUCKET };
+    if (env.DURABLE_PAYLOAD_THRESHOLD_BYTES) config.payloads.thresholdBytes = positiveInt(env, "DURABLE_PAYLOAD_THRESHOLD_BYTES", 32_768);
+    if (env.DURABLE_PAYLOAD_KMS_KEY) config.payloads.kmsKeyId = env.DURABLE_PAYLOAD_KMS_KEY;
+    if (env.DURABLE_S3_ENDPOINT) config.payloads.s3Endpoint = env.DURABLE_S3_ENDPOINT;
+  } else if (env.DURABLE_PAYLOAD_KMS_KEY) {
+    throw new ConfigError("DURABLE_PAYLOAD_BUCKET", "is not set, but DURABLE_PAYLOAD_KMS_KEY is (values are sealed only with an object store configured)");
+  }
   return config;
 }
 

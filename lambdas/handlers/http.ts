@@ -7,7 +7,6 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import { timingSafeEqual } from "node:crypto";
 import type { z } from "zod";
 import { DurableError } from "../core/errors.js";
-import { MAX_VALUE_BYTES } from "../core/limits.js";
 
 export class HttpError extends DurableError {
   constructor(
@@ -32,7 +31,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   INVALID_START_AT: 400,
   WORKFLOW_NOT_FOUND: 400,
   UNAUTHORIZED: 401,
+  INVALID_VALUE_NAME: 400,
+  INVALID_VALUE_PART: 400,
   EXECUTION_NOT_FOUND: 404,
+  VALUE_NOT_FOUND: 404,
   CALLBACK_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
@@ -50,8 +52,8 @@ const STATUS_BY_CODE: Record<string, number> = {
 /** Answers worth retrying say when (the client still backs off with jitter). */
 const RETRY_AFTER_SECONDS: Record<string, number> = { STORE_BUSY: 1, INBOX_FULL: 5 };
 
-/** Largest request body read (room for whitespace and the envelope around a MAX_VALUE_BYTES value). */
-export const MAX_REQUEST_BODY_BYTES = 1_048_576;
+/** Largest request body read: what Lambda takes in one request (a value in it is held to apiValueLimit). */
+export const MAX_REQUEST_BODY_BYTES = 6_291_456;
 
 /** Deeper JSON than this is refused: serializing it again (store, replay) would overflow the stack. */
 export const MAX_JSON_DEPTH = 64;
@@ -110,7 +112,7 @@ export function unauthorized(): HttpError {
  * Content type: `application/json` or any `application/*+json`, optionally with
  * `charset=utf-8`; a body without a content type is read as JSON too (plain `curl --data-binary`
  * from a file). Anything else is 415. Size: at most MAX_REQUEST_BODY_BYTES, else 413; the values
- * in it (an input, a signal's payload) are held to MAX_VALUE_BYTES as JSON by the engine.
+ * in it (an input, a signal's payload) are held to apiValueLimit as JSON by the engine.
  */
 export function readJsonBody(event: APIGatewayProxyEventV2): unknown {
   const raw = event.body === undefined || event.body === null ? "" : event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
@@ -121,7 +123,7 @@ export function readJsonBody(event: APIGatewayProxyEventV2): unknown {
     throw new HttpError(
       413,
       "PAYLOAD_TOO_LARGE",
-      `the request body is ${bytes} bytes; the limit is ${MAX_REQUEST_BODY_BYTES} bytes (and ${MAX_VALUE_BYTES} bytes of JSON for the value in it)`,
+      `the request body is ${bytes} bytes; the limit is ${MAX_REQUEST_BODY_BYTES} bytes (Lambda's request limit)`,
     );
   }
   let value: unknown;

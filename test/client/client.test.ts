@@ -263,11 +263,11 @@ describe("API errors arrive as typed errors with the body's status, code and mes
     expect(await failure(client.signal(run, ".."))).toBeInstanceOf(InvalidArgumentError);
   });
 
-  it("413: an input over 350 000 bytes is PayloadTooLargeError, and nothing is started", async () => {
-    const err = await failure(client.start(decision, { request: "x".repeat(360_000) }, { id: "client-too-large" }));
+  it("413: an input over 6 000 000 bytes is PayloadTooLargeError, and nothing is started", async () => {
+    const err = await failure(client.start(decision, { request: "x".repeat(6_000_000) }, { id: "client-too-large" }));
     expect(err).toBeInstanceOf(PayloadTooLargeError);
     expect(err).toMatchObject({ status: 413, code: "PAYLOAD_TOO_LARGE" });
-    expect((err as Error).message).toContain("350000");
+    expect((err as Error).message).toContain("6000000");
     expect(await failure(client.get("client-too-large"))).toBeInstanceOf(NotFoundError);
   });
 

@@ -10,13 +10,16 @@ import type {
   Execution,
   ExecutionHandle,
   ExecutionSummary,
+  ExecutionWithRefs,
   HistoryEventView,
   StartedExecution,
+  ValueRef,
   WorkflowInput,
   WorkflowOutput,
 } from "../../lambdas/client/index.js";
 import { defineWorkflow } from "../../lambdas/core/workflow.js";
 import type { ExecutionSummary as ServerExecutionSummary, ExecutionView } from "../../lambdas/engine/executions.js";
+import type { ValueRef as ServerValueRef } from "../../lambdas/engine/values.js";
 
 const order = defineWorkflow("order", async (_ctx, input: { orderId: string; quantity: number }) => ({ total: input.quantity * 3, currency: "EUR" as const }));
 const noInput = defineWorkflow("tick", async () => 42);
@@ -52,6 +55,18 @@ export async function resultAndGetCarryTheTypes(): Promise<void> {
   expectTypeOf(execution).toEqualTypeOf<Execution<{ orderId: string; quantity: number }, { total: number; currency: "EUR" }>>();
   expectTypeOf(execution.output).toEqualTypeOf<{ total: number; currency: "EUR" } | undefined>();
 
+  // Left as references, the input may be absent (named in valueRefs); resolved, it is the value.
+  const asAnswered = await client.get(run, { values: "refs" });
+  expectTypeOf(asAnswered).toEqualTypeOf<ExecutionWithRefs<{ orderId: string; quantity: number }, { total: number; currency: "EUR" }>>();
+  expectTypeOf(asAnswered.input).toEqualTypeOf<{ orderId: string; quantity: number } | undefined>();
+  expectTypeOf(await client.get(run, { values: "resolve" })).toEqualTypeOf<typeof execution>();
+  expectTypeOf(await client.get<{ a: 1 }, string>("some-id", { signal: AbortSignal.timeout(1_000) })).toEqualTypeOf<Execution<{ a: 1 }, string>>();
+  expectTypeOf(asAnswered.valueRefs?.output).toEqualTypeOf<ValueRef | undefined>();
+  // @ts-expect-error an execution names only its input and output
+  void asAnswered.valueRefs?.result;
+  // @ts-expect-error not a way of reading values
+  await client.get(run, { values: "inline" });
+
   // A handle kept as data (say in a database) is `{ id, workflow }`; the types are then the caller's to give.
   const stored: ExecutionHandle = { id: run.id, workflow: run.workflow };
   expectTypeOf(await client.result(stored)).toEqualTypeOf<unknown>();
@@ -83,7 +98,16 @@ export async function historyEventsNarrowOnType(): Promise<void> {
     }
     // @ts-expect-error `atMs` is the engine's; the API sends `at`
     void event.atMs;
+    if (event.type === "StepCompleted" && event.valueRefs?.result) {
+      expectTypeOf(await client.value<string>("some-id", event.valueRefs.result)).toEqualTypeOf<string>();
+      // @ts-expect-error a step's event names only its result
+      void event.valueRefs.payload;
+    }
+    if (event.type === "SignalReceived") expectTypeOf(event.valueRefs).toEqualTypeOf<{ payload?: ValueRef } | undefined>();
+    // @ts-expect-error an event without values has no references
+    if (event.type === "TimerFired") void event.valueRefs;
   }
+  expectTypeOf(await client.value("some-id", "7.result")).toEqualTypeOf<unknown>();
   expectTypeOf<Extract<HistoryEventView, { type: "TimerStarted" }>["fireAtMs"]>().toEqualTypeOf<number>();
 }
 
@@ -92,5 +116,10 @@ export function viewsMatchTheServers(): void {
   expectTypeOf<keyof ExecutionSummary>().toEqualTypeOf<keyof ServerExecutionSummary>();
   // The server's status is a plain string; every value the client types is one.
   expectTypeOf<Execution["status"]>().toExtend<ExecutionView["status"]>();
-  expectTypeOf<Omit<Execution, "status" | "input" | "output">>().toEqualTypeOf<Omit<ExecutionView, "status" | "input" | "output">>();
+  expectTypeOf<Omit<Execution, "status" | "input" | "output" | "valueRefs">>().toEqualTypeOf<Omit<ExecutionView, "status" | "input" | "output" | "valueRefs">>();
+  // The server types references by any field and sets `href` in its handler; the client types
+  // what the API sends: the execution's two fields, always with `href`.
+  expectTypeOf<NonNullable<Execution["valueRefs"]>>().toExtend<NonNullable<ExecutionView["valueRefs"]>>();
+  expectTypeOf<keyof ValueRef>().toEqualTypeOf<keyof ServerValueRef>();
+  expectTypeOf<ValueRef>().toExtend<ServerValueRef>();
 }
