@@ -7,11 +7,13 @@ import { AttributeType, Billing, ProjectionType, TableV2 } from "aws-cdk-lib/aws
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import { Architecture, Function as LambdaFunctionRef, LoggingFormat, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ScheduleGroup, Schedule as StartSchedule } from "aws-cdk-lib/aws-scheduler";
+import { BlockPublicAccess, Bucket, BucketEncryption } from "aws-cdk-lib/aws-s3";
 import { RotationSchedule, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
@@ -30,6 +32,7 @@ import {
 } from "../lambdas/core/permissions.js";
 import type { ScheduleDefinition } from "../lambdas/starts/definitions.js";
 import { TABLE } from "../lambdas/store/schema.js";
+import { DEFAULT_OFFLOAD_THRESHOLD_BYTES, MAX_OFFLOAD_THRESHOLD_BYTES, MIN_OFFLOAD_THRESHOLD_BYTES } from "../lambdas/store/stored-values.js";
 import { type FunctionAccess, grantAccess } from "./access.js";
 import { createAlarms, type DurableWorkflowsAlarms } from "./alarms.js";
 import { checkWorkflowsEntry, findProject, writeHandlerEntries } from "./handler-entries.js";
@@ -85,6 +88,40 @@ export interface DurableWorkflowsJwtAuth {
 
 /** Who may call the HTTP API, and what each caller may do: IAM (SigV4) or JWT (bearer token). */
 export type DurableWorkflowsAuth = DurableWorkflowsIamAuth | DurableWorkflowsJwtAuth;
+
+/**
+ * Where workflow values (inputs, step results, signals, outputs) go when they are large, and
+ * whether the engine encrypts them.
+ */
+export interface DurableWorkflowsPayloads {
+  /**
+   * A value whose stored form is larger than this many bytes is written to the payload bucket,
+   * its item keeping only a reference. A whole number from 1,024 to 300,000 (an item must hold
+   * the value's envelope too, below DynamoDB's 400 KB). Reaches the functions as
+   * `DURABLE_PAYLOAD_THRESHOLD_BYTES`.
+   * @default 32_768
+   */
+  readonly offloadThresholdBytes?: number;
+  /**
+   * The KMS key the engine encrypts every value under (envelope encryption: a data key per value,
+   * bound to its execution by the encryption context `durable:execution`), in the table and in
+   * the bucket alike. `true`: the construct creates a key, rotated yearly. A key of your own: a
+   * key, not an alias; from another account, its key policy must let the functions' roles use it.
+   * `false`: values are stored as they are (the table and the bucket still encrypt at rest).
+   * Reaches the functions as `DURABLE_PAYLOAD_KMS_KEY` (the key's ARN).
+   * @default false
+   */
+  readonly encryptionKey?: IKey | boolean;
+  /**
+   * How long after its upload the bucket's lifecycle deletes an object. The engine deletes an
+   * execution's objects itself when it purges the execution; this rule only removes orphans (an
+   * object whose item was never written, after a crash between the two). It must exceed the
+   * longest an execution runs plus `retention`, or it deletes values still in use. Whole days,
+   * longer than `retention`.
+   * @default `retention` plus 365 days
+   */
+  readonly objectExpiration?: Duration;
+}
 
 /** Props of {@link DurableWorkflows}. */
 export interface DurableWorkflowsProps {
@@ -144,8 +181,10 @@ export interface DurableWorkflowsProps {
   /** Where the alarms send their ALARM and OK notifications. @default no notifications */
   readonly alarmTopic?: ITopic;
   /**
-   * Applied to the table, the queues and the log groups.
-   * @default the table and the log groups are retained, the queues are destroyed
+   * Applied to the table, the queues, the log groups, the payload buckets and the payload key the
+   * construct creates (SNAPSHOT retains those last two: S3 and KMS have no snapshot). DESTROY
+   * empties the buckets before deleting them.
+   * @default the table, the log groups, the buckets and the key are retained, the queues are destroyed
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
@@ -182,7 +221,20 @@ export interface DurableWorkflowsProps {
    * @default none
    */
   readonly eventStarts?: readonly DurableEventStart[];
+  /**
+   * The payload bucket's threshold and lifecycle, and encryption of values by the engine. The
+   * bucket is always created.
+   * @default values above 32 KB go to the bucket, unencrypted by the engine
+   */
+  readonly payloads?: DurableWorkflowsPayloads;
 }
+
+/** Names of the environment variables that tell the engine's functions where values go. */
+export const PAYLOAD_ENV = {
+  bucket: "DURABLE_PAYLOAD_BUCKET",
+  thresholdBytes: "DURABLE_PAYLOAD_THRESHOLD_BYTES",
+  kmsKey: "DURABLE_PAYLOAD_KMS_KEY",
+} as const;
 
 /** Index names; the store queries them by these names (lambdas/store/schema.ts). */
 export const TABLE_INDEXES = {
@@ -224,6 +276,10 @@ const ACCESS = {
     queriedIndexes: [TABLE_INDEXES.byWorkflow, TABLE_INDEXES.byStatus, TABLE_INDEXES.byTag],
     queue: ["SendMessage"],
     deadLetterQueue: [],
+    // Reads large values (a start's input, history) and writes them (a start, a signal); seals
+    // and opens encrypted ones. A start under an expired id purges that execution's objects
+    // (ListObjectsV2 under executions/<id>/, DeleteObjects) before its items.
+    payloads: { objects: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"], list: true, kms: ["kms:GenerateDataKey", "kms:Decrypt"] },
   },
   // lease: UpdateItem (acquire, release); snapshot: Query on the table;
   // commits: a conditional PutItem, or a transaction of an UpdateItem or a
@@ -240,6 +296,9 @@ const ACCESS = {
     queriedIndexes: [],
     queue: ["SendMessage", "ChangeMessageVisibility"],
     deadLetterQueue: ["SendMessage"],
+    // Replays from large values and commits new ones; a child started under the id of an expired
+    // execution purges that one's objects first (list and delete under executions/<id>/).
+    payloads: { objects: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"], list: true, kms: ["kms:GenerateDataKey", "kms:Decrypt"] },
   },
   // claimDueExecutions: Query on the sparse due index, then per execution a
   // conditional UpdateItem claiming it (another UpdateItem takes an ended one
@@ -256,6 +315,13 @@ const ACCESS = {
     queriedIndexes: [TABLE_INDEXES.due, TABLE_INDEXES.purge],
     queue: ["SendMessage", "GetQueueAttributes"],
     deadLetterQueue: [],
+    // Ends executions (reading and writing their values) and purges expired ones: it lists an
+    // execution's objects (ListObjectsV2 under executions/<id>/) and deletes them before its items.
+    payloads: {
+      objects: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
+      list: true,
+      kms: ["kms:GenerateDataKey", "kms:Decrypt"],
+    },
   },
   // Starts an execution exactly as POST /executions does: a transaction of two or more puts
   // (the execution item, its first event, one item per tag); a GetItem of the existing execution
@@ -271,10 +337,13 @@ const ACCESS = {
     queriedIndexes: [],
     queue: ["SendMessage"],
     deadLetterQueue: [],
+    // A large start input (the event) goes to the bucket; an existing execution's is read back; a
+    // start under an expired id purges that execution's objects first.
+    payloads: { objects: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"], list: true, kms: ["kms:GenerateDataKey", "kms:Decrypt"] },
   },
-  // The cursor key's rotation touches neither the table nor the queues: its secret's actions
-  // are granted next to it (ROTATION_ACTIONS).
-  cursorKeyRotation: { table: [], queriedIndexes: [], queue: [], deadLetterQueue: [] },
+  // The cursor key's rotation touches neither the table, the queues nor any value: its secret's
+  // actions are granted next to it (ROTATION_ACTIONS).
+  cursorKeyRotation: { table: [], queriedIndexes: [], queue: [], deadLetterQueue: [], payloads: { objects: [], list: false, kms: [] } },
 } as const satisfies Record<string, FunctionAccess>;
 
 const DEFAULT_RETENTION = Duration.days(30);
@@ -313,6 +382,10 @@ const VISIBILITY_TIMEOUT_FACTOR = 6;
 const QUEUE_RETENTION = Duration.days(4);
 const DLQ_RETENTION = Duration.days(14);
 const LOG_RETENTION = RetentionDays.ONE_MONTH;
+/** How long past `retention` an orphan object stays, by default. */
+const DEFAULT_OBJECT_EXPIRATION_BEYOND_RETENTION = Duration.days(365);
+/** The parts of a multipart upload never completed (its writer ended) go after this. */
+const INCOMPLETE_UPLOAD_EXPIRATION = Duration.days(1);
 /**
  * nodejs24.x rather than nodejs22.x: cdk-nag's AwsSolutions-L1 wants
  * the newest Node.js runtime aws-cdk-lib knows.
@@ -338,6 +411,13 @@ export class DurableWorkflows extends Construct {
   readonly table: TableV2;
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
+  /**
+   * Values above `payloads.offloadThresholdBytes`, under `executions/<execution id>/`. Its
+   * server access logs go to a bucket of their own.
+   */
+  readonly payloadBucket: Bucket;
+  /** The key the engine encrypts values under; only with `payloads.encryptionKey`. */
+  readonly payloadKey?: IKey;
   readonly workerFunction: NodejsFunction;
   readonly apiFunction: NodejsFunction;
   readonly sweeperFunction: NodejsFunction;
@@ -392,6 +472,9 @@ export class DurableWorkflows extends Construct {
     checkStarts(schedules, eventStarts);
     const removalPolicy = props.removalPolicy;
     const logRemovalPolicy = removalPolicy ?? RemovalPolicy.RETAIN;
+    const payloads = props.payloads ?? {};
+    const offloadThresholdBytes = checkOffloadThreshold(payloads.offloadThresholdBytes ?? DEFAULT_OFFLOAD_THRESHOLD_BYTES);
+    const objectExpiration = checkObjectExpiration(payloads.objectExpiration ?? defaultObjectExpiration(retention), retention);
 
     this.table = new TableV2(this, "Table", {
       partitionKey: { name: TABLE.partitionKey.name, type: attributeType(TABLE.partitionKey.type) },
@@ -430,16 +513,29 @@ export class DurableWorkflows extends Construct {
       ...(removalPolicy ? { removalPolicy } : {}),
     });
 
+    const payloadKey = payloadKeyOf(this, payloads.encryptionKey, removalPolicy);
+    if (payloadKey) this.payloadKey = payloadKey;
+    this.payloadBucket = createPayloadBucket(this, { objectExpiration, removalPolicy });
+
     const entries = writeHandlerEntries(workflowsEntry, project.projectRoot, props.handlersModule, ["api", "worker", "sweeper", "cursorKeyRotation"]);
     const environment = {
       DURABLE_TABLE_NAME: this.table.tableName,
       DURABLE_QUEUE_URL: this.queue.queueUrl,
       DURABLE_RETENTION_SEC: String(retention.toSeconds()),
+      [PAYLOAD_ENV.bucket]: this.payloadBucket.bucketName,
+      [PAYLOAD_ENV.thresholdBytes]: Token.isUnresolved(offloadThresholdBytes) ? Token.asString(offloadThresholdBytes) : String(offloadThresholdBytes),
+      ...(payloadKey ? { [PAYLOAD_ENV.kmsKey]: payloadKey.keyArn } : {}),
       POWERTOOLS_SERVICE_NAME: "durable-workflows",
       POWERTOOLS_METRICS_NAMESPACE: "DurableWorkflows",
       NODE_OPTIONS: "--enable-source-maps",
     };
-    const resources = { table: this.table, queue: this.queue, deadLetterQueue: this.deadLetterQueue };
+    const resources = {
+      table: this.table,
+      queue: this.queue,
+      deadLetterQueue: this.deadLetterQueue,
+      payloadBucket: this.payloadBucket,
+      ...(payloadKey ? { payloadKey } : {}),
+    };
     /**
      * One function with its own role and log group. The role starts empty (no
      * AWSLambdaBasicExecutionRole, whose log grant covers every log group in
@@ -646,6 +742,7 @@ export class DurableWorkflows extends Construct {
       value: this.deadLetterQueue.queueUrl,
       description: "SQS dead-letter queue of wake-ups the engine gave up on",
     });
+    new CfnOutput(this, "PayloadBucketName", { value: this.payloadBucket.bucketName, description: "S3 bucket of workflow values too large for the table" });
     new CfnOutput(this, "WorkerFunctionName", { value: this.workerFunction.functionName, description: "Worker Lambda function" });
     new CfnOutput(this, "ApiFunctionName", { value: this.apiFunction.functionName, description: "API Lambda function" });
     new CfnOutput(this, "SweeperFunctionName", { value: this.sweeperFunction.functionName, description: "Sweeper Lambda function" });
@@ -706,6 +803,59 @@ function authorizer(auth: DurableWorkflowsAuth): IHttpRouteAuthorizer {
   }
 }
 
+/** The construct's own key for `true`, the caller's key as given, none for `false` or nothing. */
+function payloadKeyOf(scope: Construct, encryptionKey: IKey | boolean | undefined, removalPolicy: RemovalPolicy | undefined): IKey | undefined {
+  if (encryptionKey === undefined || encryptionKey === false) return undefined;
+  if (encryptionKey !== true) return encryptionKey;
+  return new Key(scope, "PayloadKey", {
+    description: "Durable workflows: encrypts workflow values (a data key per value)",
+    // Yearly; old key material stays, so values sealed before a rotation still open.
+    enableKeyRotation: true,
+    removalPolicy: withoutSnapshot(removalPolicy),
+  });
+}
+
+/** The table's removal policy for a resource that has no snapshot (S3, KMS): SNAPSHOT retains. */
+function withoutSnapshot(removalPolicy: RemovalPolicy | undefined): RemovalPolicy {
+  return removalPolicy === undefined || removalPolicy === RemovalPolicy.SNAPSHOT ? RemovalPolicy.RETAIN : removalPolicy;
+}
+
+/**
+ * The payload bucket and the bucket of its server access logs. Both follow the table's removal
+ * policy; destroyed buckets are emptied first, since CloudFormation cannot delete a bucket that
+ * holds objects.
+ *
+ * S3-managed keys, even when the engine encrypts values: an object's bytes are then already
+ * sealed under the payload key, and SSE-KMS with that key would have S3 call KMS on the
+ * function's behalf under S3's own encryption context (`aws:s3:arn`), which the functions' key
+ * grants refuse: they allow `durable:execution` alone.
+ */
+function createPayloadBucket(scope: Construct, options: { objectExpiration: Duration; removalPolicy: RemovalPolicy | undefined }): Bucket {
+  const removalPolicy = withoutSnapshot(options.removalPolicy);
+  const removal = { removalPolicy, autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY };
+  // Server access logs cannot be delivered to a bucket encrypted with a KMS key.
+  const accessLogs = new Bucket(scope, "PayloadAccessLogs", {
+    blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    enforceSSL: true,
+    encryption: BucketEncryption.S3_MANAGED,
+    ...removal,
+  });
+  return new Bucket(scope, "PayloadBucket", {
+    blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    enforceSSL: true,
+    encryption: BucketEncryption.S3_MANAGED,
+    // An object's key ends in the hash of its bytes and is never overwritten with other bytes:
+    // versions would only keep deleted values past their purge.
+    versioned: false,
+    serverAccessLogsBucket: accessLogs,
+    lifecycleRules: [
+      { id: "AbortIncompleteUploads", abortIncompleteMultipartUploadAfter: INCOMPLETE_UPLOAD_EXPIRATION },
+      { id: "ExpireOrphans", expiration: options.objectExpiration },
+    ],
+    ...removal,
+  });
+}
+
 function checkWorkerConcurrency(value: number): number {
   if (!Token.isUnresolved(value) && (!Number.isInteger(value) || value < 2 || value > 1000)) {
     throw new Error(`DurableWorkflows: workerConcurrency must be a whole number from 2 to 1000 (SQS event source maxConcurrency), got ${value}`);
@@ -718,6 +868,37 @@ function checkRetention(retention: Duration): Duration {
     throw new Error(`DurableWorkflows: retention must be at least one hour, got ${retention.toHumanString()}`);
   }
   return retention;
+}
+
+function checkOffloadThreshold(value: number): number {
+  if (!Token.isUnresolved(value) && (!Number.isInteger(value) || value < MIN_OFFLOAD_THRESHOLD_BYTES || value > MAX_OFFLOAD_THRESHOLD_BYTES)) {
+    throw new Error(
+      `DurableWorkflows: payloads.offloadThresholdBytes must be a whole number from ${MIN_OFFLOAD_THRESHOLD_BYTES} to ${MAX_OFFLOAD_THRESHOLD_BYTES} ` +
+        `(a value above it goes to the payload bucket; an item must also hold its envelope, below DynamoDB's 400 KB), got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** `retention` in whole days, rounded up, plus a year. */
+function defaultObjectExpiration(retention: Duration): Duration {
+  if (retention.isUnresolved()) return Duration.days(DEFAULT_OBJECT_EXPIRATION_BEYOND_RETENTION.toDays());
+  return Duration.days(Math.ceil(retention.toSeconds() / 86_400) + DEFAULT_OBJECT_EXPIRATION_BEYOND_RETENTION.toDays());
+}
+
+function checkObjectExpiration(expiration: Duration, retention: Duration): Duration {
+  if (expiration.isUnresolved()) return expiration;
+  const seconds = expiration.toSeconds();
+  if (seconds < 86_400 || seconds % 86_400 !== 0) {
+    throw new Error(`DurableWorkflows: payloads.objectExpiration must be whole days, at least one (an S3 lifecycle expiration), got ${expiration.toHumanString()}`);
+  }
+  if (!retention.isUnresolved() && seconds <= retention.toSeconds()) {
+    throw new Error(
+      `DurableWorkflows: payloads.objectExpiration (${expiration.toHumanString()}) must be longer than retention (${retention.toHumanString()}), ` +
+        "and longer than an execution runs plus retention: the rule would delete values still in use",
+    );
+  }
+  return expiration;
 }
 
 function checkCursorKeyRotation(rotation: Duration): Duration {

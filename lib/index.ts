@@ -11,6 +11,7 @@ export {
   type DurableWorkflowsAuth,
   type DurableWorkflowsIamAuth,
   type DurableWorkflowsJwtAuth,
+  type DurableWorkflowsPayloads,
   type DurableWorkflowsProps,
   TABLE_INDEXES,
 } from "./durable-workflows.js";

@@ -1,8 +1,9 @@
 /**
- * AWS SDK clients pointed at the local stack (DynamoDB Local and the SQS
- * emulator).
+ * AWS SDK clients pointed at the local stack (DynamoDB Local, and the
+ * emulator that serves SQS and S3).
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
@@ -15,6 +16,8 @@ export interface LocalClients {
   dynamo: DynamoDBClient;
   doc: DynamoDBDocumentClient;
   sqs: SQSClient;
+  /** S3 on the emulator's endpoint (path-style: bucket names need no DNS). */
+  s3: S3Client;
 }
 
 const REGION = "us-east-1";
@@ -48,5 +51,12 @@ export function localClients(endpoints: LocalEndpoints): LocalClients {
     credentials: CREDENTIALS,
     maxAttempts: MAX_ATTEMPTS,
   });
-  return { dynamo, doc, sqs };
+  const s3 = new S3Client({
+    endpoint: endpoints.sqsEndpoint,
+    region: REGION,
+    credentials: CREDENTIALS,
+    maxAttempts: MAX_ATTEMPTS,
+    forcePathStyle: true,
+  });
+  return { dynamo, doc, sqs, s3 };
 }

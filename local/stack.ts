@@ -1,10 +1,15 @@
 /**
- * The local stack: DynamoDB Local + the SQS emulator + the deployed handlers, wired the way AWS
+ * The local stack: DynamoDB Local + the SQS and S3 emulator + the deployed handlers, wired the way AWS
  * wires them (API Gateway → api handler; SQS event source mapping → worker handler; a schedule →
  * sweeper). Used by `durable dev` (and so `npm start`) and by the end-to-end tests.
  */
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type { PayloadCodecs } from "../lambdas/payloads/codec.js";
+import { join } from "node:path";
+import { s3BlobStore } from "../lambdas/payloads/blob-store.js";
+import type { PayloadOptions } from "../lambdas/store/stored-values.js";
 import type { AnyWorkflow } from "../lambdas/core/workflow.js";
 import { WorkflowRegistry } from "../lambdas/core/workflow.js";
 import type { EngineDeps, EngineLogger, WorkerOptions } from "../lambdas/engine/process-wakeup.js";
@@ -22,6 +27,7 @@ import { DynamoExecutionStore, type DynamoStoreOptions } from "../lambdas/store/
 import { createTable } from "../lambdas/store/table.js";
 import { localClients, type LocalClients } from "./aws-clients.js";
 import { startDynamoDBLocal } from "./dynamodb-local.js";
+import { mirroredBlobStore } from "./payload-mirror.js";
 import { serveHttpApi } from "./http-api.js";
 import { startSqsEmulator } from "./sqs-emulator.js";
 import { type SqsHandler, startSqsPoller } from "./sqs-poller.js";
@@ -77,10 +83,30 @@ export interface LocalStackOptions {
   sweepLockMs?: number;
   /** When the sweeper counts the queue as backlogged and how much longer it then waits (SweepOptions.backlog). */
   sweepBacklog?: { messages?: number; graceMs?: number };
+  /**
+   * Where large values go and how values are sealed. Default: values above 32 KB in a bucket of
+   * the S3 emulator (as the deployed engine keeps them), no codec. `false`: every value in its
+   * DynamoDB item, at most MAX_VALUE_BYTES.
+   */
+  payloads?: LocalPayloadOptions | false;
   /** Store options for tests (e.g. the deliberately broken `unsafeSkipLeaseCheck` variant). */
   storeOptions?: Omit<DynamoStoreOptions, "tableName" | "client">;
   /** Wraps each scheduled run of the sweeper, and `sweep()` (fault injection: a sweep that dies). Not the run on start. */
   wrapSweep?: (sweep: () => Promise<SweepResult>) => () => Promise<SweepResult>;
+}
+
+export interface LocalPayloadOptions {
+  /** The emulator's bucket (created when missing). Default `durable-payloads-<hash of the table name>`. */
+  bucket?: string;
+  /** Values whose stored form is larger go to the bucket. Default 32 KB (as deployed). */
+  offloadThresholdBytes?: number;
+  /** Applied to every value stored: e.g. `createPayloadCodecs({ codecs: [localEnvelopeCodec(...)] })`. */
+  codecs?: PayloadCodecs;
+}
+
+/** The bucket a local stack keeps large values in: one per table, so stacks sharing an emulator stay apart. */
+export function localPayloadBucket(tableName: string): string {
+  return `durable-payloads-${createHash("sha256").update(tableName).digest("hex").slice(0, 16)}`;
 }
 
 /**
@@ -117,6 +143,8 @@ export interface LocalStack {
   /** The viewer's page with the token in its fragment (`<apiUrl>/viewer#token=...`); absent with `viewer: false`. */
   viewerUrl?: string;
   tableName: string;
+  /** The emulator's bucket large values go to; absent with `payloads: false`. */
+  payloadBucket?: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
   endpoints: { dynamoEndpoint: string; sqsEndpoint: string };
@@ -177,11 +205,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
     const queueUrl = main.QueueUrl as string;
 
+    let payloads: PayloadOptions | undefined;
+    let payloadBucket: string | undefined;
+    if (options.payloads !== false) {
+      payloadBucket = options.payloads?.bucket ?? localPayloadBucket(tableName);
+      await clients.s3.send(new CreateBucketCommand({ Bucket: payloadBucket }));
+      const bucketStore = s3BlobStore({ client: clients.s3, bucket: payloadBucket });
+      payloads = {
+        // The emulator keeps nothing across restarts: with a data folder, objects are kept there too.
+        blobs: options.dataDir === undefined ? bucketStore : await mirroredBlobStore(bucketStore, join(options.dataDir, "objects")),
+        ...(options.payloads?.codecs === undefined ? {} : { codecs: options.payloads.codecs }),
+        ...(options.payloads?.offloadThresholdBytes === undefined ? {} : { offloadThresholdBytes: options.payloads.offloadThresholdBytes }),
+      };
+    }
+
     const clock = options.clock ?? Date.now;
     const baseScheduler = new SqsWakeupScheduler(clients.sqs, queueUrl);
     const registry = new WorkflowRegistry(options.workflows);
     const deps: EngineDeps = {
-      store: new DynamoExecutionStore({ client: clients.doc, tableName, ...options.storeOptions }),
+      store: new DynamoExecutionStore({ client: clients.doc, tableName, ...(payloads === undefined ? {} : { payloads }), ...options.storeOptions }),
       scheduler: options.wrapScheduler ? options.wrapScheduler(baseScheduler) : baseScheduler,
       registry,
       clock,
@@ -242,6 +284,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       tenantTokens,
       ...(options.viewer === false ? {} : { viewerUrl: viewerUrl(api.url, viewerToken) }),
       tableName,
+      ...(payloadBucket === undefined ? {} : { payloadBucket }),
       queueUrl,
       deadLetterQueueUrl: dlqUrl,
       endpoints,

@@ -120,7 +120,9 @@ describe("npm start", () => {
   it("keeps executions across a restart: a waiting approval completes after the stack comes back", async () => {
     const dir = join(dataDir, "restart");
     const first = await startLocalStack({ workflows, dataDir: dir, queueName: uniqueName("restart") });
-    const started = await call(first, "POST", "/executions", { workflow: "approval", input: { request: "desk" } });
+    // A request large enough to live in the S3 emulator, which keeps nothing across its restart.
+    const request = `desk ${"d".repeat(100_000)}`;
+    const started = await call(first, "POST", "/executions", { workflow: "approval", input: { request } });
     const id = String(started.body.id);
     await waitForStatus(first, id, ["sleeping"]);
     await first.stop();
@@ -130,7 +132,7 @@ describe("npm start", () => {
       expect((await call(second, "GET", `/executions/${id}`)).body.status).toBe("sleeping");
       await call(second, "POST", `/executions/${id}/signals/decision`, { approved: true, by: "bo" });
       const done = await waitForStatus(second, id, ["completed", "failed"]);
-      expect(done.output).toEqual({ request: "desk", status: "approved", by: "bo" });
+      expect(done.output).toEqual({ request, status: "approved", by: "bo" });
     } finally {
       await second.stop();
     }

@@ -82,7 +82,7 @@ describe("a configured DurableWorkflows", () => {
       JwtConfiguration: { Issuer: "https://auth.example.com/", Audience: ["workflows-api", "ops-console"] },
     });
     const routes = Object.values(configured.template.findResources("AWS::ApiGatewayV2::Route")) as Resource[];
-    expect(routes).toHaveLength(13);
+    expect(routes).toHaveLength(14);
     for (const route of routes) {
       expect(route.Properties).toMatchObject({ AuthorizationType: "JWT", AuthorizerId: { Ref: authorizerId } });
     }
@@ -113,7 +113,12 @@ describe("a configured DurableWorkflows", () => {
 
   it("grants the same least privileges whatever the configuration", () => {
     const w = configured.workflows;
-    const names = { [configured.logicalId(w.table)]: "table", [configured.logicalId(w.queue)]: "queue", [configured.logicalId(w.deadLetterQueue)]: "dlq" };
+    const names = {
+      [configured.logicalId(w.table)]: "table",
+      [configured.logicalId(w.queue)]: "queue",
+      [configured.logicalId(w.deadLetterQueue)]: "dlq",
+      [configured.logicalId(w.payloadBucket)]: "payload bucket",
+    };
     const logGroupOf = (id: string) => resourceOf(configured, id).Properties.LoggingConfig.LogGroup.Ref as string;
     const sweeperId = configured.logicalId(w.sweeperFunction);
     names[logGroupOf(sweeperId)] = "logs";
@@ -125,6 +130,11 @@ describe("a configured DurableWorkflows", () => {
       "dynamodb:UpdateItem on table",
       "logs:CreateLogStream on logs",
       "logs:PutLogEvents on logs",
+      "s3:AbortMultipartUpload on payload bucket/executions/*",
+      "s3:DeleteObject on payload bucket/executions/*",
+      "s3:GetObject on payload bucket/executions/*",
+      "s3:ListBucket on payload bucket",
+      "s3:PutObject on payload bucket/executions/*",
       "sqs:GetQueueAttributes on queue",
       "sqs:SendMessage on queue",
     ]);

@@ -122,9 +122,9 @@ function invokeGrantsOf(synth: Synthesized, role: Role): string[] {
 const ARN = "arn:${Partition}:execute-api:${Region}:${Account}:${apiId}/$default/";
 
 describe("grantApi", () => {
-  it("grants read on exactly the four GET routes, each {param} a wildcard", () => {
+  it("grants read on exactly the five GET routes, each {param} a wildcard", () => {
     expect(invokeGrantsOf(iam, iam.roles.Reader!).sort()).toEqual(
-      [`${ARN}GET/executions`, `${ARN}GET/executions/*`, `${ARN}GET/executions/*/history`, `${ARN}GET/workflows`].sort(),
+      [`${ARN}GET/executions`, `${ARN}GET/executions/*`, `${ARN}GET/executions/*/history`, `${ARN}GET/executions/*/values/*`, `${ARN}GET/workflows`].sort(),
     );
   });
 
@@ -141,9 +141,18 @@ describe("grantApi", () => {
 
   it("grants start on POST /executions, nothing else beyond the actions named", () => {
     const grants = invokeGrantsOf(iam, iam.roles.Starter!);
-    expect(grants).toContain(`${ARN}POST/executions`);
     expect(grants.filter((g) => g.includes("/POST/"))).toEqual([`${ARN}POST/executions`]);
-    expect(grants).toHaveLength(5);
+    // start and read: POST /executions and the five GET routes of read, nothing more.
+    expect(grants.sort()).toEqual(
+      [
+        `${ARN}POST/executions`,
+        `${ARN}GET/executions`,
+        `${ARN}GET/executions/*`,
+        `${ARN}GET/executions/*/history`,
+        `${ARN}GET/executions/*/values/*`,
+        `${ARN}GET/workflows`,
+      ].sort(),
+    );
   });
 
   it("names routes that exist: every granted ARN is a route of the API, and every route belongs to some action", () => {

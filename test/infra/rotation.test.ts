@@ -86,10 +86,16 @@ describe("the cursor secret's rotation", () => {
     expect(schedule?.DependsOn).toContain(permissions[0]![0]);
   });
 
-  it("leaves cdk-nag nothing to report, with nothing acknowledged", () => {
+  it("leaves cdk-nag nothing to report, with nothing acknowledged but the payload bucket's object prefix", () => {
     const report = new AwsSolutionsChecks().validateScope(byDefault.stack);
     expect(report.violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(", ")}`)).toEqual([]);
-    const acknowledged = byDefault.stack.node.findAll().filter((c) => c.node.metadata.some((m) => m.type === "aws:cdk:acknowledged-rules"));
-    expect(acknowledged.map((c) => c.node.path)).toEqual([]);
+    // test/infra/payloads.test.ts holds those to the executions/ prefix of the payload bucket.
+    const objectsFinding = /^(annotation::)?AwsSolutions-IAM5\[Resource::<\w+\.Arn>\/executions\/\*\]$/i;
+    const acknowledged = byDefault.stack.node.findAll().flatMap((c) =>
+      c.node.metadata
+        .filter((m) => m.type === "aws:cdk:acknowledged-rules")
+        .flatMap((m) => Object.keys(m.data as Record<string, string>).filter((id) => !objectsFinding.test(id)).map((id) => `${c.node.path} ${id}`)),
+    );
+    expect(acknowledged).toEqual([]);
   });
 });

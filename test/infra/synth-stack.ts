@@ -124,8 +124,9 @@ function wildcard(pattern: string, flags: string): RegExp {
 }
 
 /**
- * Logical id -> the name `grantsOf` gives it, for the app stack: `table`, `queue`, `dlq`, and
- * each function's log group as `worker logs`, `api logs`, `sweeper logs`.
+ * Logical id -> the name `grantsOf` gives it, for the app stack: `table`, `queue`, `dlq`,
+ * `payload bucket` (its objects as `payload bucket/executions/*`), and each function's log group
+ * as `worker logs`, `api logs`, `sweeper logs`.
  */
 export function grantResourceNames(synth: SynthesizedStack): Record<string, string> {
   const w = synth.stack.workflows;
@@ -143,6 +144,7 @@ export function grantResourceNames(synth: SynthesizedStack): Record<string, stri
     [logGroupOf(w.apiFunction)]: "api logs",
     [logGroupOf(w.sweeperFunction)]: "sweeper logs",
     [synth.logicalId(w.cursorSecret)]: "cursor secret",
+    [synth.logicalId(w.payloadBucket)]: "payload bucket",
   };
 }
 

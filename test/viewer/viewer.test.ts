@@ -146,7 +146,8 @@ describe("the execution viewer, served by durable dev's local stack", () => {
     expect(price).toContain("attempt 1 failed: price service busy");
     expect(await timelineRow(page, "signal", "approve").innerText()).toContain("waiting");
     expect(await text(page, "#summary-status")).toBe("sleeping");
-    expect(JSON.parse(await text(page, "#state"))).toEqual({ stage: "awaiting approval", price: 42 });
+    // The summary and the timeline are polled apart: the state may show a poll after the timeline.
+    await expect.poll(async () => JSON.parse((await text(page, "#state")) || "null") as unknown, POLL).toEqual({ stage: "awaiting approval", price: 42 });
     expect(await page.getByRole("button", { name: "Terminate" }).isVisible()).toBe(true);
     expect(await page.getByRole("button", { name: "Redrive" }).isVisible()).toBe(false);
 

@@ -12,6 +12,7 @@ interface DevCommandFlags {
   inMemory?: boolean;
   watch: boolean;
   tenant: string[];
+  encryptValues?: boolean;
 }
 
 export function devCommand(): Command {
@@ -33,6 +34,7 @@ export function devCommand(): Command {
         .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
         .default([]),
     )
+    .option("--encrypt-values", "seal every stored value (gzip, then AES-256-GCM data keys under a local key in <project>/.durable/payload-key), as a KMS key does when deployed")
     .helpOption("-h, --help", "show help")
     .addHelpText(
       "after",
@@ -45,6 +47,7 @@ export function devCommand(): Command {
         "  durable dev src/flows/index.ts --port 4000 --token dev-token",
         "  durable dev --in-memory --no-watch",
         "  durable dev --tenant a --tenant b     # one token per tenant; each sees its own executions alone",
+        "  durable dev --encrypt-values          # no value in clear in DynamoDB Local or the S3 emulator",
       ].join("\n"),
     )
     .action(async (file: string | undefined, flags: DevCommandFlags, self: Command) => {
@@ -59,6 +62,7 @@ export function devCommand(): Command {
           inMemory: flags.inMemory ?? false,
           watch: flags.watch,
           tenants: flags.tenant,
+          encryptValues: flags.encryptValues ?? false,
         },
         { cwd: process.cwd(), env: process.env },
       );

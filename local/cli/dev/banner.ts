@@ -37,6 +37,7 @@ export function banner(facts: BannerFacts): string {
         ]),
     `  viewer     ${apiUrl}/viewer#token=${encodeURIComponent(token)}  (executions in a browser: docs/viewer.md)`,
     `  data       ${options.dataDir === undefined ? "in memory: nothing is kept when it stops" : `${options.dataDir}  (executions survive a restart; --in-memory keeps nothing)`}`,
+    `  values     ${valuesLine(options.payloadKey, options.cwd)}`,
     options.watch
       ? `  watching   ${file}${others > 0 ? ` and ${others} file${others === 1 ? "" : "s"} it imports` : ""}: a save reloads the workflows`
       : `  watching   nothing (--no-watch): restart to load changed code`,
@@ -64,4 +65,11 @@ export function workflowList(workflows: readonly AnyWorkflow[]): string {
 function tokenHint(source: DevOptions["tokenSource"]): string {
   if (source === "random") return "(random each start; set one with --token or DURABLE_TOKEN)";
   return `(from ${source})`;
+}
+
+/** How values are stored, for the banner. */
+function valuesLine(payloadKey: string | undefined, cwd: string): string {
+  if (payloadKey === undefined) return "JSON; over 32 KB in the S3 emulator (--encrypt-values seals them)";
+  if (payloadKey === "memory") return "sealed (gzip, AES-256-GCM) under a key kept only while this runs; over 32 KB in the S3 emulator";
+  return `sealed (gzip, AES-256-GCM) under the key in ${displayPath(payloadKey, cwd)}; over 32 KB in the S3 emulator`;
 }

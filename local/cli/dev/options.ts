@@ -24,6 +24,8 @@ export interface DevFlags {
   watch?: boolean;
   /** Keep executions per tenant, with a token for each. */
   tenants?: readonly string[];
+  /** Seal every stored value with a local envelope key (as a KMS key does when deployed). */
+  encryptValues?: boolean;
 }
 
 export interface DevOptions {
@@ -41,6 +43,12 @@ export interface DevOptions {
   watch: boolean;
   /** Tenants to make tokens for; none: executions belong to no tenant. */
   tenants: string[];
+  /**
+   * With `--encrypt-values`: the file holding the local master key values are sealed under
+   * (`<project>/.durable/payload-key`, made on first use), or "memory" for a key kept only while
+   * the server runs (`--in-memory`: nothing sealed outlives it). Undefined: values stored as JSON.
+   */
+  payloadKey: string | "memory" | undefined;
   /** The folder paths are shown relative to. */
   cwd: string;
 }
@@ -75,6 +83,7 @@ export async function resolveDevOptions(flags: DevFlags, context: { cwd: string;
     dataDir: flags.inMemory ? undefined : flags.dataDir !== undefined ? resolve(cwd, flags.dataDir) : join(projectDir, ".durable", "data"),
     watch: flags.watch ?? true,
     tenants,
+    payloadKey: !flags.encryptValues ? undefined : flags.inMemory ? "memory" : join(projectDir, ".durable", "payload-key"),
     cwd,
   };
 }

@@ -4,7 +4,12 @@
  * emulator, the API and the worker, prints where everything is, then reports executions, reloads
  * and waits until stopped.
  */
-import { join, relative } from "node:path";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import { createPayloadCodecs, type PayloadCodecs } from "../../../lambdas/payloads/codec.js";
+import { gzipCodec } from "../../../lambdas/payloads/gzip.js";
+import { localEnvelopeCodec } from "../../../lambdas/payloads/local-envelope.js";
 import type { AnyWorkflow } from "../../../lambdas/core/workflow.js";
 import { DYNAMODB_LOCAL_VERSION, dynamoDBLocalDir, isDynamoDBLocalInstalled } from "../../dynamodb-local.js";
 import { type LocalStack, startLocalStack } from "../../stack.js";
@@ -72,6 +77,7 @@ export async function startDevServer(options: DevOptions, output: DevOutput = co
       ...(options.tenants.length === 0 ? {} : { tenants: options.tenants }),
       logger: activity.logger,
       ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+      ...(options.payloadKey === undefined ? {} : { payloads: { codecs: await devPayloadCodecs(options.payloadKey) } }),
     });
     for (const warning of stack.warnings) output.print(`note: ${warning}`);
     const schedules = startLocalSchedules({ deps: stack.apiDeps, schedules: loaded.schedules, note: activity.note });
@@ -167,4 +173,26 @@ export function stopOnSignals(server: DevServer, output: DevOutput = consoleOutp
 function scheduleLines(list: readonly ScheduleDefinition[], next: Date | undefined): string {
   const names = list.map((s) => `${s.name} (${s.cron === undefined ? `rate ${s.rate}` : `cron ${s.cron}${s.timezone ? ` ${s.timezone}` : ""}`} → ${s.workflow})`).join(", ");
   return `  schedules  ${names}\n             fired here as EventBridge Scheduler fires them${next === undefined ? "" : `; next ${next.toISOString()}`}\n`;
+}
+
+/**
+ * What `--encrypt-values` seals with: gzip, then envelope encryption under a local master key, the
+ * deployed KMS codec's shape. The key is kept in `keyFile` (owner-only) so values kept in the data
+ * folder stay readable after a restart; "memory": a new key for this run.
+ */
+export async function devPayloadCodecs(keyFile: string | "memory"): Promise<PayloadCodecs> {
+  let masterKey: Uint8Array;
+  if (keyFile === "memory") masterKey = randomBytes(32);
+  else {
+    const saved = await readFile(keyFile, "utf8").catch((error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? undefined : Promise.reject(error)));
+    if (saved === undefined) {
+      masterKey = randomBytes(32);
+      await mkdir(dirname(keyFile), { recursive: true });
+      await writeFile(keyFile, `${Buffer.from(masterKey).toString("base64")}\n`, { mode: 0o600, flag: "wx" });
+    } else {
+      masterKey = Buffer.from(saved.trim(), "base64");
+      if (masterKey.length !== 32) throw new CliError("INVALID_PAYLOAD_KEY", `${keyFile} does not hold a 32-byte key in base64`, "delete it to make a new one (values sealed with the old key are then unreadable)");
+    }
+  }
+  return createPayloadCodecs({ codecs: [gzipCodec(), localEnvelopeCodec({ masterKey, keyId: "dev" })] });
 }
