@@ -5,6 +5,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { s3BlobStore } from "../payloads/blob-store.js";
 import { createPayloadCodecs } from "../payloads/codec.js";
+import { gzipCodec } from "../payloads/gzip.js";
 import { kmsEnvelopeCodec } from "../payloads/kms.js";
 import type { PayloadOptions } from "../store/stored-values.js";
 import { randomUUID } from "node:crypto";
@@ -48,6 +49,10 @@ function payloadOptions(config: NonNullable<EngineConfig["payloads"]>): PayloadO
   return {
     blobs: s3BlobStore({ client: s3, bucket: config.bucket }),
     ...(config.thresholdBytes === undefined ? {} : { offloadThresholdBytes: config.thresholdBytes }),
-    ...(config.kmsKeyId === undefined ? {} : { codecs: createPayloadCodecs({ codecs: [kmsEnvelopeCodec({ client: new KMSClient({}), keyId: config.kmsKeyId })] }) }),
+    // Compressed before it is sealed (ciphertext does not compress); every value names its chain,
+    // so values written before encryption was turned on stay readable.
+    ...(config.kmsKeyId === undefined
+      ? {}
+      : { codecs: createPayloadCodecs({ codecs: [gzipCodec(), kmsEnvelopeCodec({ client: new KMSClient({}), keyId: config.kmsKeyId })] }) }),
   };
 }
