@@ -6,13 +6,15 @@
  *
  *  1. cost per step: a 50-step workflow, single-put step commits vs. every commit transactional;
  *  2. steps per invocation: consecutive steps run in one invocation;
- *  3. history growth: a workflow that sleeps between 60 steps; read units per turn early vs late.
+ *  3. history growth: a workflow that sleeps between 60 steps; read units per turn early vs late;
+ *  4. large values: step results in their items vs offloaded to S3, priced (bench/payloads.ts).
  */
 import { defineWorkflow } from "../lambdas/index.js";
 import { RequestMeter } from "../lambdas/store/request-meter.js";
 import { createDynamoDBTestEnvironment as createTestEnvironment, type DynamoDBTestEnvironment as TestEnvironment } from "../local/testing.js";
 import { startDynamoDBLocal } from "../local/dynamodb-local.js";
 import { startSqsEmulator } from "../local/sqs-emulator.js";
+import { payloadBenchmark } from "./payloads.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -113,6 +115,9 @@ async function main(): Promise<void> {
     await single.close();
     await warm.close();
     await transactional.close();
+
+    console.log("");
+    await payloadBenchmark(endpoints);
   } finally {
     await Promise.all([dynamo.stop(), sqs.stop()]);
   }

@@ -3,7 +3,8 @@
  * cost made visible in tests and benchmarks. Works on any SDK v3 client (DynamoDB, SQS).
  */
 
-interface MiddlewareClient {
+/** Any SDK v3 client, as far as adding a middleware goes. */
+export interface MiddlewareClient {
   middlewareStack: {
     add(
       middleware: (next: (args: { input: object }) => Promise<{ output: object }>, context: { commandName?: string }) => (args: { input: object }) => Promise<{ output: object }>,
