@@ -37,11 +37,26 @@ export interface ViewerProxy {
   close(): Promise<void>;
 }
 
-/** The API takes at most 1 MiB; a little more passes through so the API, not the proxy, says why. */
-const MAX_FORWARDED_BODY_BYTES = 2 * 1024 * 1024;
+/** The API takes a body of up to 6 MiB (Lambda's limit); a little more passes through so the API, not the proxy, says why. */
+const MAX_FORWARDED_BODY_BYTES = 7 * 1024 * 1024;
 
-/** Answer headers worth passing back to the page; the rest (connection, API Gateway's ids) stay behind. */
-const RELAYED_HEADERS = ["content-type", "cache-control", "retry-after", "allow", "location", "www-authenticate"];
+/**
+ * Answer headers worth passing back to the page; the rest (connection, API Gateway's ids) stay
+ * behind. A large value's part says with its `x-durable-value-*` headers and its etag which
+ * value it is a part of, which the page checks its parts by.
+ */
+const RELAYED_HEADERS = [
+  "content-type",
+  "cache-control",
+  "retry-after",
+  "allow",
+  "location",
+  "www-authenticate",
+  "etag",
+  "x-durable-value-bytes",
+  "x-durable-value-part",
+  "x-durable-value-parts",
+];
 
 /**
  * @example

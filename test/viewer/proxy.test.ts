@@ -78,6 +78,19 @@ describe("durable viewer's proxy", () => {
     for (const r of seen) expect(r.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 /);
   });
 
+  it("passes a value's part back with the headers that say which value it is part of", async () => {
+    const id = uniqueName("hello");
+    expect((await viaProxy("/executions", { method: "POST", body: { workflow: hello.name, id, input: { name: "Ada" } } })).status).toBe(201);
+    const part = await viaProxy(`/executions/${id}/values/input?part=0`);
+    expect(part.status).toBe(200);
+    expect(await part.json()).toEqual({ name: "Ada" });
+    const direct = await fetch(`${stack.apiUrl}/executions/${id}/values/input?part=0`, { headers: { authorization: `Bearer ${stack.bearerToken}` } });
+    const headers = ["x-durable-value-bytes", "x-durable-value-part", "x-durable-value-parts", "etag"];
+    expect(headers.map((name) => part.headers.get(name))).toEqual(headers.map((name) => direct.headers.get(name)));
+    expect(part.headers.get("x-durable-value-parts")).toBe("1");
+    expect(part.headers.get("etag")).toMatch(/^"[0-9a-f]{64}"$/);
+  });
+
   it("passes the API's refusals back unchanged, with their code and message", async () => {
     const missing = await viaProxy("/executions/nobody-here");
     expect(missing.status).toBe(404);

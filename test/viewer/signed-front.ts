@@ -50,7 +50,7 @@ export async function startSignedFront(options: { apiUrl: string; bearerToken: s
         ...(body === "" ? {} : { body }),
       });
       const out: Record<string, string> = { "content-type": answer.headers.get("content-type") ?? "application/json" };
-      for (const name of ["location", "allow", "retry-after"]) {
+      for (const name of ["location", "allow", "retry-after", "etag", "x-durable-value-bytes", "x-durable-value-part", "x-durable-value-parts"]) {
         const value = answer.headers.get(name);
         if (value !== null) out[name] = value;
       }

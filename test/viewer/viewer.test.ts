@@ -3,13 +3,15 @@
  * the local stack as `durable dev` serves it: the list shows executions and filters them, an
  * execution's timeline shows its steps, attempts, waits and errors, and the page's buttons signal,
  * terminate and redrive, showing the API's message when it refuses. Also through `durable
- * viewer`'s signing proxy.
+ * viewer`'s signing proxy. Values over 1 MB, which the API names by reference, show as their size
+ * until Load reads them in parts, and then only their beginning.
  *
  * `DURABLE_VIEWER_SCREENSHOT=docs/viewer.png npx vitest run test/viewer/viewer.test.ts` also
  * saves a screenshot of a completed execution there (the picture in docs/viewer.md).
  */
 import { existsSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { readFile } from "node:fs/promises";
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { inject } from "vitest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAuthorizer } from "../../lambdas/client/auth.js";
@@ -56,6 +58,17 @@ const charge = defineWorkflow("viewer-charge", async (ctx, input: { declines: nu
   return { receipt };
 });
 
+/**
+ * Values over the 1 MB the API answers inline: a 1.5 MB step result, kept while a signal is
+ * awaited, and a 3 MB output, which the values route serves in two parts.
+ */
+const REPORT = `REPORT-START${"r".repeat(1_500_000)}REPORT-END`;
+const bulky = defineWorkflow("viewer-bulky", async (ctx, _input: { blob: string }) => {
+  const report = await ctx.step("report", () => REPORT);
+  await ctx.waitForSignal<{ note: string }>("finish");
+  return report + report;
+});
+
 let stack: LocalStack;
 let browser: Browser | undefined;
 let context: BrowserContext | undefined;
@@ -65,7 +78,7 @@ beforeAll(async () => {
   if (!hasChromium) return;
   [stack, browser] = await Promise.all([
     startLocalStack({
-      workflows: [order, charge],
+      workflows: [order, charge, bulky],
       endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
       tableName: uniqueName("viewer"),
       queueName: uniqueName("viewer"),
@@ -115,12 +128,23 @@ async function start(workflow: string, input: unknown, prefix: string): Promise<
   return id;
 }
 
+/** The name the API gives the value in `field` of the execution's first event of `type` (`3.result`). */
+async function refName(id: string, type: string, field: string): Promise<string> {
+  const { body } = await call("GET", `/executions/${id}/history`);
+  const event = (body.events as { type: string; valueRefs?: Record<string, { name: string }> }[]).find((e) => e.type === type);
+  const name = event?.valueRefs?.[field]?.name;
+  if (name === undefined) throw new Error(`no ${type} with a reference for ${field}`);
+  return name;
+}
+
 /** The viewer opened on one execution, as a link from the list (or a bookmark) opens it. */
 function executionUrl(id: string): string {
   return `${stack.apiUrl}/viewer?execution=${encodeURIComponent(id)}#token=${encodeURIComponent(stack.bearerToken)}`;
 }
 
 const text = (page: Page, selector: string) => page.locator(selector).innerText();
+/** The first `chars` characters of what `locator` shows, once it is in the page. */
+const beginning = async (locator: Locator, chars: number) => (await locator.allInnerTexts())[0]?.slice(0, chars);
 const timelineRow = (page: Page, kind: string, name: string) => page.locator(`#timeline li.row-${kind}`, { hasText: name });
 const POLL = { timeout: 12_000, interval: 100 };
 
@@ -221,6 +245,71 @@ describe("the execution viewer, served by durable dev's local stack", () => {
     await expect.poll(() => text(page, "#summary-status"), POLL).toBe("terminated");
     expect(await timelineRow(page, "run", "terminated").innerText()).toContain("ordered twice");
     expect(await page.getByRole("button", { name: "Redrive" }).isVisible()).toBe(false);
+  });
+
+  it.skipIf(!hasChromium)("shows a large input, step result, signal payload and output as their sizes, and Load shows their beginning", async () => {
+    const id = await start(bulky.name, { blob: `INPUT-START${"i".repeat(1_200_000)}` }, "bulky");
+    const page = await newPage();
+    await page.goto(executionUrl(id));
+    await expect.poll(() => timelineRow(page, "signal", "finish").count(), POLL).toBe(1);
+
+    expect(await text(page, "#input-title")).toBe("Input (1.2 MB)");
+    await page.locator("#input-title").click();
+    expect(await text(page, "#input")).toBe("1.2 MB, not loaded Load");
+
+    // The step's result, in the list of events: loaded while the page still polls, it stays loaded.
+    await page.locator("#events-title").click();
+    const stepEvent = page.locator("#events li", { hasText: "StepCompleted" });
+    expect(await stepEvent.locator(".value-ref").innerText()).toBe("result 1.5 MB, not loaded Load");
+    await stepEvent.getByRole("button", { name: "Load" }).click();
+    await expect.poll(() => stepEvent.locator("pre").count(), POLL).toBe(1);
+    const result = await stepEvent.locator("pre").innerText();
+    expect(result.startsWith('"REPORT-START' + "r".repeat(100))).toBe(true);
+    // Only the beginning goes into the page.
+    expect(result.length).toBe(200_000);
+    expect(await stepEvent.locator(".value-note").innerText()).toBe(
+      `Shown: the first 200 000 of 1 500 024 characters. Save it as a file, or run durable value ${id} ${await refName(id, "StepCompleted", "result")}, for the whole value.`,
+    );
+
+    const signaled = await call("POST", `/executions/${id}/signals/finish`, { note: `SIGNAL-START${"s".repeat(1_100_000)}` });
+    expect(signaled.status).toBe(202);
+    await expect.poll(() => text(page, "#summary-status"), POLL).toBe("completed");
+    expect((await stepEvent.locator("pre").innerText()).length).toBe(200_000);
+
+    // In the timeline, the signal's payload.
+    const signalRow = timelineRow(page, "signal", "finish");
+    expect(await signalRow.locator(".value-ref").innerText()).toBe("payload 1.1 MB, not loaded Load");
+    await signalRow.getByRole("button", { name: "Load" }).click();
+    await expect.poll(() => beginning(signalRow.locator("pre"), 30), POLL).toBe('{\n  "note": "SIGNAL-STARTsssss');
+
+    // The output, in two parts, and saving it whole.
+    expect(await page.locator("#output-section").isVisible()).toBe(true);
+    expect(await text(page, "#output")).toBe("3.0 MB, not loaded Load");
+    // A second part of another value (its etag differs) is not joined to the first.
+    await page.route(/\/values\/output\?part=1$/, async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), etag: '"another-value"' } });
+    });
+    await page.locator("#output").getByRole("button", { name: "Load" }).click();
+    await expect.poll(() => page.locator("#output .value-error").allInnerTexts(), POLL).toEqual(["Not loaded: the value changed while it was read (a new run's input?); load it again"]);
+    await page.unroute(/\/values\/output\?part=1$/);
+    await page.locator("#output").getByRole("button", { name: "Load" }).click();
+    await expect.poll(() => beginning(page.locator("#output pre"), 20), POLL).toBe('"REPORT-STARTrrrrrrr');
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#output").getByRole("link", { name: "Save as file" }).click()]);
+    expect(download.suggestedFilename()).toBe(`${id}.output.json`);
+    // Compared as a boolean: a failure should not print megabytes.
+    expect(JSON.parse(await readFile(await download.path(), "utf8")) === REPORT + REPORT).toBe(true);
+
+    // A refusal is shown where the value is, and Load tries again.
+    await page.route(/\/values\/input\?part=0$/, (route) =>
+      route.fulfill({ status: 404, contentType: "application/json", body: JSON.stringify({ error: { code: "EXECUTION_NOT_FOUND", message: `no execution with id "${id}"` } }) }),
+    );
+    await page.locator("#input").getByRole("button", { name: "Load" }).click();
+    await expect.poll(() => page.locator("#input .value-error").allInnerTexts(), POLL).toEqual([`Not loaded: EXECUTION_NOT_FOUND: no execution with id "${id}"`]);
+    await page.unroute(/\/values\/input\?part=0$/);
+    await page.locator("#input").getByRole("button", { name: "Load" }).click();
+    await expect.poll(() => beginning(page.locator("#input pre"), 28), POLL).toBe('{\n  "blob": "INPUT-STARTiiii');
+    expect(await page.locator("#detail-view").innerText()).not.toContain("undefined");
   });
 
   it.skipIf(!hasChromium)("filters the list by workflow, status and tag, and pages through it", async () => {

@@ -18,7 +18,7 @@ export function historyCommand(): Command {
   return command.action(
     operatorAction(async (id: string, flags: OperatorFlags) => {
       const client = await connect(flags);
-      const timeline = createTimeline();
+      const timeline = createTimeline(id);
       let first = true;
       for await (const event of client.iterateHistory(id, { limit: HISTORY_PAGE_SIZE })) {
         if (flags.json) {

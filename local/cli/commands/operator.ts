@@ -10,8 +10,9 @@ import { resultCommand } from "./result.js";
 import { signalCommand } from "./signal.js";
 import { startCommand } from "./start.js";
 import { terminateCommand } from "./terminate.js";
+import { valueCommand } from "./value.js";
 import { watchCommand } from "./watch.js";
 
 export function operatorCommands(): Command[] {
-  return [startCommand(), getCommand(), listCommand(), historyCommand(), watchCommand(), resultCommand(), signalCommand(), cancelCommand(), terminateCommand(), redriveCommand(), bulkCommand()];
+  return [startCommand(), getCommand(), listCommand(), historyCommand(), valueCommand(), watchCommand(), resultCommand(), signalCommand(), cancelCommand(), terminateCommand(), redriveCommand(), bulkCommand()];
 }

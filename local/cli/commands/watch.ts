@@ -1,10 +1,12 @@
 /**
  * `durable watch <id>`: follows an execution until it ends. On a terminal, one progress line
  * rewritten in place; piped, one line per new history event (`--json`: the events as JSON Lines).
- * Exits as `result` does: 0 completed, 1 failed, canceled or terminated, 6 on `--timeout`.
+ * Exits as `result` does: 0 completed, 1 failed, canceled or terminated, 6 on `--timeout`. An
+ * output too large for the API to answer inline is not fetched: its size is printed, and the
+ * command that prints it (`durable value <id> output`).
  */
 import type { Command } from "commander";
-import type { Execution, HistoryEventView } from "../../../lambdas/client/types.js";
+import type { ExecutionWithRefs, HistoryEventView } from "../../../lambdas/client/types.js";
 import { durationMs } from "../ops/command-values.js";
 import { connect } from "../ops/connection.js";
 import { EXIT, type ExitCode } from "../ops/exit-codes.js";
@@ -14,7 +16,7 @@ import { operatorCommand, type OperatorFlags, withSharedOptions } from "../ops/o
 import { output } from "../ops/output.js";
 import { progressLine, rewriteLine } from "../ops/progress-line.js";
 import { createTimeline } from "../ops/render-history.js";
-import { errorText, fullJson } from "../ops/render-values.js";
+import { errorText, fullJson, refText } from "../ops/render-values.js";
 
 interface WatchFlags extends OperatorFlags {
   timeout?: number;
@@ -33,8 +35,8 @@ export function watchCommand(): Command {
     operatorAction(async (id: string, flags: WatchFlags): Promise<ExitCode> => {
       const client = await connect(flags);
       const live = !flags.json && output.isTTY();
-      const timeline = createTimeline();
-      let execution: Execution | undefined;
+      const timeline = createTimeline(id);
+      let execution: ExecutionWithRefs | undefined;
       let lastEvent: HistoryEventView | undefined;
       let drawn = false;
       const redraw = () => {
@@ -62,7 +64,8 @@ export function watchCommand(): Command {
       }
       if (live) {
         const indent = " ".repeat(8);
-        if (execution.status === "completed") output.line(`output  ${fullJson(execution.output ?? null, indent)}`);
+        const outputRef = execution.valueRefs?.output;
+        if (execution.status === "completed") output.line(`output  ${outputRef === undefined ? fullJson(execution.output ?? null, indent) : refText(id, outputRef)}`);
         else if (execution.error !== undefined) output.line(`error   ${errorText(execution.error)}`);
       }
       return execution.status === "completed" ? EXIT.ok : EXIT.executionUnsuccessful;

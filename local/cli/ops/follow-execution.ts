@@ -2,11 +2,12 @@
  * `durable watch`: reads an execution and the history it has added, again and again, until it
  * ends. History is read on from the start of its last page (the API gives no cursor past the
  * end), so a long history is not read again at every look. Looks come 200 ms apart while things
- * happen, backing off to 1 s while nothing does.
+ * happen, backing off to 1 s while nothing does. Each look reads the execution with its large
+ * values left in `valueRefs`: a 50 MB input is not downloaded again at every look.
  */
 import type { DurableClient } from "../../../lambdas/client/client.js";
 import { ApiError, ResultTimeoutError } from "../../../lambdas/client/errors.js";
-import type { Execution, HistoryEventView } from "../../../lambdas/client/types.js";
+import type { ExecutionWithRefs, HistoryEventView } from "../../../lambdas/client/types.js";
 import { isTerminal } from "../../../lambdas/core/status.js";
 
 export interface FollowOptions {
@@ -14,7 +15,7 @@ export interface FollowOptions {
   timeoutMs?: number;
   /** Longest pause between two looks. Default 1 000 ms. */
   maxPauseMs?: number;
-  onExecution(execution: Execution): void;
+  onExecution(execution: ExecutionWithRefs): void;
   /** Every event, oldest first, each once. */
   onEvent(event: HistoryEventView): void;
   /** Between looks (an elapsed-time display can tick). */
@@ -25,8 +26,8 @@ const MIN_PAUSE_MS = 200;
 const HISTORY_PAGE = 100;
 const ENDING_EVENTS = new Set(["ExecutionCompleted", "ExecutionFailed", "ExecutionCanceled", "ExecutionTerminated"]);
 
-/** Follows until the execution has ended; resolves with its last read. */
-export async function followExecution(client: DurableClient, id: string, options: FollowOptions): Promise<Execution> {
+/** Follows until the execution has ended; resolves with its last read (large values named in `valueRefs`). */
+export async function followExecution(client: DurableClient, id: string, options: FollowOptions): Promise<ExecutionWithRefs> {
   const maxPauseMs = options.maxPauseMs ?? 1_000;
   const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
   let lastSeq = 0;
@@ -66,7 +67,7 @@ export async function followExecution(client: DurableClient, id: string, options
   let hurried = false;
   for (;;) {
     // The execution before its history: once it reads as ended, the history read after has the end.
-    const execution = await client.get(id);
+    const execution = await client.get(id, { values: "refs" });
     options.onExecution(execution);
     const fresh = await readNewEvents();
     if (isTerminal(execution.status)) return execution;

@@ -2,11 +2,11 @@
  * `durable watch` on a terminal: one line, rewritten in place, with the status, the last event,
  * the time since the execution was created and the state it published (`ctx.setState`).
  */
-import type { Execution, HistoryEventView } from "../../../lambdas/client/types.js";
+import type { ExecutionWithRefs, HistoryEventView } from "../../../lambdas/client/types.js";
 import { formatDuration, shortJson } from "./render-values.js";
 
 export interface ProgressFacts {
-  execution: Execution;
+  execution: ExecutionWithRefs;
   lastEvent?: HistoryEventView;
   nowMs: number;
 }

@@ -1,10 +1,14 @@
-/** `durable get`: one execution as labelled lines, the JSON values indented under their label. */
-import type { Execution } from "../../../lambdas/client/types.js";
-import { errorText, formatDuration, fullJson } from "./render-values.js";
+/**
+ * `durable get`: one execution as labelled lines, the JSON values indented under their label. The
+ * client has fetched a large input or output already (`get()` resolves them); one still named in
+ * `valueRefs` shows as its size and the command that prints it.
+ */
+import type { ExecutionWithRefs } from "../../../lambdas/client/types.js";
+import { errorText, formatDuration, fullJson, refText } from "./render-values.js";
 
 const LABEL_WIDTH = 10;
 
-export function renderExecution(execution: Execution): string {
+export function renderExecution(execution: ExecutionWithRefs): string {
   const rows: [string, string][] = [
     ["id", execution.id],
     ["workflow", `${execution.workflow} v${execution.version}`],
@@ -24,8 +28,10 @@ export function renderExecution(execution: Execution): string {
   if ("state" in execution && execution.state !== undefined) {
     rows.push(["state", `${fullJson(execution.state, indent)}${execution.stateUpdatedAt === undefined ? "" : `  (at ${execution.stateUpdatedAt})`}`]);
   }
-  rows.push(["input", fullJson(execution.input, indent)]);
-  if ("output" in execution) rows.push(["output", fullJson(execution.output, indent)]);
+  const refs = execution.valueRefs ?? {};
+  rows.push(["input", refs.input === undefined ? fullJson(execution.input, indent) : refText(execution.id, refs.input)]);
+  if (refs.output !== undefined) rows.push(["output", refText(execution.id, refs.output)]);
+  else if ("output" in execution) rows.push(["output", fullJson(execution.output, indent)]);
   if (execution.error !== undefined) {
     const { details } = execution.error;
     rows.push(["error", `${errorText(execution.error)}${execution.error.name && execution.error.name !== "Error" && execution.error.code !== undefined ? `  (${execution.error.name})` : ""}`]);

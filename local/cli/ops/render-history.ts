@@ -9,9 +9,12 @@
  *   - the end of a run: from the run's ExecutionStarted.
  *
  * Positions restart with every run (continue-as-new), so the positions seen are per run.
+ *
+ * A value the API names in the event's `valueRefs` (over 1 000 000 bytes of JSON) shows as its size
+ * and the command that prints it: `result: 2.0 MB (durable value order-42 7.result to print it)`.
  */
-import type { HistoryEventView } from "../../../lambdas/client/types.js";
-import { errorText, formatDuration, shortJson } from "./render-values.js";
+import type { HistoryEventView, ValueRef } from "../../../lambdas/client/types.js";
+import { errorText, formatDuration, refText, shortJson } from "./render-values.js";
 
 export interface TimelineRow {
   seq: number;
@@ -27,8 +30,14 @@ export interface TimelineRow {
 
 export const TIMELINE_HEADER = formatRow({ seq: "seq", at: "time", kind: "event", name: "name", duration: "took", attempt: "try", detail: "detail" });
 
-/** A timeline that keeps what it needs from earlier events: feed it every event, oldest first. */
-export function createTimeline(): { row(event: HistoryEventView): TimelineRow; line(event: HistoryEventView): string } {
+/**
+ * A timeline of execution `executionId` that keeps what it needs from earlier events: feed it
+ * every event, oldest first.
+ */
+export function createTimeline(executionId: string): { row(event: HistoryEventView): TimelineRow; line(event: HistoryEventView): string } {
+  /** `result "ok"` inline; `result: 2.0 MB (durable value ...)` for a value named in valueRefs. */
+  const value = (field: string, inline: unknown, ref: ValueRef | undefined) => (ref === undefined ? `${field} ${shortJson(inline)}` : `${field}: ${refText(executionId, ref)}`);
+
   let runStartMs: number | undefined;
   let previousMs: number | undefined;
   let started = new Map<number, { name: string; atMs: number }>();
@@ -52,7 +61,7 @@ export function createTimeline(): { row(event: HistoryEventView): TimelineRow; l
         const parts = [`v${event.version}`, `run ${event.run}`];
         if (event.startAtMs !== undefined) parts.push(`begins ${new Date(event.startAtMs).toISOString()}`);
         if (event.parent !== undefined) parts.push(`child of ${event.parent.executionId}`);
-        parts.push(`input ${shortJson(event.input)}`);
+        parts.push(value("input", event.input, event.valueRefs?.input));
         result = { ...base, name: event.workflow, detail: parts.join(", ") };
         break;
       }
@@ -62,7 +71,7 @@ export function createTimeline(): { row(event: HistoryEventView): TimelineRow; l
         const from = retryAtMs.get(event.position) ?? previousMs;
         const detail =
           event.type === "StepCompleted"
-            ? `result ${shortJson(event.result)}`
+            ? value("result", event.result, event.valueRefs?.result)
             : event.type === "StepAttemptFailed"
               ? `${errorText(event.error)}; retry at ${new Date(event.retryAtMs).toISOString()}`
               : errorText(event.error);
@@ -98,13 +107,13 @@ export function createTimeline(): { row(event: HistoryEventView): TimelineRow; l
         result = ofCall(event.position, "no signal in time");
         break;
       case "ChildCompleted":
-        result = ofCall(event.position, `output ${shortJson(event.output)}`);
+        result = ofCall(event.position, value("output", event.output, event.valueRefs?.output));
         break;
       case "ChildFailed":
         result = ofCall(event.position, `${event.status}: ${errorText(event.error)}`);
         break;
       case "CallbackCompleted":
-        result = ofCall(event.position, `result ${shortJson(event.result)}`);
+        result = ofCall(event.position, value("result", event.result, event.valueRefs?.result));
         break;
       case "CallbackFailed":
         result = ofCall(event.position, errorText(event.error));
@@ -113,7 +122,7 @@ export function createTimeline(): { row(event: HistoryEventView): TimelineRow; l
         result = ofCall(event.position, event.reason === "heartbeat" ? "no heartbeat in time" : "timed out");
         break;
       case "SignalReceived":
-        result = { ...base, name: event.name, detail: `payload ${shortJson(event.payload)}` };
+        result = { ...base, name: event.name, detail: value("payload", event.payload, event.valueRefs?.payload) };
         break;
       case "StateSet":
         result = { ...base, name: "", detail: `state ${shortJson(event.value)}` };
@@ -122,7 +131,7 @@ export function createTimeline(): { row(event: HistoryEventView): TimelineRow; l
         result = { ...base, name: "", detail: event.reason === undefined ? "" : `reason ${JSON.stringify(event.reason)}` };
         break;
       case "ExecutionCompleted":
-        result = withDuration({ ...base, name: "", detail: `output ${shortJson(event.output)}` }, since(runStartMs));
+        result = withDuration({ ...base, name: "", detail: value("output", event.output, event.valueRefs?.output) }, since(runStartMs));
         break;
       case "ExecutionFailed":
         result = withDuration({ ...base, name: "", detail: errorText(event.error) }, since(runStartMs));
@@ -131,18 +140,18 @@ export function createTimeline(): { row(event: HistoryEventView): TimelineRow; l
         result = withDuration({ ...base, name: "", detail: event.reason === undefined ? "" : `reason ${JSON.stringify(event.reason)}` }, since(runStartMs));
         break;
       case "ContinuedAsNew":
-        result = withDuration({ ...base, name: "", detail: `next run ${event.nextRun}, input ${shortJson(event.input)}` }, since(runStartMs));
+        result = withDuration({ ...base, name: "", detail: `next run ${event.nextRun}, ${value("input", event.input, event.valueRefs?.input)}` }, since(runStartMs));
         break;
       case "ExecutionTerminated":
-        result = withDuration({ ...base, name: "", detail: otherDetail(event) }, since(runStartMs));
+        result = withDuration({ ...base, name: "", detail: otherDetail(event, executionId) }, since(runStartMs));
         break;
       case "ExecutionRedriven":
         // The step whose failure ended the run starts over with fresh attempts.
         retryAtMs = new Map();
-        result = { ...base, name: "", detail: otherDetail(event) };
+        result = { ...base, name: "", detail: otherDetail(event, executionId) };
         break;
       default:
-        result = { ...base, name: nameOf(event), detail: otherDetail(event) };
+        result = { ...base, name: nameOf(event), detail: otherDetail(event, executionId) };
     }
     previousMs = atMs;
     return result;
@@ -178,13 +187,14 @@ function nameOf(event: { type: string }): string {
   return typeof name === "string" ? name : "";
 }
 
-function otherDetail(event: { type: string }): string {
-  const { seq: _seq, at: _at, type: _type, name: _name, ...rest } = event as Record<string, unknown>;
+function otherDetail(event: { type: string }, executionId: string): string {
+  const { seq: _seq, at: _at, type: _type, name: _name, valueRefs, ...rest } = event as Record<string, unknown>;
   const parts: string[] = [];
   if (typeof rest.reason === "string") parts.push(`reason ${JSON.stringify(rest.reason)}`);
   if (typeof rest.by === "string") parts.push(`by ${rest.by}`);
   if (typeof rest.redrive === "number") parts.push(`redrive ${rest.redrive}`);
   if (Array.isArray(rest.dropped)) parts.push(`replays without seq ${rest.dropped.join(", ")}`);
-  if (parts.length > 0) return parts.join(", ");
-  return Object.keys(rest).length === 0 ? "" : shortJson(rest, 80);
+  const large = Object.entries((valueRefs ?? {}) as Record<string, ValueRef>).map(([field, ref]) => `${field}: ${refText(executionId, ref)}`);
+  if (parts.length > 0) return [...parts, ...large].join(", ");
+  return [...(Object.keys(rest).length === 0 ? [] : [shortJson(rest, 80)]), ...large].join(", ");
 }

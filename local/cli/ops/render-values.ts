@@ -1,4 +1,5 @@
-/** How the operator commands show durations and JSON values to a person. */
+/** How the operator commands show durations, sizes and JSON values to a person. */
+import type { ValueRef } from "../../../lambdas/client/types.js";
 
 /** `850ms`, `4.2s`, `3m 05s`, `2h 10m`, `3d 4h`. */
 export function formatDuration(ms: number): string {
@@ -32,4 +33,26 @@ export function errorText(error: { name?: string; message?: string; code?: strin
   if (error === undefined) return "";
   const label = error.code ?? (error.name && error.name !== "Error" ? error.name : undefined);
   return label === undefined ? (error.message ?? "") : `${label}: ${error.message ?? ""}`;
+}
+
+/** `850 bytes`, `12.3 KB`, `2.0 MB` (powers of 1 000, as the API's limits are given). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1_000) return `${bytes} bytes`;
+  const units = ["KB", "MB", "GB"];
+  let value = bytes / 1_000;
+  let unit = 0;
+  // 999 999 bytes is 1.0 MB, not 1000.0 KB.
+  while (unit < units.length - 1 && Math.round(value * 10) >= 10_000) {
+    value /= 1_000;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * A value the API answered by reference (over 1 000 000 bytes of JSON), which a line does not
+ * hold: its size and the command that prints it. `2.0 MB (durable value order-42 7.result to print it)`.
+ */
+export function refText(executionId: string, ref: Pick<ValueRef, "name" | "bytes">): string {
+  return `${formatBytes(ref.bytes)} (durable value ${executionId} ${ref.name} to print it)`;
 }

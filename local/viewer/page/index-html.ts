@@ -101,7 +101,7 @@ export const indexHtml = String.raw`<!doctype html>
 
       <section id="output-section" aria-labelledby="output-title" hidden>
         <h2 id="output-title">Output</h2>
-        <pre id="output"></pre>
+        <div id="output" class="value"></div>
       </section>
 
       <section id="state-section" aria-labelledby="state-title" hidden>
@@ -116,8 +116,8 @@ export const indexHtml = String.raw`<!doctype html>
       </section>
 
       <details>
-        <summary>Input</summary>
-        <pre id="input"></pre>
+        <summary id="input-title">Input</summary>
+        <div id="input" class="value"></div>
       </details>
       <details>
         <summary id="events-title">History events</summary>

@@ -80,7 +80,7 @@ table.executions { width: 100%; border-collapse: collapse; font-size: 0.9rem; }
 .failure .message { font-weight: 600; color: var(--bad); margin: 0.25rem 0; }
 
 .timeline { list-style: none; margin: 0; padding: 0; border-top: 1px solid var(--line); }
-.timeline > li { display: grid; grid-template-columns: minmax(10rem, 16rem) 1fr; gap: 0.2rem 1rem; padding: 0.45rem 0; border-bottom: 1px solid var(--line); }
+.timeline > li { display: grid; grid-template-columns: minmax(10rem, 16rem) minmax(0, 1fr); gap: 0.2rem 1rem; padding: 0.45rem 0; border-bottom: 1px solid var(--line); }
 .row-label { display: flex; gap: 0.4rem; align-items: baseline; min-width: 0; }
 .row-kind { font-size: 0.72rem; text-transform: uppercase; letter-spacing: 0.04em; color: var(--muted); min-width: 5.6rem; }
 .row-name { font-weight: 600; overflow-wrap: anywhere; }
@@ -98,6 +98,16 @@ table.executions { width: 100%; border-collapse: collapse; font-size: 0.9rem; }
 .row-facts.open .fact-status { color: var(--wait); }
 .row-details { grid-column: 2; margin: 0; padding-left: 1.1rem; font-size: 0.85rem; }
 .row-details pre { max-height: 8rem; }
+
+.value-ref { margin: 0.25rem 0; min-width: 0; }
+/* A loaded value is often one long string: wrapped, it scrolls one way only. */
+.value-ref pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+.value-facts { margin: 0.15rem 0; }
+.value-label { font-weight: 600; }
+.value-size { font-variant-numeric: tabular-nums; }
+.value-facts button { padding: 0.1rem 0.6rem; margin-left: 0.25rem; }
+.value-note { margin: 0.15rem 0; font-size: 0.85rem; }
+.value-error { margin: 0.15rem 0; color: var(--bad); }
 
 .events { font-size: 0.82rem; padding-left: 2.5rem; }
 .events li { margin: 0.2rem 0; }

@@ -15,6 +15,8 @@ const LIVE = new Set(["running", "sleeping"]);
 
 const byId = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
+/** The execution this page shows (?execution=<id>); the list when absent. */
+const executionId = params.get("execution");
 const token = takeToken();
 
 /** The token moves from the fragment into this tab's sessionStorage, and out of the address bar and its history. */
@@ -40,7 +42,8 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+/** One call of the API: the answer and its body's text, or an ApiError for a refusal. */
+async function send(method, path, body) {
   const headers = { accept: "application/json" };
   if (token) headers.authorization = "Bearer " + token;
   const init = { method, headers };
@@ -55,18 +58,26 @@ async function api(method, path, body) {
     throw new ApiError(0, "UNREACHABLE", "the API did not answer (" + err.message + "); is the server still running?");
   }
   const text = await response.text();
-  let data;
-  try {
-    data = text === "" ? undefined : JSON.parse(text);
-  } catch {
-    data = undefined;
-  }
   if (!response.ok) {
+    const data = parseJson(text);
     // This API answers { error: { code, message } }; API Gateway's own refusals are { message }.
     const error = data && data.error ? data.error : { code: "HTTP_" + response.status, message: (data && data.message) || text || response.statusText };
     throw new ApiError(response.status, error.code, error.message);
   }
-  return data;
+  return { response, text };
+}
+
+async function api(method, path, body) {
+  const { text } = await send(method, path, body);
+  return parseJson(text);
+}
+
+function parseJson(text) {
+  try {
+    return text === "" ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 const executionPath = (id) => "/executions/" + encodeURIComponent(id);
@@ -81,7 +92,7 @@ function h(tag, attributes, ...children) {
     if (name === "class") node.className = value;
     else node.setAttribute(name, value === true ? "" : String(value));
   }
-  node.append(...children.flat().filter((child) => child !== undefined && child !== null && child !== false));
+  node.append(...children.flat(Infinity).filter((child) => child !== undefined && child !== null && child !== false));
   return node;
 }
 
@@ -145,6 +156,170 @@ function statusBadge(status) {
 function errorText(error) {
   if (!error) return "";
   return (error.code ? error.code + ": " : "") + error.message;
+}
+
+// ---- large values: an answer names a value over 1 MB of JSON in valueRefs, served in parts ----
+
+/** How much of a loaded value goes into the page: enough to read, little enough not to freeze it. */
+const SHOWN_VALUE_CHARS = 200000;
+/** Tries at reading a value whole while it changes under the reads (an input at a continue-as-new). */
+const VALUE_READS = 3;
+/** Values loaded, or being loaded, by name: each render (each poll) shows them again without a fetch. */
+const loadedValues = new Map();
+/** The run whose input and output loadedValues holds. */
+let shownRun;
+
+/** 850 bytes, 12.3 KB, 2.0 MB: powers of 1000, as the API's limits are given. */
+function sizeText(bytes) {
+  if (bytes < 1000) return bytes + " bytes";
+  const units = ["KB", "MB", "GB"];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (unit < units.length - 1 && Math.round(value * 10) >= 10000) {
+    value /= 1000;
+    unit += 1;
+  }
+  return value.toFixed(1) + " " + units[unit];
+}
+
+/** 1500002 → "1 500 002", as the docs write numbers. */
+function grouped(n) {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, " ");
+}
+
+/** A value as a block: pretty JSON, or its size and a Load button when the API named it in valueRefs. */
+function valueBlock(value, ref) {
+  return ref ? valueRefNode(ref) : h("pre", {}, pretty(value));
+}
+
+/** Puts a value into container, unless it shows that value already (a poll must not reset a selection or a loaded value). */
+function showValue(container, value, ref) {
+  const shown = container.firstElementChild;
+  if (ref) {
+    if (shown && shown.dataset.value === ref.name && shown.dataset.bytes === String(ref.bytes)) return;
+  } else if (shown && shown.tagName === "PRE" && shown.textContent === pretty(value)) {
+    return;
+  }
+  container.replaceChildren(valueBlock(value, ref));
+}
+
+/** A value on one line after its label, cut to max characters, or its size and a Load button. */
+function valueInline(label, value, ref, max) {
+  return ref ? [valueRefNode(ref, label)] : [label + " ", h("code", {}, short(value, max))];
+}
+
+/** The references of an event's values, by field ({} when every value is inline). */
+function refsOf(item) {
+  return (item && item.valueRefs) || {};
+}
+
+function valueRefNode(ref, label) {
+  const node = h("div", { class: "value-ref", "data-value": ref.name, "data-bytes": String(ref.bytes) });
+  node.label = label;
+  node.ref = ref;
+  node.replaceChildren(...valueRefContents(node));
+  return node;
+}
+
+function loadedEntry(ref) {
+  const entry = loadedValues.get(ref.name);
+  return entry && entry.bytes === ref.bytes ? entry : undefined;
+}
+
+/** What a value's node holds now: its size and Load, or what was loaded of it. Elements only. */
+function valueRefContents(node) {
+  return valueRefParts(node).filter((part) => part !== undefined);
+}
+
+function valueRefParts(node) {
+  const { ref, label } = node;
+  const entry = loadedEntry(ref);
+  const head = [label ? [h("span", { class: "value-label" }, label), " "] : undefined, h("span", { class: "value-size" }, sizeText(ref.bytes))];
+  if (entry && entry.state === "loaded") {
+    return [
+      h("p", { class: "value-facts" }, head, ", loaded · ", h("a", { href: entry.fileUrl, download: entry.fileName }, "Save as file")),
+      h("pre", {}, entry.shown),
+      entry.truncated
+        ? h(
+            "p",
+            { class: "value-note muted" },
+            "Shown: the first " + grouped(entry.shown.length) + " of " + grouped(entry.chars) + " characters. Save it as a file, or run durable value " + executionId + " " + ref.name + ", for the whole value.",
+          )
+        : undefined,
+    ];
+  }
+  const loading = entry !== undefined && entry.state === "loading";
+  const button = h("button", { type: "button", class: "load-value", disabled: loading }, loading ? "Loading…" : "Load");
+  button.addEventListener("click", () => void loadValue(ref));
+  const state = loading ? ", loading" + (entry.parts > 1 ? " part " + (entry.part + 1) + " of " + entry.parts : "") : ", not loaded";
+  return [h("p", { class: "value-facts" }, head, state, " ", button), entry !== undefined && entry.state === "failed" ? h("p", { class: "value-error" }, "Not loaded: " + entry.message) : undefined];
+}
+
+function forgetValue(name) {
+  const entry = loadedValues.get(name);
+  if (entry && entry.fileUrl) URL.revokeObjectURL(entry.fileUrl);
+  loadedValues.delete(name);
+}
+
+/** Records what is known of a value and redraws every place on the page that shows it. */
+function setLoaded(ref, fields) {
+  const old = loadedValues.get(ref.name);
+  if (old && old.fileUrl && old.fileUrl !== fields.fileUrl) URL.revokeObjectURL(old.fileUrl);
+  loadedValues.set(ref.name, { bytes: ref.bytes, ...fields });
+  for (const node of document.querySelectorAll(".value-ref")) {
+    if (node.dataset.value === ref.name && node.dataset.bytes === String(ref.bytes)) node.replaceChildren(...valueRefContents(node));
+  }
+}
+
+async function loadValue(ref) {
+  const entry = loadedEntry(ref);
+  if (entry && (entry.state === "loading" || entry.state === "loaded")) return;
+  setLoaded(ref, { state: "loading", part: 0, parts: ref.parts });
+  try {
+    const text = await readValueText(ref, (part, parts) => setLoaded(ref, { state: "loading", part, parts }));
+    let whole;
+    try {
+      whole = pretty(JSON.parse(text));
+    } catch {
+      throw new Error("its parts joined are not JSON; load it again");
+    }
+    let shown = whole.slice(0, SHOWN_VALUE_CHARS);
+    // Not half of a character outside the Basic Multilingual Plane.
+    if (shown.length < whole.length && /[\uD800-\uDBFF]$/.test(shown)) shown = shown.slice(0, -1);
+    const fileUrl = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+    const fileName = (executionId + "." + ref.name).replace(/[^A-Za-z0-9._-]+/g, "_") + ".json";
+    setLoaded(ref, { state: "loaded", shown, chars: whole.length, truncated: shown.length < whole.length, fileUrl, fileName });
+  } catch (err) {
+    setLoaded(ref, { state: "failed", message: err instanceof ApiError ? err.code + ": " + err.message : err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/** The value's JSON text: its parts joined, each checked to be of the same value as the first. */
+async function readValueText(ref, onPart) {
+  const path = executionPath(executionId) + "/values/" + encodeURIComponent(ref.name);
+  for (let attempt = 1; ; attempt += 1) {
+    const first = await readValuePart(path, 0, ref);
+    const texts = [first.text];
+    let same = true;
+    for (let part = 1; part < first.parts && same; part += 1) {
+      onPart(part, first.parts);
+      const next = await readValuePart(path, part, ref);
+      same = next.parts === first.parts && next.bytes === first.bytes && next.etag === first.etag;
+      texts.push(next.text);
+    }
+    if (same) return texts.join("");
+    if (attempt === VALUE_READS) throw new Error("the value changed while it was read (a new run's input?); load it again");
+  }
+}
+
+/** One part: a slice of the value's JSON, and what the answer's headers say of the whole (a ref's counts when a proxy dropped them). */
+async function readValuePart(path, part, ref) {
+  const { response, text } = await send("GET", path + "?part=" + part);
+  const count = (name) => {
+    const raw = response.headers.get("x-durable-value-" + name);
+    return raw === null ? undefined : Number(raw);
+  };
+  return { text, parts: count("parts") ?? ref.parts, bytes: count("bytes") ?? ref.bytes, etag: response.headers.get("etag") };
 }
 
 // ---- the list ----
@@ -324,12 +499,21 @@ function render(execution, events) {
 
   byId("error-section").hidden = execution.error === undefined;
   if (execution.error !== undefined) byId("error").replaceChildren(...errorNodes(execution.error));
-  byId("output-section").hidden = !("output" in execution);
-  byId("output").textContent = pretty(execution.output);
+  if (execution.run !== shownRun) {
+    // A new run (continue-as-new) has another input and output under the same names.
+    shownRun = execution.run;
+    for (const name of ["input", "output"]) forgetValue(name);
+    byId("input").replaceChildren();
+    byId("output").replaceChildren();
+  }
+  const refs = refsOf(execution);
+  byId("output-section").hidden = !("output" in execution) && !refs.output;
+  showValue(byId("output"), execution.output, refs.output);
   byId("state-section").hidden = !("state" in execution);
   byId("state").textContent = pretty(execution.state);
   byId("state-updated").replaceChildren(...(execution.stateUpdatedAt ? ["published ", timeNode(execution.stateUpdatedAt)] : []));
-  byId("input").textContent = pretty(execution.input);
+  showValue(byId("input"), execution.input, refs.input);
+  byId("input-title").textContent = refs.input ? "Input (" + sizeText(refs.input.bytes) + ")" : "Input";
 
   const rows = timelineRows(events, Date.now(), live);
   const axis = timeAxis(events, Date.now(), live);
@@ -366,8 +550,9 @@ function errorNodes(error) {
 }
 
 function eventItem(event) {
-  const { seq, type, at, ...rest } = event;
-  return h("li", { value: seq }, h("strong", {}, type), " ", timeNode(at), " ", h("span", { class: "mono muted" }, short(rest, 300)));
+  const { seq, type, at, valueRefs, ...rest } = event;
+  const large = Object.entries(valueRefs || {}).map(([field, ref]) => valueRefNode(ref, field));
+  return h("li", { value: seq }, h("strong", {}, type), " ", timeNode(at), " ", h("span", { class: "mono muted" }, short(rest, 300)), large);
 }
 
 // ---- the timeline: one row per durable call, plus points for what happened to the execution ----
@@ -435,7 +620,7 @@ function timelineRows(events, nowMs, live) {
           receive(waits.splice(index, 1)[0], event, atMs);
         } else {
           buffered.push(event);
-          point("signal", event.name, "received", atMs, { facts: ["kept for a later wait"], details: [h("li", {}, "payload ", h("code", {}, short(event.payload)))] });
+          point("signal", event.name, "received", atMs, { facts: ["kept for a later wait"], details: [h("li", {}, valueInline("payload", event.payload, refsOf(event).payload))] });
         }
         break;
       }
@@ -468,7 +653,7 @@ function timelineRows(events, nowMs, live) {
         if (!row) break;
         const state = event.type === "CallbackCompleted" ? "completed" : event.type === "CallbackFailed" ? "failed" : "timed out";
         Object.assign(row, { endMs: atMs, state });
-        if (event.type === "CallbackCompleted") row.details.push(h("li", {}, "result ", h("code", {}, short(event.result))));
+        if (event.type === "CallbackCompleted") row.details.push(h("li", {}, valueInline("result", event.result, refsOf(event).result)));
         if (event.error) row.details.push(h("li", {}, errorText(event.error)));
         if (event.reason) row.details.push(h("li", {}, event.reason === "heartbeat" ? "no heartbeat came in time" : "no answer came in time"));
         break;
@@ -522,7 +707,7 @@ function fits(row, signal) {
 
 function receive(row, signal, atMs) {
   Object.assign(row, { endMs: Math.max(atMs, row.startMs), state: "received" });
-  row.details.push(h("li", {}, "payload ", h("code", {}, short(signal.payload))));
+  row.details.push(h("li", {}, valueInline("payload", signal.payload, refsOf(signal).payload)));
 }
 
 const OPEN_STATES = new Set(["waiting", "running", "retrying"]);
@@ -595,7 +780,6 @@ function clampPercent(fraction) {
 // ---- start ----
 
 if (!token) notify("No token: open the viewer through the URL that durable dev (or durable viewer) printed, which ends in #token=…", "error");
-const executionId = params.get("execution");
 if (executionId) void showDetail(executionId);
 else void showList();
 `;

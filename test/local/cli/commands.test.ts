@@ -1,6 +1,6 @@
 /**
- * The operator commands (`durable start`, `get`, `list`, `history`, `watch`, `result`, `signal`,
- * `cancel`, `terminate`, `redrive`) as a script or a person at a terminal uses them: the real
+ * The operator commands (`durable start`, `get`, `list`, `history`, `value`, `watch`, `result`,
+ * `signal`, `cancel`, `terminate`, `redrive`) as a script or a person at a terminal uses them: the real
  * program (main, as the bin runs it) against one local stack, with stdout, stderr and the exit
  * code captured. Also where they connect: DURABLE_URL/DURABLE_TOKEN, --url with --token or IAM,
  * and the `.durable/dev.json` of a `durable dev`, found from a subfolder, refused when stale.
@@ -66,12 +66,20 @@ const parser = defineWorkflow("parser", async (ctx, input: { text: string }) => 
   return { count };
 });
 
+/** A 1.5 MB step result, over the 1 MB of JSON the API answers inline (as is the input the tests give it). */
+const REPORT = `REPORT-START${"r".repeat(1_500_000)}REPORT-END`;
+const bulky = defineWorkflow("bulky", async (ctx, input: { blob: string }) => {
+  const report = await ctx.step("report", () => REPORT);
+  return { inputChars: input.blob.length, reportChars: report.length };
+});
+const echo = defineWorkflow("echo", async (_ctx, input: unknown) => input);
+
 let stack: LocalStack;
 let dir: string;
 
 beforeAll(async () => {
   stack = await startLocalStack({
-    workflows: [greet, approval, fragile, napper, parser, chatty],
+    workflows: [greet, approval, fragile, napper, parser, chatty, bulky, echo],
     endpoints: { dynamoEndpoint: inject("dynamoEndpoint"), sqsEndpoint: inject("sqsEndpoint") },
     tableName: uniqueName("cli-commands"),
     queueName: uniqueName("cli-commands"),
@@ -272,6 +280,56 @@ describe("durable history", () => {
     expect(timeline).toHaveLength(steps + 3);
     expect(timeline.at(-1)).toMatch(/^ +\d+ +\S+Z {2}ExecutionCompleted .+output \d+$/);
   }, 60_000);
+});
+
+describe("large values: durable get, history, watch and value", () => {
+  it("get prints a large input whole, history and watch name a large result with the command that prints it, and value prints it", async () => {
+    const blob = `INPUT-START${"i".repeat(1_200_000)}`;
+    await writeFile(join(dir, "big.json"), JSON.stringify({ blob }));
+    await ok(["start", "bulky", "--input", "@big.json", "--id", "big-1"]);
+    expect(JSON.parse(await ok(["result", "big-1"]))).toEqual({ inputChars: blob.length, reportChars: REPORT.length });
+
+    // The API answers the input by reference; get fetches it.
+    expect((await api("GET", "/executions/big-1")).valueRefs).toMatchObject({ input: { name: "input", bytes: blob.length + 11 } });
+    // Checked as booleans: a failure should not print megabytes.
+    expect((await ok(["get", "big-1"])).includes(`\ninput       {\n              "blob": "${blob}"\n            }\noutput      {"inputChars":`)).toBe(true);
+    expect(JSON.parse(await ok(["get", "big-1", "--json"])).input.blob === blob).toBe(true);
+
+    const timeline = lines(await ok(["history", "big-1"]));
+    expect(timeline[1]).toMatch(/ExecutionStarted +bulky +v1, run 1, input: 1\.2 MB \(durable value big-1 1\.input to print it\)$/);
+    expect(timeline[2]).toMatch(/StepCompleted +report +\S+ +1 {2}result: 1\.5 MB \(durable value big-1 2\.result to print it\)$/);
+    const watched = lines(await ok(["watch", "big-1"]));
+    expect(watched.slice(0, 2)).toEqual(timeline.slice(1, 3));
+
+    expect((await ok(["value", "big-1", "2.result"])) === `${JSON.stringify(REPORT)}\n`).toBe(true);
+    expect((await ok(["value", "big-1", "1.input", "--json"])) === `${JSON.stringify({ blob })}\n`).toBe(true);
+    expect((await ok(["value", "big-1", "input"])) === `${JSON.stringify({ blob }, null, 2)}\n`).toBe(true);
+    // A small value reads the same way.
+    expect(JSON.parse(await ok(["value", "big-1", "output"]))).toEqual({ inputChars: blob.length, reportChars: REPORT.length });
+  });
+
+  it("watch on a terminal names a large output with the command that prints it, where get prints it whole", async () => {
+    const blob = `OUTPUT-START${"o".repeat(1_100_000)}`;
+    await writeFile(join(dir, "echo.json"), JSON.stringify(blob));
+    await ok(["start", "echo", "--input", "@echo.json", "--id", "echo-1"]);
+    const watched = await durable(["watch", "echo-1"], { tty: true });
+    expect(watched.code).toBe(EXIT.ok);
+    expect(watched.stdout.split("\r\x1b[2K").filter(Boolean).at(-1)).toMatch(/^echo-1 {2}completed · .+\noutput {2}1\.1 MB \(durable value echo-1 output to print it\)\n$/);
+    // Checked as a boolean: a failure should not print megabytes.
+    expect((await ok(["get", "echo-1"])).includes(`\noutput      "${blob}"\n`)).toBe(true);
+  });
+
+  it("value refuses a name of no value with exit 2, and a value the execution does not have with exit 3", async () => {
+    await ok(["start", "greet", "--input", '{"name":"Val"}', "--id", "value-1"]);
+    await ok(["result", "value-1"]);
+    const badName = await durable(["value", "value-1", "results"]);
+    expect(badName.code).toBe(EXIT.usage);
+    expect(badName.stderr).toMatch(/^durable: INVALID_VALUE_NAME: "results" names no value: .+\n$/);
+    const missing = await durable(["value", "value-1", "99.result"]);
+    expect(missing).toMatchObject({ code: EXIT.notFound, stdout: "" });
+    expect(missing.stderr).toMatch(/^durable: VALUE_NOT_FOUND: .+\n$/);
+    expect((await durable(["value", "nope", "input"])).stderr).toBe('durable: EXECUTION_NOT_FOUND: no execution with id "nope"\n');
+  });
 });
 
 describe("durable signal, result, cancel, terminate and redrive", () => {
