@@ -22,9 +22,9 @@
 import { createHash } from "node:crypto";
 import type { BlobStore } from "../payloads/blob-store.js";
 import { createPayloadCodecs, isFramedValue, type PayloadCodecs } from "../payloads/codec.js";
-import { BlobIntegrityError, BlobStoreError } from "../payloads/errors.js";
+import { BlobIntegrityError, BlobStoreError, KmsRequestError } from "../payloads/errors.js";
 import { MAX_OFFLOADED_VALUE_BYTES, MAX_VALUE_BYTES, maxEventBytesFor } from "../core/limits.js";
-import { PayloadTooLargeError } from "./errors.js";
+import { PayloadTooLargeError, StoreBusyError } from "./errors.js";
 import { executionIdFromPk, META_SK } from "./keys.js";
 
 export const DEFAULT_OFFLOAD_THRESHOLD_BYTES = 32_768;
@@ -217,10 +217,11 @@ export class StoredValues {
 
   private async sealData(executionId: string, sk: string, json: string): Promise<Record<string, unknown>> {
     const text = new TextEncoder().encode(json);
-    const stored = this.codecs ? await this.codecs.encode(text, { executionId }) : text;
+    const codecs = this.codecs;
+    const stored = codecs ? await busyIfTransient(() => codecs.encode(text, { executionId })) : text;
     if (!this.blobs || stored.length <= this.thresholdBytes) return { data: this.codecs ? stored : json };
     const key = `${this.objectPrefix(executionId)}${encodeURIComponent(sk)}-${sha256(stored)}`;
-    await this.blobs.put(key, stored);
+    await busyIfTransient(() => (this.blobs as BlobStore).put(key, stored));
     this.counts.puts += 1;
     this.counts.putBytes += stored.length;
     this.cache.set(key, json);
@@ -234,7 +235,8 @@ export class StoredValues {
       return cached;
     }
     if (!this.blobs) throw new BlobStoreError("GetObject", key, new Error("the value is in the object store and none is configured"));
-    const bytes = await this.blobs.get(key);
+    const blobs = this.blobs;
+    const bytes = await busyIfTransient(() => blobs.get(key));
     this.counts.gets += 1;
     this.counts.getBytes += bytes.length;
     const expected = key.slice(key.lastIndexOf("-") + 1);
@@ -246,12 +248,38 @@ export class StoredValues {
   }
 
   private async encode(executionId: string, json: string): Promise<Uint8Array> {
-    return (this.codecs as PayloadCodecs).encode(new TextEncoder().encode(json), { executionId });
+    return busyIfTransient(() => (this.codecs as PayloadCodecs).encode(new TextEncoder().encode(json), { executionId }));
   }
 
   private async decode(executionId: string, bytes: Uint8Array): Promise<string> {
-    return new TextDecoder().decode(await this.readCodecs.decode(bytes, { executionId }));
+    return new TextDecoder().decode(await busyIfTransient(() => this.readCodecs.decode(bytes, { executionId })));
   }
+}
+
+/**
+ * An object-store or KMS failure worth trying again (throttling, a 5xx, the network) as
+ * StoreBusyError: the API answers 503 STORE_BUSY with Retry-After, and a worker's turn is tried
+ * again, as for DynamoDB throttling. Nothing was recorded: an object is written before its item.
+ * Refusals (access denied, a missing bucket, a bad ciphertext) stay what they are.
+ */
+async function busyIfTransient<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if ((err instanceof BlobStoreError || err instanceof KmsRequestError) && isTransient(err)) {
+      throw new StoreBusyError(`${err.message}; try again`, err);
+    }
+    throw err;
+  }
+}
+
+const TRANSIENT_AWS_ERRORS = new Set(["SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "ThrottlingException", "ThrottledException", "LimitExceededException", "KMSInternalException", "TimeoutError"]);
+
+function isTransient(err: BlobStoreError | KmsRequestError): boolean {
+  const status = (err.details as { httpStatus?: unknown } | undefined)?.httpStatus;
+  if (typeof status === "number") return status >= 500 || status === 429 || (err.awsError !== undefined && TRANSIENT_AWS_ERRORS.has(err.awsError));
+  // No answer at all: the network, a timeout.
+  return true;
 }
 
 function sha256(bytes: Uint8Array): string {
