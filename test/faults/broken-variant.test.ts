@@ -11,6 +11,8 @@
  * - `unsafeResetRetriesOnlyAtTurnEnd` (worker): the engine-retry count is reset only by a turn's
  *   closing commit, not by progress, so turns that die after moving on (crashes, long steps under
  *   a short Lambda) fail a healthy execution.
+ * - `lostObjects` (the injector, standing in for an engine that loses a value it offloaded): the
+ *   first objects committed items refer to are deleted once the item landed, so references dangle.
  */
 import { describe, expect, it } from "vitest";
 import type { FaultProfile } from "../support/faults.js";
@@ -19,16 +21,18 @@ import { runScenario, type ScenarioOptions } from "./scenario.js";
 const seed = Number(process.env.FAULT_SEED ?? 20_260_611);
 
 interface BrokenVariant {
-  /** The knob, as the engine's options name it. */
+  /** The knob, as the engine's options (or the scenario's `unsafe`) name it. */
   knob: string;
-  /** Whose options take it. */
-  side: "store" | "worker";
+  /** What turns it on: the store's or the worker's option by name, or the injector's mode. */
+  unsafe: NonNullable<ScenarioOptions["unsafe"]>;
   /** Whether the engine has the knob yet: until it does, the variant is listed and skipped. */
   exposed: boolean;
   /** What the broken engine then does, and so what the checks must see. */
   shows: string;
   /** At least this many violations with the knob on. */
   minViolations: number;
+  /** One of them must say this, when the knob has one tell-tale violation. */
+  tellTale?: RegExp;
   /** The targeted scenario, without the knob. */
   scenario: (name: string) => ScenarioOptions;
 }
@@ -45,7 +49,7 @@ const empty = { flows: 0, doomed: 0, unregistered: 0, storm: { senders: 0, perSe
 const VARIANTS: readonly BrokenVariant[] = [
   {
     knob: "unsafeSkipLeaseCheck",
-    side: "store",
+    unsafe: { store: ["unsafeSkipLeaseCheck"] },
     exposed: true,
     shows: "zombie commits overwrite the execution item (two terminal events, an item that disagrees with history)",
     minViolations: 3,
@@ -53,7 +57,7 @@ const VARIANTS: readonly BrokenVariant[] = [
   },
   {
     knob: "unsafeUnconditionalWakeTime",
-    side: "store",
+    unsafe: { store: ["unsafeUnconditionalWakeTime"] },
     exposed: true, // DynamoStoreOptions.unsafeUnconditionalWakeTime (588cf44)
     shows: "signals sent mid-turn whose wake-up was lost are stranded (never consumed, the execution never ends)",
     minViolations: 3,
@@ -74,7 +78,7 @@ const VARIANTS: readonly BrokenVariant[] = [
   },
   {
     knob: "unsafeResetRetriesOnlyAtTurnEnd",
-    side: "worker",
+    unsafe: { worker: ["unsafeResetRetriesOnlyAtTurnEnd"] },
     exposed: true, // WorkerOptions.unsafeResetRetriesOnlyAtTurnEnd (588cf44)
     shows: "turns that die after making progress count as engine retries until the engine gives up on healthy executions (ENGINE_RETRIES_EXHAUSTED, dead-lettered)",
     minViolations: 3,
@@ -95,6 +99,16 @@ const VARIANTS: readonly BrokenVariant[] = [
       paths: { longSteps: { executions: 4, steps: 25, stepMs: 20, timeoutMs: 1_000, crashEvery: 5 } },
     }),
   },
+  {
+    knob: "lostObjects",
+    unsafe: { lostObjects: 3 },
+    exposed: true,
+    shows: "items refer to objects that are not in the bucket (dangling references), histories that do not read back",
+    minViolations: 3,
+    tellTale: /dangling reference/,
+    // Three executions of offloaded step results, no faults: only the lost objects can go wrong.
+    scenario: (name) => ({ name, seed, ...empty, stallMs: 7_000, deadlineMs: 20_000, profile: {}, paths: { bigValues: { offloaded: 3 } } }),
+  },
 ];
 
 describe("the fault suite against deliberately broken variants of the engine", () => {
@@ -103,13 +117,14 @@ describe("the fault suite against deliberately broken variants of the engine", (
     // enabled once the engine exposes the knob`, and skipped until the knob exists.
     it.skipIf(!variant.exposed)(`${variant.knob}: reports violations (${variant.shows}), and none without the knob`, async () => {
       const base = variant.scenario(variant.knob.replace(/^unsafe/, "").slice(0, 24));
-      const broken: ScenarioOptions = { ...base, name: `b-${base.name}`, unsafe: variant.side === "store" ? { store: [variant.knob] } : { worker: [variant.knob] } };
+      const broken: ScenarioOptions = { ...base, name: `b-${base.name}`, unsafe: variant.unsafe };
       const control: ScenarioOptions = { ...base, name: `c-${base.name}` };
       const [brokenRun, controlRun] = await Promise.all([runScenario(broken), runScenario(control)]);
       console.log(`${brokenRun.summary}\n  first violations:\n  ${brokenRun.violations.slice(0, 8).join("\n  ")}`);
       console.log(controlRun.summary);
       expect(controlRun.violations, `control run, seed ${seed}:\n${controlRun.violations.slice(0, 20).join("\n")}`).toEqual([]);
       expect(brokenRun.violations.length, `${variant.knob} went (nearly) unnoticed (seed ${seed})`).toBeGreaterThanOrEqual(variant.minViolations);
+      if (variant.tellTale) expect(brokenRun.violations.some((line) => variant.tellTale?.test(line)), `no violation says ${variant.tellTale}`).toBe(true);
     }, 170_000);
   }
 });

@@ -34,8 +34,14 @@ export function pathsScenario(): ScenarioOptions {
       crashAfterSend: 0.008,
       duplicateSend: 0.5,
       notifyFail: 0.3,
+      // Only the large values' requests roll these (about a hundred a run: big-values' steps and
+      // signals, requests sent together rolling once), so they are far higher than the rest.
+      s3Throttle: 0.08,
+      crashAfterObjectWrite: 0.06,
     },
-    apiProfile: { ddbThrottle: 0.08, txConflict: 0.04, sqsSendFail: 0.25 },
+    // An S3 SlowDown at the API is 503 STORE_BUSY (nothing stored), which callers try again; the
+    // API uploads only the few large signals, hence the rate.
+    apiProfile: { ddbThrottle: 0.08, txConflict: 0.04, sqsSendFail: 0.25, s3Throttle: 0.35 },
     sweeperProfile: { ddbThrottle: 0.05, sqsSendFail: 0.3, crashMidSweep: 0.25 },
     skewMs: { api: 2_500, stacks: [2_500, -1_500] },
     // Long steps kill a turn that starts one too late; that many turns in a row is a give-up.
@@ -61,7 +67,9 @@ export function pathsScenario(): ScenarioOptions {
       signalTimeouts: { early: 6, late: 12 },
       // 1.4 s steps under a 4 s worker: a turn that has run two starts a third it cannot finish.
       longSteps: { executions: 3, steps: 16, stepMs: 1_400, timeoutMs: 2_000 },
-      bigValues: { nearLimitSignals: 1, signalBursts: 1, wideSteps: 1, bigErrors: 1 },
+      // Step results of 9 MB: uploaded in parts (over 8 MiB), so S3's faults meet multipart uploads
+      // too; then thirty steps just over the offload threshold, each its own object write.
+      bigValues: { nearLimitSignals: 1, signalBursts: 1, wideSteps: 1, bigErrors: 1, offloaded: 2, offloadedBytes: 9_000_000, offloadedSteps: 30 },
     },
   };
 }

@@ -1,13 +1,14 @@
 /**
  * The fault suite on the paths the original mix does not reach: faults in the API (throttled
  * writes the client retries, wake-ups lost after a 202) and in the sweepers (failed sends,
- * throttled claims, sweeps that die halfway) as well as in the workers; the two stacks' clocks
- * set apart (the API with stack 0 at +2.5 s, stack 1 at −1.5 s); and, besides the original
+ * throttled claims, sweeps that die halfway) as well as in the workers (on S3 too: throttled
+ * requests, crashes between an object's write and the commit that refers to it); the two stacks'
+ * clocks set apart (the API with stack 0 at +2.5 s, stack 1 at −1.5 s); and, besides the original
  * workflows, cancellation at a random moment, continue-as-new with buffered signals, children
  * (and parents canceled under them), a race of a long step against a short timer, waits with a
  * timeout signaled well before or well after the deadline, long steps, and values near every
- * limit. The invariants are listed in scenario.ts. Seed printed; rerun with FAULT_SEED=<seed>,
- * FAULT_DUMP=1 prints the history of every execution with a violation.
+ * limit, offloaded to S3. The invariants are listed in scenario.ts. Seed printed; rerun with
+ * FAULT_SEED=<seed>, FAULT_DUMP=1 prints the history of every execution with a violation.
  */
 import { describe, expect, it } from "vitest";
 import { pathsScenario, seed } from "./paths-scenario.js";

@@ -1,9 +1,6 @@
 /** What the scenario needs around the checks: bounded concurrency, and reading back what DynamoDB and SQS hold. */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoExecutionStore } from "../../lambdas/store/dynamo-store.js";
-import { decodeInboxItem } from "../../lambdas/store/items.js";
-import { executionPk, INBOX_PREFIX } from "../../lambdas/store/keys.js";
 import type { ObservedExecution } from "./part.js";
 
 /** Runs `fn` over `items` with at most `size` at once. */
@@ -20,29 +17,13 @@ export async function inBatches<T>(items: readonly T[], size: number, fn: (item:
   );
 }
 
-/** The execution item, every run's history and the whole inbox (whatever the arrival times), read consistently. */
-export async function observe(store: DynamoExecutionStore, doc: DynamoDBDocumentClient, tableName: string, id: string): Promise<ObservedExecution> {
-  const [record, { events }, inbox] = await Promise.all([store.getExecution(id), store.readHistory(id), readInbox(doc, tableName, id)]);
+/**
+ * The execution item, every run's history and the whole inbox (whatever the arrival times), read
+ * consistently, large values from their objects.
+ */
+export async function observe(store: DynamoExecutionStore, id: string): Promise<ObservedExecution> {
+  const [record, { events }, inbox] = await Promise.all([store.getExecution(id), store.readHistory(id), store.readInbox(id)]);
   return { record, history: events, inbox };
-}
-
-async function readInbox(doc: DynamoDBDocumentClient, tableName: string, id: string) {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const out = await doc.send(
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
-        ExpressionAttributeValues: { ":pk": executionPk(id), ":p": INBOX_PREFIX },
-        ConsistentRead: true,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }),
-    );
-    items.push(...(out.Items ?? []));
-    startKey = out.LastEvaluatedKey;
-  } while (startKey);
-  return items.map(decodeInboxItem);
 }
 
 /** Execution ids of every message in the queue (received and deleted). */

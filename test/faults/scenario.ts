@@ -27,7 +27,10 @@
  *   before the timer was due by the slowest clock (the clocks' spread is larger than the race's);
  * - a wait's timeout: the payload goes to the wait with the timeout iff the API accepted the
  *   signal before the deadline (by a margin of the clocks' spread);
- * - the dead-letter queue holds exactly the executions only engine retries could end.
+ * - the dead-letter queue holds exactly the executions only engine retries could end;
+ * - large values: every item's reference names an object that is in the bucket (no dangling
+ *   reference), and every execution reads back through the store (which checks each object's
+ *   bytes against the hash in its key); orphan objects are allowed and counted (objects.ts).
  */
 import { inject } from "vitest";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
@@ -47,6 +50,7 @@ import {
 import { testClients, uniqueName } from "../support/services.js";
 import { ScenarioApi, sleep } from "./api-client.js";
 import { checkExecution, checkStepRuns } from "./invariants.js";
+import { checkStoredObjects, describeCensus } from "./objects.js";
 import type { Bounds, CheckContext, DriveContext, ObservedExecution, ScenarioPart, Skew } from "./part.js";
 import { type BigValuesOptions, bigValuesPart } from "./parts/big-values.js";
 import { type CancelOptions, cancelPart } from "./parts/cancel.js";
@@ -112,8 +116,10 @@ export interface ScenarioOptions extends CoreOptions {
   /**
    * Deliberately broken engine behaviour (tests only): option names set to `true` in the store's
    * and the worker's options. By name, so a variant can be listed before the engine has its knob.
+   * `lostObjects`: the injector deletes the first this many objects a worker's committed write
+   * refers to (FaultInjectorOptions.loseCommittedObjects).
    */
-  unsafe?: { store?: readonly string[]; worker?: readonly string[] };
+  unsafe?: { store?: readonly string[]; worker?: readonly string[]; lostObjects?: number };
 }
 
 export interface ScenarioReport {
@@ -142,6 +148,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
     stallMs: options.stallMs,
     ...(options.apiProfile ? { api: options.apiProfile } : {}),
     ...(options.sweeperProfile ? { sweeper: options.sweeperProfile } : {}),
+    ...(options.unsafe?.lostObjects ? { loseCommittedObjects: options.unsafe.lostObjects } : {}),
   });
   const parts = buildParts(faults, options);
   const skew: Skew = { api: options.skewMs?.api ?? options.skewMs?.stacks[0] ?? 0, stacks: options.skewMs?.stacks ?? [0, 0] };
@@ -151,7 +158,12 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
   const queueName = uniqueName(`${options.name}-q`);
   const stacks: LocalStack[] = [];
   const violations: string[] = [];
-  const broken = [...(options.unsafeSkipLeaseCheck ? ["unsafeSkipLeaseCheck"] : []), ...(options.unsafe?.store ?? []), ...(options.unsafe?.worker ?? [])];
+  const broken = [
+    ...(options.unsafeSkipLeaseCheck ? ["unsafeSkipLeaseCheck"] : []),
+    ...(options.unsafe?.store ?? []),
+    ...(options.unsafe?.worker ?? []),
+    ...(options.unsafe?.lostObjects ? [`lostObjects=${options.unsafe.lostObjects}`] : []),
+  ];
   // What the engine reported (warnings and errors), by message: diagnostics for a failing run.
   const reported = new Map<string, number>();
   const trace: string[] = [];
@@ -258,11 +270,22 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
     faults.disable();
 
     // ---- check --------------------------------------------------------------------------------------
-    const observed = new Map<string, ObservedExecution>();
-    await inBatches(all, 25, async (id) => observed.set(id, await observe(reader, clients.doc, tableName, id)));
     const v = (id: string, problem: string) => violations.push(`${id}: ${problem}`);
+    const observed = new Map<string, ObservedExecution>();
+    // An execution whose history does not read back (an object missing or altered) is reported,
+    // and only its execution item is checked further (by its part).
+    const unreadable = new Set<string>();
+    await inBatches(all, 25, async (id) => {
+      try {
+        observed.set(id, await observe(reader, id));
+      } catch (err) {
+        unreadable.add(id);
+        v(id, `does not read back through the store: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+        observed.set(id, { record: await reader.getExecution(id).catch(() => undefined), history: [], inbox: [] });
+      }
+    });
     const check: CheckContext = { observed, api, faults, bounds };
-    for (const id of all) checkExecution(id, observed.get(id), check, v);
+    for (const id of all) if (!unreadable.has(id)) checkExecution(id, observed.get(id), check, v);
     for (const part of parts) part.check(check, v);
     const { runs, reruns } = checkStepRuns(faults, v);
 
@@ -271,6 +294,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
     const deadLettered = await drainQueue(clients.sqs, deadLetterQueueUrl);
     for (const id of meantToFail) if (!deadLettered.has(id)) v(id, "gave up but its wake-up is not in the dead-letter queue");
     for (const id of deadLettered) if (!meantToFail.has(id)) v(id, "in the dead-letter queue, but it was not meant to fail");
+
+    const census = payloadBucket === undefined ? undefined : await checkStoredObjects(clients.doc, clients.s3, tableName, payloadBucket, v);
 
     const durationMs = Date.now() - startedAt;
     const completed = [...observed.values()].filter((o) => o.record?.status === "completed").length;
@@ -281,6 +306,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
       `fault suite seed=${options.seed}${broken.length > 0 ? ` (BROKEN: ${broken.join(", ")})` : ""}: ` +
       `${all.length} executions (${completed} completed); ${parts.filter((p) => p.executions().length > 0).map((p) => p.summary(check)).join("; ")}; ${skewed}` +
       `${faults.invocations} invocations, ${apiSide}${runs} step runs (${reruns} re-runs after faults); ` +
+      `${census ? `${describeCensus(census)}; ` : ""}` +
       `faults injected: ${faults.describeCounts()}; violations=${violations.length}; ${(durationMs / 1000).toFixed(1)} s ` +
       `(${phases.map(([what, atMs]) => `${what} ${((atMs - startedAt) / 1000).toFixed(1)}`).join(", ")})`;
     if (trace.length > 0) console.log(trace.join("\n"));

@@ -1,8 +1,8 @@
 /**
  * Fault injection for the local stack, in the adapters only: an AWS SDK middleware on the
- * DynamoDB and SQS clients, wrappers around the worker handler the poller invokes and around the
- * sweeper's runs, a scope for the API's calls, and a helper the test workflows' step bodies call.
- * The engine's code is the deployed code, unchanged.
+ * DynamoDB, SQS and S3 clients, wrappers around the worker handler the poller invokes and around
+ * the sweeper's runs, a scope for the API's calls, and a helper the test workflows' step bodies
+ * call. The engine's code is the deployed code, unchanged.
  *
  * Every request belongs to a side, told by an AsyncLocalStorage scope, and each side has its own
  * profile:
@@ -18,7 +18,8 @@
  *   fencing must refuse.
  * - api: one request to the API (`ApiCall`): its writes may be throttled (the caller sees
  *   STORE_BUSY and retries, as a client does on a 503) and its wake-up send may fail after the
- *   write landed (the API still answers OK and counts on the sweeper).
+ *   write landed (the API still answers OK and counts on the sweeper); its object writes (a large
+ *   signal payload or input) may be throttled by S3.
  * - sweeper: one run of a sweeper (`SweepRun`): throttled queries and claims, failed sends, and a
  *   sweep that dies halfway, after some claims landed (they hold until their lock runs out).
  *
@@ -31,6 +32,7 @@ import {
   ProvisionedThroughputExceededException,
   TransactionCanceledException,
 } from "@aws-sdk/client-dynamodb";
+import { DeleteObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { type SQSClient, SQSServiceException } from "@aws-sdk/client-sqs";
 import type { StepInfo } from "../../lambdas/core/workflow.js";
 import type { SqsHandler } from "../../local/sqs-poller.js";
@@ -49,6 +51,8 @@ export const FAULT_KINDS = [
   "stallUpdateOnly",
   "duplicateSend",
   "notifyFail",
+  "s3Throttle",
+  "crashAfterObjectWrite",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -60,15 +64,22 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  * step body, after an SQS send; a send failure or a duplicate on SQS sends; `notifyFail`, a send
  * failure only on wake-ups of other executions than the ones the invocation handles (a parent told
  * that its child ended, children started or canceled), so a profile can fail those often without
- * failing every turn.
+ * failing every turn. On S3 (large values, written before the item that refers to them):
+ * `s3Throttle`, a 503 SlowDown on any request, before it leaves (the commit it was for is not
+ * made and the turn is retried); `crashAfterObjectWrite`, the object lands (PutObject, or
+ * CompleteMultipartUpload of a value in parts) and the invocation dies before the DynamoDB write
+ * that would refer to it: an orphan object, never a dangling reference. Requests sent together
+ * (one commit's objects, one upload's parts) roll once between them.
  */
 export type FaultProfile = Partial<Record<FaultKind, number>>;
 
 /**
  * The API's faults, per request: throttling and transaction conflicts on its writes (refused
- * before they land, so a retry is safe), a failed wake-up send after the write landed.
+ * before they land, so a retry is safe), a failed wake-up send after the write landed, S3
+ * throttling on the object a large value goes to (before the item is written, so a retry is
+ * safe too).
  */
-export const API_FAULT_KINDS = ["ddbThrottle", "txConflict", "sqsSendFail"] as const;
+export const API_FAULT_KINDS = ["ddbThrottle", "txConflict", "sqsSendFail", "s3Throttle"] as const;
 export type ApiFaultKind = (typeof API_FAULT_KINDS)[number];
 export type ApiFaultProfile = Partial<Record<ApiFaultKind, number>>;
 
@@ -88,6 +99,12 @@ export interface FaultInjectorOptions {
   stallMs: number;
   api?: ApiFaultProfile;
   sweeper?: SweeperFaultProfile;
+  /**
+   * Deliberately broken (tests of the checks only): the first this many objects a worker's write
+   * refers to are deleted right after that write landed, as an engine or a lifecycle rule that
+   * lost a referenced value would leave them. Counted as `lostObject`.
+   */
+  loseCommittedObjects?: number;
 }
 
 /** The invocation (or sweep) died here: nothing after this point runs. */
@@ -105,6 +122,8 @@ export class Invocation {
   readonly faults: string[] = [];
   /** Condition failures its writes met: another writer got there first. */
   conflicts = 0;
+  /** Its S3 requests under way (see `workerS3`). */
+  s3InFlight = 0;
   constructor(
     readonly id: number,
     readonly deadlineMs: number,
@@ -150,6 +169,11 @@ export type Stamped<T> = { v: T; run: string };
 type Next = (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>;
 type Middleware = (next: Next, context: { commandName?: string }) => (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>;
 
+/** The object write S3 makes durable: a whole object, or the last request of one sent in parts. */
+const OBJECT_WRITES: ReadonlySet<string> = new Set(["PutObject", "CompleteMultipartUpload"]);
+/** Every request of an object's upload. */
+const OBJECT_UPLOADS: ReadonlySet<string> = new Set([...OBJECT_WRITES, "CreateMultipartUpload", "UploadPart"]);
+
 interface MiddlewareClient {
   middlewareStack: { add(middleware: Middleware, options: { step: "initialize"; name: string; override?: boolean }): void };
 }
@@ -160,7 +184,8 @@ export const seededRandom = createPrng;
 export class FaultInjector {
   /**
    * Faults injected, for every kind a profile enables: worker faults by kind, plus `timeout`
-   * (invocations killed for running past their timeout), then `api.<kind>` and `sweeper.<kind>`.
+   * (invocations killed for running past their timeout), then `api.<kind>` and `sweeper.<kind>`,
+   * and `lostObject` with `loseCommittedObjects`.
    */
   readonly counts: Record<string, number>;
   /** Step body runs by `idempotencyKey#attempt`, in the order they started. */
@@ -177,6 +202,10 @@ export class FaultInjector {
   private readonly sweeperProfile: SweeperFaultProfile;
   private runCounter = 0;
   private enabled = true;
+  /** For `loseCommittedObjects`: the S3 client, the bucket of each object written, how many went. */
+  private s3Client: S3Client | undefined;
+  private readonly bucketOfObject = new Map<string, string>();
+  private objectsLost = 0;
 
   constructor(
     readonly seed: number,
@@ -189,6 +218,7 @@ export class FaultInjector {
     this.counts = Object.fromEntries([...FAULT_KINDS.filter((k) => (profile[k] ?? 0) > 0), "timeout"].map((k) => [k, 0]));
     for (const [kind, p] of Object.entries(this.apiProfile)) if (p > 0) this.counts[`api.${kind}`] = 0;
     for (const [kind, p] of Object.entries(this.sweeperProfile)) if (p > 0) this.counts[`sweeper.${kind}`] = 0;
+    if ((options.loseCommittedObjects ?? 0) > 0) this.counts.lostObject = 0;
   }
 
   /** Stops injecting faults (running invocations still die at their timeout). */
@@ -196,8 +226,8 @@ export class FaultInjector {
     this.enabled = false;
   }
 
-  /** Adds the fault middleware to both clients. */
-  instrument(clients: { dynamo: DynamoDBClient; sqs: SQSClient }): void {
+  /** Adds the fault middleware to the clients (S3's when there is one). */
+  instrument(clients: { dynamo: DynamoDBClient; sqs: SQSClient; s3?: S3Client }): void {
     (clients.dynamo as unknown as MiddlewareClient).middlewareStack.add((next, context) => (args) => this.dynamo(next, context, args), {
       step: "initialize",
       name: "faultInjection",
@@ -208,6 +238,14 @@ export class FaultInjector {
       name: "faultInjection",
       override: true,
     });
+    if (clients.s3) {
+      this.s3Client ??= clients.s3;
+      (clients.s3 as unknown as MiddlewareClient).middlewareStack.add((next, context) => (args) => this.s3(next, context, args), {
+        step: "initialize",
+        name: "faultInjection",
+        override: true,
+      });
+    }
   }
 
   /** Runs each invocation in its own context; a crashed one fails as a whole. */
@@ -347,6 +385,30 @@ export class FaultInjector {
     }
   }
 
+  private async s3(next: Next, context: { commandName?: string }, args: { input: Record<string, unknown> }): Promise<{ output: unknown }> {
+    const scope = this.als.getStore();
+    const op = (context.commandName ?? "").replace(/Command$/, "");
+    if (this.options.loseCommittedObjects && (op === "PutObject" || op === "CreateMultipartUpload")) {
+      this.bucketOfObject.set(String(args.input.Key), String(args.input.Bucket));
+    }
+    switch (scope?.side) {
+      case "worker":
+        return this.workerS3(scope.invocation, next, op, args);
+      case "api":
+        // As on DynamoDB, only its writes: a GET of a large value is not what we test.
+        if (OBJECT_UPLOADS.has(op) && this.roll(["s3Throttle"], this.apiProfile) === "s3Throttle") {
+          this.noteSide("api", scope.call.faults, "s3Throttle");
+          throw slowDown(op);
+        }
+        return next(args);
+      case "sweeper":
+        if (scope.sweep.crashed) throw new CrashError(`sweep ${scope.sweep.id} is dead`);
+        return next(args);
+      default:
+        return next(args);
+    }
+  }
+
   private async workerDynamo(invocation: Invocation, next: Next, op: string, args: { input: Record<string, unknown> }): Promise<{ output: unknown }> {
     this.assertAlive(invocation);
     const isWrite = op === "PutItem" || op === "TransactWriteItems";
@@ -381,7 +443,9 @@ export class FaultInjector {
         break;
     }
     try {
-      return await next(args);
+      const result = await next(args);
+      if (isWrite && this.options.loseCommittedObjects) await this.loseObjects(args.input);
+      return result;
     } catch (err) {
       if ((isWrite || isClosing) && isConditionFailure(err)) invocation.conflicts += 1;
       throw err;
@@ -408,6 +472,48 @@ export class FaultInjector {
     }
     if (fault === "crashAfterSend") this.crash(invocation, fault, `after ${op}`);
     return result;
+  }
+
+  /**
+   * Throttling on any request, before it leaves; a crash once an object write landed, before the
+   * write that would refer to it. Only a request sent while none other of the invocation's is under
+   * way rolls: the objects of one commit (sent together) and the parts of one upload meet one roll
+   * between them, so a commit of many large values (a burst of signals taken in at once) fails
+   * about as often as a commit of one, and not nearly always.
+   */
+  private async workerS3(invocation: Invocation, next: Next, op: string, args: { input: Record<string, unknown> }): Promise<{ output: unknown }> {
+    this.assertAlive(invocation);
+    const rolls = invocation.s3InFlight === 0;
+    invocation.s3InFlight += 1;
+    try {
+      const fault = rolls ? this.roll(OBJECT_WRITES.has(op) ? ["s3Throttle", "crashAfterObjectWrite"] : ["s3Throttle"], this.profile) : undefined;
+      if (fault === "s3Throttle") {
+        this.note(invocation, fault);
+        throw slowDown(op);
+      }
+      const result = await next(args);
+      if (fault === "crashAfterObjectWrite") this.crash(invocation, fault, `after ${op} of ${String(args.input.Key)}`);
+      return result;
+    } finally {
+      invocation.s3InFlight -= 1;
+    }
+  }
+
+  /** `loseCommittedObjects`: deletes the objects a write that landed refers to, while any are left to lose. */
+  private async loseObjects(input: Record<string, unknown>): Promise<void> {
+    const limit = this.options.loseCommittedObjects ?? 0;
+    for (const key of dataRefsOf(input)) {
+      const bucket = this.bucketOfObject.get(key);
+      if (this.objectsLost >= limit || !this.s3Client || bucket === undefined) return;
+      this.objectsLost += 1;
+      const client = this.s3Client;
+      // Outside every scope: the delete itself meets no fault. One that fails loses nothing (not counted).
+      const deleted = await this.als.exit(() => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))).then(
+        () => true,
+        () => false,
+      );
+      if (deleted) this.counts.lostObject = (this.counts.lostObject ?? 0) + 1;
+    }
   }
 
   /** The API's writes may be refused before they land; its reads pass (a GET is not what we test). */
@@ -540,6 +646,11 @@ function conflicted(items: number): TransactionCanceledException {
   });
 }
 
+/** S3's answer when it wants fewer requests: 503 SlowDown, thrown above the SDK's retries (as if they were spent). */
+function slowDown(op: string): S3ServiceException {
+  return new S3ServiceException({ name: "SlowDown", $fault: "server", message: `injected: Please reduce your request rate (${op}).`, $metadata: { httpStatusCode: 503 } });
+}
+
 function sendFailed(): SQSServiceException {
   return new SQSServiceException({ name: "ServiceUnavailable", $fault: "server", message: "injected: SQS unavailable", $metadata: {} });
 }
@@ -549,6 +660,18 @@ function messageBodies(input: Record<string, unknown>): string[] {
   const entries = input.Entries as { MessageBody?: string }[] | undefined;
   if (entries) return entries.map((e) => e.MessageBody ?? "");
   return [String(input.MessageBody ?? "")];
+}
+
+/** Object keys the items of a PutItem or TransactWriteItems refer to (`dataRef`, marshalled or not). */
+function dataRefsOf(input: Record<string, unknown>): string[] {
+  const transactItems = (input.TransactItems as { Put?: { Item?: Record<string, unknown> } }[] | undefined) ?? [];
+  const items = [input.Item as Record<string, unknown> | undefined, ...transactItems.map((t) => t.Put?.Item)];
+  return items.flatMap((item) => {
+    const ref = item?.dataRef;
+    if (typeof ref === "string") return [ref];
+    if (ref && typeof ref === "object" && typeof (ref as { S?: unknown }).S === "string") return [(ref as { S: string }).S];
+    return [];
+  });
 }
 
 function executionIdOf(body: string): string {
