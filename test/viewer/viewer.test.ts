@@ -361,6 +361,9 @@ describe("the execution viewer through durable viewer's signing proxy", () => {
       expect(front.seen.length).toBeGreaterThan(0);
       expect(front.seen.filter((r) => !r.verified)).toEqual([]);
     } finally {
+      // The page polls while the execution runs: it goes before the servers it polls do.
+      await context?.close();
+      context = undefined;
       await proxy.close();
       await front.close();
     }
