@@ -18,6 +18,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { forEachBounded } from "../core/bounded.js";
 import { ownBytes } from "./bytes.js";
 import { BlobNotFoundError, BlobStoreError, httpStatus, InvalidBlobKeyError, PayloadError } from "./errors.js";
 
@@ -121,20 +122,13 @@ export function s3BlobStore(options: S3BlobStoreOptions): BlobStore {
       if (uploadId === undefined) throw new Error("CreateMultipartUpload answered no UploadId");
       const count = Math.ceil(bytes.length / MULTIPART_PART_BYTES);
       const parts: { PartNumber: number; ETag?: string; ChecksumSHA256?: string }[] = new Array(count);
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(PART_CONCURRENCY, count) }, async () => {
-          while (next < count) {
-            const index = next;
-            next += 1;
-            const body = bytes.subarray(index * MULTIPART_PART_BYTES, Math.min((index + 1) * MULTIPART_PART_BYTES, bytes.length));
-            const part = await client.send(
-              new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: index + 1, Body: body, ChecksumAlgorithm: "SHA256" }),
-            );
-            parts[index] = { PartNumber: index + 1, ...(part.ETag === undefined ? {} : { ETag: part.ETag }), ...(part.ChecksumSHA256 === undefined ? {} : { ChecksumSHA256: part.ChecksumSHA256 }) };
-          }
-        }),
-      );
+      await forEachBounded(Array.from({ length: count }, (_v, i) => i), PART_CONCURRENCY, async (index) => {
+        const body = bytes.subarray(index * MULTIPART_PART_BYTES, Math.min((index + 1) * MULTIPART_PART_BYTES, bytes.length));
+        const part = await client.send(
+          new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: index + 1, Body: body, ChecksumAlgorithm: "SHA256" }),
+        );
+        parts[index] = { PartNumber: index + 1, ...(part.ETag === undefined ? {} : { ETag: part.ETag }), ...(part.ChecksumSHA256 === undefined ? {} : { ChecksumSHA256: part.ChecksumSHA256 }) };
+      });
       await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
     } catch (err) {
       // An upload left incomplete costs storage until the bucket's lifecycle rule aborts it.

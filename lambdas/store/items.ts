@@ -2,7 +2,7 @@
  * How executions, history events and inbox items are laid out as DynamoDB items, and read back.
  * Event bodies and payloads are stored as JSON strings so a value reads back exactly as written.
  */
-import type { ErrorInfo } from "../core/errors.js";
+import { DurableError, type ErrorInfo } from "../core/errors.js";
 import type { HistoryEvent, InboxEvent, InboxItem } from "../core/events.js";
 import { MAX_VALUE_BYTES } from "../core/limits.js";
 import type { ExecutionStatus } from "../core/status.js";
@@ -185,10 +185,9 @@ function dataOf(item: Record<string, unknown>): string {
 }
 
 /** A sealed or offloaded value read as if it were JSON text: a read path that does not open its items. */
-class SealedValueError extends Error {
+class SealedValueError extends DurableError {
   constructor() {
-    super("a sealed or offloaded value was read without being opened (StoredValues.openItem)");
-    this.name = "SealedValueError";
+    super("SEALED_VALUE_NOT_OPENED", "a sealed or offloaded value was read without being opened (StoredValues.openItem)");
   }
 }
 

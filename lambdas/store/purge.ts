@@ -19,6 +19,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { executionIdFromPk, executionPk, META_SK, PURGE_SHARD, TABLE } from "./keys.js";
+import { forEachBounded } from "../core/bounded.js";
 import { translate } from "./translate.js";
 import type { StoredValues } from "./stored-values.js";
 
@@ -127,16 +128,7 @@ async function deleteItemsBefore(settings: PurgeSettings, executionId: string, b
       }),
     );
     const keys = (out.Items ?? []).filter((item) => item.SK !== META_SK).map((item) => ({ PK: String(item.PK), SK: String(item.SK) }));
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, async () => {
-        while (next < keys.length) {
-          const itemKey = keys[next] as { PK: string; SK: string };
-          next += 1;
-          await deleteIfBefore(settings, itemKey, beforeMs, executionId);
-        }
-      }),
-    );
+    await forEachBounded(keys, DELETE_CONCURRENCY, (itemKey) => deleteIfBefore(settings, itemKey, beforeMs, executionId));
     startKey = out.LastEvaluatedKey;
   } while (startKey);
   return true;

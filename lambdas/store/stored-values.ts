@@ -26,6 +26,7 @@ import { BlobIntegrityError, BlobStoreError, KmsRequestError } from "../payloads
 import { MAX_OFFLOADED_VALUE_BYTES, MAX_VALUE_BYTES, maxEventBytesFor } from "../core/limits.js";
 import { PayloadTooLargeError, StoreBusyError } from "./errors.js";
 import { executionIdFromPk, META_SK } from "./keys.js";
+import { forEachBounded } from "../core/bounded.js";
 
 export const DEFAULT_OFFLOAD_THRESHOLD_BYTES = 32_768;
 export const MIN_OFFLOAD_THRESHOLD_BYTES = 1_024;
@@ -92,11 +93,6 @@ export class StoredValues {
     this.cache = new ByteBoundedCache(options.objectCacheBytes ?? DEFAULT_OBJECT_CACHE_BYTES);
   }
 
-  /** True when values above the threshold go to the object store. */
-  get offloads(): boolean {
-    return this.blobs !== undefined;
-  }
-
   /** True when values are written only as JSON text (no codec, no object store). */
   get plain(): boolean {
     return this.blobs === undefined && this.codecs === undefined;
@@ -118,27 +114,22 @@ export class StoredValues {
     if (typeof item.data === "string") {
       this.checkEventSize(item, Buffer.byteLength(item.data));
       if (this.plain) return item;
-      const sealed = { ...item };
-      const { data: _data, ...rest } = sealed;
-      const stored = await this.sealData(executionId, String(item.SK), item.data);
-      return { ...rest, ...stored };
+      const { data: _data, ...rest } = item;
+      return { ...rest, ...(await this.sealData(executionId, String(item.SK), item.data)) };
     }
-    if (item.SK === META_SK && !this.plain && this.codecs) {
-      const sealed = { ...item };
-      for (const name of META_VALUE_ATTRIBUTES) {
-        const value = sealed[name];
-        if (typeof value === "string") sealed[name] = await this.encode(executionId, value);
-      }
-      return sealed;
-    }
-    return item;
+    return item.SK === META_SK ? this.sealStrings(executionId, item, META_VALUE_ATTRIBUTES) : item;
   }
 
   /** Seals the values an execution-item update sets (`:input`, `:output`, `:error`, `:publishedState`). */
   async sealUpdateValues(executionId: string, values: Record<string, unknown> | undefined): Promise<Record<string, unknown> | undefined> {
-    if (values === undefined || !this.codecs) return values;
-    const sealed = { ...values };
-    for (const name of UPDATE_VALUE_NAMES) {
+    return values === undefined ? values : this.sealStrings(executionId, values, UPDATE_VALUE_NAMES);
+  }
+
+  /** A copy of `record` with its JSON text under `names` sealed; `record` itself when there is no codec. */
+  private async sealStrings(executionId: string, record: Record<string, unknown>, names: readonly string[]): Promise<Record<string, unknown>> {
+    if (!this.codecs) return record;
+    const sealed = { ...record };
+    for (const name of names) {
       const value = sealed[name];
       if (typeof value === "string") sealed[name] = await this.encode(executionId, value);
     }
@@ -167,16 +158,7 @@ export class StoredValues {
 
   async openItems(items: readonly Record<string, unknown>[]): Promise<void> {
     if (this.readsPlain && !items.some((item) => item.data instanceof Uint8Array || typeof item.dataRef === "string")) return;
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(OBJECT_CONCURRENCY, items.length) }, async () => {
-        while (next < items.length) {
-          const item = items[next] as Record<string, unknown>;
-          next += 1;
-          await this.openItem(item);
-        }
-      }),
-    );
+    await forEachBounded(items, OBJECT_CONCURRENCY, (item) => this.openItem(item));
   }
 
   /** Bytes the item will take in a transaction once sealed (an estimate on the safe side). */
